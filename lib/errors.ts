@@ -1,0 +1,82 @@
+/**
+ * The one error class of Rog. `code` is stable and is what programs test;
+ * `message` is for people, except the reference texts of PROTOCOL.md, which
+ * existing clients match to the letter.
+ */
+export type RogErrorCode =
+  | 'LOG_EXISTS'
+  | 'BAD_PARTITION_COUNT'
+  | 'NO_DATA'
+  | 'NO_LOG'
+  | 'BAD_PARTITION'
+  | 'BAD_LOG_NAME'
+  | 'BAD_GROUP_NAME'
+  | 'BAD_OFFSET'
+  | 'MESSAGE_TOO_LARGE'
+  | 'FRAME_TOO_LARGE'
+  | 'BAD_FRAME'
+  | 'UNKNOWN_COMMAND'
+  | 'STORAGE'
+  | 'TOO_MANY_CONNECTIONS'
+  | 'IDLE_TIMEOUT'
+  | 'SHUTTING_DOWN'
+  | 'CONNECTION'
+  | 'PROTOCOL'
+
+export class RogError extends Error {
+  readonly code: RogErrorCode
+  /** A framing error: answered, then the connection ends. */
+  readonly fatal: boolean
+
+  constructor (code: RogErrorCode, message: string, options: { fatal?: boolean, cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'RogError'
+    this.code = code
+    this.fatal = options.fatal ?? false
+  }
+
+  static logExists (log: string): RogError {
+    return new RogError('LOG_EXISTS', `Log ${log} already exists`)
+  }
+
+  static badPartitionCount (): RogError {
+    return new RogError('BAD_PARTITION_COUNT', 'Number of partitions must be at least 1')
+  }
+
+  static noData (): RogError {
+    return new RogError('NO_DATA', 'No data left in the log to be read')
+  }
+
+  static noLog (log: string): RogError {
+    return new RogError('NO_LOG', `No log registered with name ${log}`)
+  }
+
+  static badPartition (partition: number, log: string, count: number): RogError {
+    return new RogError('BAD_PARTITION', `Trying to access partition ${partition} but log ${log} has ${count} partitions`)
+  }
+
+  static badLogName (log: string): RogError {
+    return new RogError('BAD_LOG_NAME', `Invalid log name ${JSON.stringify(log)}: use 1-249 bytes of A-Z a-z 0-9 . _ - (not "." or "..")`)
+  }
+
+  static messageTooLarge (size: number | bigint, limit: number): RogError {
+    return new RogError('MESSAGE_TOO_LARGE', `Message of ${size} bytes exceeds the limit of ${limit} bytes (--max-message-bytes)`, { fatal: true })
+  }
+
+  static frameTooLarge (size: number, limit: number): RogError {
+    return new RogError('FRAME_TOO_LARGE', `Request of ${size} bytes exceeds the limit of ${limit} bytes`, { fatal: true })
+  }
+
+  static unknownCommand (byte: number): RogError {
+    return new RogError('UNKNOWN_COMMAND', `Unknown command ${byte}`, { fatal: true })
+  }
+
+  static badFrame (why: string): RogError {
+    return new RogError('BAD_FRAME', `Malformed request: ${why}`, { fatal: true })
+  }
+
+  static storage (what: string, cause: unknown): RogError {
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    return new RogError('STORAGE', `Storage error while ${what}: ${reason}`, { cause })
+  }
+}

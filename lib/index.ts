@@ -1,0 +1,6 @@
+export { RogError, type RogErrorCode } from './errors'
+export { RogServer, type ServerOptions } from './server/server'
+export { Store, type StoreOptions } from './storage/store'
+export type { Command, Response, FetchedMessage, LogInfo, PartitionInfo } from './protocol/commands'
+export { encodeCommand } from './protocol/request-writer'
+export { ResponseReader, expectFor } from './protocol/response-reader'

@@ -1,0 +1,296 @@
+import { Transform, type TransformCallback } from 'node:stream'
+import { Parser } from 'binary-parser'
+import { RogError } from '../errors'
+import { CommandByte, FIRST_FRAMED_COMMAND, LAST_COMMAND, type Command } from './commands'
+import { MAX_GROUP_BYTES, protocolLimits, type ProtocolLimits } from './limits'
+import { readU64 } from './u64'
+
+/**
+ * Decoder: a Transform from request bytes to arrays of Command objects, one
+ * array per input chunk (many small requests travel through the pipeline as
+ * one object).
+ *
+ * Buffer and state: `chunks` holds bytes not yet decoded, `bufferedBytes` their
+ * total, and `needed` how many bytes must be buffered before decoding can make
+ * progress: the whole frame once its size is known, otherwise enough to read
+ * the next size field. Chunks are joined once, when `needed` is reached, so a
+ * large publish arriving in many chunks is copied once. Every size is checked
+ * against its limit as soon as it is read, before anything is buffered for it.
+ *
+ * binary-parser does not notice a frame cut short, so `frameSize` (plain
+ * bounds-checked reads) decides first that a whole frame is present, and only
+ * then is it handed to the field parsers.
+ *
+ * A framing error (unknown command, size over a limit, malformed frame) is
+ * pushed as an `invalid` command after the good commands before it; then the
+ * readable side ends and later input is discarded.
+ */
+export class Decoder extends Transform {
+  private readonly limits: ProtocolLimits
+  private chunks: Buffer[] = []
+  private bufferedBytes = 0
+  private needed = 1
+  private failed = false
+
+  constructor (limits: ProtocolLimits = protocolLimits()) {
+    super({ writableObjectMode: false, readableObjectMode: true, readableHighWaterMark: 16 })
+    this.limits = limits
+  }
+
+  /** Bytes received and not yet decoded (for idle and shutdown decisions). */
+  get pendingBytes (): number {
+    return this.bufferedBytes
+  }
+
+  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.failed) return callback()
+    this.chunks.push(chunk)
+    this.bufferedBytes += chunk.length
+    if (this.bufferedBytes < this.needed) return callback()
+
+    const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.bufferedBytes)
+    const commands: Command[] = []
+    let at = 0
+    try {
+      while (at < buf.length) {
+        const size = frameSize(buf, at, this.limits)
+        if (size < 0 || at + size > buf.length) {
+          this.needed = Math.abs(size)
+          break
+        }
+        commands.push(decodeFrame(buf.subarray(at, at + size), this.limits))
+        at += size
+        this.needed = 1
+      }
+    } catch (err) {
+      commands.push({ command: 'invalid', error: asRogError(err) })
+      this.failed = true
+    }
+
+    if (this.failed || at === buf.length) {
+      this.chunks = []
+      this.bufferedBytes = 0
+    } else {
+      this.chunks = [at === 0 ? buf : buf.subarray(at)]
+      this.bufferedBytes = buf.length - at
+    }
+    if (commands.length > 0) this.push(commands)
+    if (this.failed) this.push(null)
+    callback()
+  }
+
+  /** Ends the stream of commands after those already decoded; later input is discarded (server shutdown). */
+  stop (): void {
+    if (this.failed) return
+    this.failed = true
+    this.chunks = []
+    this.bufferedBytes = 0
+    this.push(null)
+  }
+
+  override _flush (callback: TransformCallback): void {
+    // Bytes of an unfinished frame at end of input: the peer hung up mid-request; nothing to answer.
+    this.chunks = []
+    this.bufferedBytes = 0
+    callback()
+  }
+}
+
+function asRogError (err: unknown): RogError {
+  if (err instanceof RogError) return err
+  return RogError.badFrame(err instanceof Error ? err.message : String(err))
+}
+
+/**
+ * The size of the frame starting at `at` when it can be told from the bytes
+ * present; otherwise minus the number of bytes needed to tell it.
+ */
+export function frameSize (buf: Buffer, at: number, limits: ProtocolLimits): number {
+  const avail = buf.length - at
+  const command = buf[at]
+  switch (command) {
+    case CommandByte.create: {
+      if (avail < 3) return -3
+      return 3 + buf[at + 2]
+    }
+    case CommandByte.publish: {
+      if (avail < 3) return -3
+      const header = 3 + buf[at + 2] + 8
+      if (avail < header) return -header
+      const dataSize = readU64(buf, at + header - 8)
+      if (dataSize > limits.maxMessageBytes) throw RogError.messageTooLarge(readBigSize(buf, at + header - 8), limits.maxMessageBytes)
+      return header + dataSize
+    }
+    case CommandByte.fetch:
+    case CommandByte.ack: {
+      if (avail < 3) return -3
+      const groupAt = 3 + buf[at + 2]
+      if (avail < groupAt + 1) return -(groupAt + 1)
+      const short = buf[at + groupAt]
+      if (short !== 0) return groupAt + 1 + short
+      if (avail < groupAt + 8) return -(groupAt + 8)
+      const groupSize = readU64(buf, at + groupAt)
+      if (groupSize === 0) throw RogError.badFrame('empty group name')
+      if (groupSize > MAX_GROUP_BYTES) throw RogError.badFrame(`group name of ${readBigSize(buf, at + groupAt)} bytes exceeds ${MAX_GROUP_BYTES}`)
+      return groupAt + 8 + groupSize
+    }
+    default: {
+      if (command < FIRST_FRAMED_COMMAND || command > LAST_COMMAND) throw RogError.unknownCommand(command)
+      if (avail < 5) return -5
+      const body = buf.readUInt32BE(at + 1)
+      if (body > limits.maxFrameBytes) throw RogError.frameTooLarge(body, limits.maxFrameBytes)
+      return 5 + body
+    }
+  }
+}
+
+function readBigSize (buf: Buffer, at: number): bigint {
+  return buf.readBigUInt64BE(at)
+}
+
+const NAME = { length: 'nameSize', encoding: 'utf8' } as const
+
+const createParser = new Parser()
+  .uint8('command').uint8('partitions').uint8('nameSize').string('log', NAME)
+
+const publishParser = new Parser()
+  .uint8('command').uint8('partition').uint8('nameSize').string('log', NAME)
+  .seek(8).buffer('data', { readUntil: 'eof' })
+
+const groupShortParser = new Parser()
+  .uint8('command').uint8('partition').uint8('nameSize').string('log', NAME)
+  .uint8('groupSize').string('group', { length: 'groupSize', encoding: 'utf8' })
+
+const groupLongParser = new Parser()
+  .uint8('command').uint8('partition').uint8('nameSize').string('log', NAME)
+  .seek(8).string('group', { greedy: true, encoding: 'utf8' })
+
+// Framed bodies (after `u8 command, u32 body size`).
+const partitionLogParser = new Parser()
+  .uint8('partition').uint8('nameSize').string('log', NAME)
+
+const publishOffsetParser = new Parser()
+  .nest('target', { type: partitionLogParser }).buffer('data', { readUntil: 'eof' })
+
+const publishBatchParser = new Parser()
+  .nest('target', { type: partitionLogParser }).uint32be('count').buffer('messages', { readUntil: 'eof' })
+
+const groupParser = new Parser()
+  .nest('target', { type: partitionLogParser }).uint16be('groupSize').string('group', { length: 'groupSize', encoding: 'utf8' })
+
+const fetchBatchParser = new Parser()
+  .nest('at', { type: groupParser })
+  .uint8('flags').uint32be('offsetHigh').uint32be('offsetLow')
+  .uint32be('maxMessages').uint32be('maxBytes').uint32be('waitMs')
+
+const commitParser = new Parser()
+  .nest('at', { type: groupParser })
+  .uint32be('offsetHigh').uint32be('offsetLow')
+
+const describeParser = new Parser()
+  .uint8('nameSize').string('log', NAME)
+
+/** Flag bit of fetch-batch: read from the given offset instead of the group's committed one. */
+export const FETCH_FROM_OFFSET = 1
+
+interface Target { partition: number, nameSize: number, log: string }
+interface GroupTarget { target: Target, groupSize: number, group: string }
+
+/** Decodes one whole frame; `frame` is exactly the bytes `frameSize` measured. */
+export function decodeFrame (frame: Buffer, limits: ProtocolLimits): Command {
+  switch (frame[0]) {
+    case CommandByte.create: {
+      const { partitions, log } = createParser.parse(frame)
+      return { command: 'create', log, partitions }
+    }
+    case CommandByte.publish: {
+      const { partition, log, data } = publishParser.parse(frame)
+      return { command: 'publish', log, partition, data, reply: 'ok' }
+    }
+    case CommandByte.fetch:
+    case CommandByte.ack: {
+      const short = frame[3 + frame[2]] !== 0
+      const { partition, log, group } = (short ? groupShortParser : groupLongParser).parse(frame)
+      return { command: frame[0] === CommandByte.fetch ? 'fetch' : 'ack', log, partition, group }
+    }
+  }
+  return decodeFramedBody(frame[0], frame.subarray(5), limits)
+}
+
+function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits): Command {
+  switch (command) {
+    case CommandByte.publishOffset: {
+      const { target, data } = publishOffsetParser.parse(checkTarget(body, 0))
+      if (data.length > limits.maxMessageBytes) throw RogError.messageTooLarge(data.length, limits.maxMessageBytes)
+      return { command: 'publish', log: target.log, partition: target.partition, data, reply: 'offset' }
+    }
+    case CommandByte.publishBatch: {
+      const { target, count, messages } = publishBatchParser.parse(checkTarget(body, 4))
+      return { command: 'publish-batch', log: target.log, partition: target.partition, messages: splitMessages(messages, count, limits) }
+    }
+    case CommandByte.fetchBatch: {
+      const { at, flags, offsetHigh, offsetLow, maxMessages, maxBytes, waitMs } = fetchBatchParser.parse(checkGroup(body, 21))
+      const offset = (flags & FETCH_FROM_OFFSET) !== 0 ? joinU64(offsetHigh, offsetLow) : null
+      return { command: 'fetch-batch', ...groupFields(at), offset, maxMessages, maxBytes, waitMs }
+    }
+    case CommandByte.commit: {
+      const { at, offsetHigh, offsetLow } = commitParser.parse(checkGroup(body, 8))
+      return { command: 'commit', ...groupFields(at), offset: joinU64(offsetHigh, offsetLow) }
+    }
+    case CommandByte.listLogs: {
+      expectSize(body, 0, 'list-logs')
+      return { command: 'list-logs' }
+    }
+    default: {
+      if (body.length < 1) throw RogError.badFrame('describe body is empty')
+      expectSize(body, 1 + body[0], 'describe')
+      return { command: 'describe', log: describeParser.parse(body).log }
+    }
+  }
+}
+
+function groupFields (at: GroupTarget): { log: string, partition: number, group: string } {
+  if (at.groupSize === 0) throw RogError.badFrame('empty group name')
+  return { log: at.target.log, partition: at.target.partition, group: at.group }
+}
+
+/** The body holds partition and log name, then at least `rest` bytes. */
+function checkTarget (body: Buffer, rest: number): Buffer {
+  if (body.length < 2 || body.length < 2 + body[1] + rest) throw RogError.badFrame(`body of ${body.length} bytes is too short`)
+  return body
+}
+
+/** The body holds partition, log name and group name, then exactly `rest` bytes. */
+function checkGroup (body: Buffer, rest: number): Buffer {
+  checkTarget(body, 2)
+  const groupAt = 2 + body[1]
+  expectSize(body, groupAt + 2 + body.readUInt16BE(groupAt) + rest, 'request')
+  return body
+}
+
+function expectSize (body: Buffer, size: number, what: string): void {
+  if (body.length !== size) throw RogError.badFrame(`${what} body is ${body.length} bytes, expected ${size}`)
+}
+
+function joinU64 (high: number, low: number): number {
+  return high * 0x1_0000_0000 + low
+}
+
+/** Batch messages: `count` times `u32 size, bytes`, filling the rest of the body exactly. */
+function splitMessages (buf: Buffer, count: number, limits: ProtocolLimits): Buffer[] {
+  if (count === 0) throw RogError.badFrame('batch of 0 messages')
+  if (count * 4 > buf.length) throw RogError.badFrame(`batch of ${count} messages in ${buf.length} bytes`)
+  const messages = new Array<Buffer>(count)
+  let at = 0
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > buf.length) throw RogError.badFrame(`batch message ${i} is cut short`)
+    const size = buf.readUInt32BE(at)
+    if (size > limits.maxMessageBytes) throw RogError.messageTooLarge(size, limits.maxMessageBytes)
+    at += 4
+    if (at + size > buf.length) throw RogError.badFrame(`batch message ${i} is cut short`)
+    messages[i] = buf.subarray(at, at + size)
+    at += size
+  }
+  if (at !== buf.length) throw RogError.badFrame(`${buf.length - at} bytes after the last batch message`)
+  return messages
+}

@@ -1,0 +1,143 @@
+import { Transform, type TransformCallback } from 'node:stream'
+import type { Response } from './commands'
+import { writeU64 } from './u64'
+
+/**
+ * Response bytes.
+ *
+ * Reference answers (PROTOCOL.md): `u8 0` for create/publish/ack;
+ * `u8 0, u64 size, message` for fetch; `u8 1, u64 size, UTF-8 text` for any error.
+ *
+ * Answers to framed commands (4+) that succeed: `u8 0, u32 body size, body`:
+ *
+ * | response        | body                                                             |
+ * |-----------------|------------------------------------------------------------------|
+ * | offset          | u64 offset                                                       |
+ * | batch-published | u64 first offset, u32 count                                      |
+ * | messages        | u64 committed offset, u64 end offset, u32 count,                 |
+ * |                 | count x (u64 offset, u32 size, bytes)                            |
+ * | logs            | u32 count, count x (u8 name size, name, u8 partitions)           |
+ * | log-info        | u8 name size, name, u8 partitions, per partition: u64 first,     |
+ * |                 | u64 next, u32 groups, groups x (u16 size, group, u64 committed)  |
+ */
+export function responseSize (r: Response): number {
+  switch (r.response) {
+    case 'ok': return 1
+    case 'message': return 9 + r.data.length
+    case 'error': return 9 + Buffer.byteLength(r.message)
+    case 'offset': return 5 + 8
+    case 'batch-published': return 5 + 12
+    case 'messages': {
+      let size = 5 + 20
+      for (const m of r.messages) size += 12 + m.data.length
+      return size
+    }
+    case 'logs': {
+      let size = 5 + 4
+      for (const l of r.logs) size += 2 + Buffer.byteLength(l.log)
+      return size
+    }
+    case 'log-info': {
+      let size = 5 + 2 + Buffer.byteLength(r.log)
+      for (const p of r.partitions) {
+        size += 20
+        for (const g of p.groups) size += 10 + Buffer.byteLength(g.group)
+      }
+      return size
+    }
+  }
+}
+
+/** Writes `r` at `at` in `buf` (which has `responseSize(r)` bytes there); returns the end. */
+export function writeResponse (buf: Buffer, r: Response, at: number): number {
+  switch (r.response) {
+    case 'ok':
+      buf[at] = 0
+      return at + 1
+    case 'message':
+      buf[at] = 0
+      at = writeU64(buf, r.data.length, at + 1)
+      return at + r.data.copy(buf, at)
+    case 'error': {
+      buf[at] = 1
+      const size = buf.write(r.message, at + 9)
+      writeU64(buf, size, at + 1)
+      return at + 9 + size
+    }
+  }
+  const start = at
+  buf[at] = 0
+  at += 5
+  switch (r.response) {
+    case 'offset':
+      at = writeU64(buf, r.offset, at)
+      break
+    case 'batch-published':
+      at = writeU64(buf, r.firstOffset, at)
+      at = buf.writeUInt32BE(r.count, at)
+      break
+    case 'messages':
+      at = writeU64(buf, r.committedOffset, at)
+      at = writeU64(buf, r.endOffset, at)
+      at = buf.writeUInt32BE(r.messages.length, at)
+      for (const m of r.messages) {
+        at = writeU64(buf, m.offset, at)
+        at = buf.writeUInt32BE(m.data.length, at)
+        at += m.data.copy(buf, at)
+      }
+      break
+    case 'logs':
+      at = buf.writeUInt32BE(r.logs.length, at)
+      for (const l of r.logs) {
+        at = writeShortString(buf, l.log, at)
+        buf[at++] = l.partitions
+      }
+      break
+    case 'log-info':
+      at = writeShortString(buf, r.log, at)
+      buf[at++] = r.partitions.length
+      for (const p of r.partitions) {
+        at = writeU64(buf, p.firstOffset, at)
+        at = writeU64(buf, p.nextOffset, at)
+        at = buf.writeUInt32BE(p.groups.length, at)
+        for (const g of p.groups) {
+          const size = buf.write(g.group, at + 2)
+          buf.writeUInt16BE(size, at)
+          at = writeU64(buf, g.offset, at + 2 + size)
+        }
+      }
+      break
+  }
+  buf.writeUInt32BE(at - start - 5, start + 1)
+  return at
+}
+
+function writeShortString (buf: Buffer, s: string, at: number): number {
+  const size = buf.write(s, at + 1)
+  buf[at] = size
+  return at + 1 + size
+}
+
+export function encodeResponses (responses: Response[]): Buffer {
+  let size = 0
+  for (const r of responses) size += responseSize(r)
+  const buf = Buffer.allocUnsafe(size)
+  let at = 0
+  for (const r of responses) at = writeResponse(buf, r, at)
+  return buf
+}
+
+/**
+ * Encoder: a Transform from arrays of Response objects to bytes. Each array
+ * becomes one Buffer, so every response reaches the socket in one write,
+ * header and body together.
+ */
+export class Encoder extends Transform {
+  constructor () {
+    super({ writableObjectMode: true, writableHighWaterMark: 16, readableObjectMode: false })
+  }
+
+  override _transform (responses: Response[], _encoding: BufferEncoding, callback: TransformCallback): void {
+    callback(null, encodeResponses(responses))
+  }
+}

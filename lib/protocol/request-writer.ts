@@ -1,0 +1,99 @@
+import { RogError } from '../errors'
+import { CommandByte, type Command } from './commands'
+import { FETCH_FROM_OFFSET } from './decoder'
+import { writeU64 } from './u64'
+
+/**
+ * Request bytes, the decoder's layouts in reverse (see the README's tables).
+ * Reference commands use their reference framing with the one-byte group size;
+ * framed commands are `u8 command, u32 body size, body`.
+ */
+export function encodeCommand (c: Command): Buffer {
+  switch (c.command) {
+    case 'create': {
+      const log = shortString(c.log, 'log name')
+      return Buffer.concat([Buffer.from([CommandByte.create, c.partitions, log.length]), log])
+    }
+    case 'publish': {
+      const log = shortString(c.log, 'log name')
+      if (c.reply === 'offset') {
+        return framed(CommandByte.publishOffset, [Buffer.from([c.partition, log.length]), log, c.data])
+      }
+      const head = Buffer.allocUnsafe(3 + log.length + 8)
+      head[0] = CommandByte.publish
+      head[1] = c.partition
+      head[2] = log.length
+      log.copy(head, 3)
+      writeU64(head, c.data.length, 3 + log.length)
+      return Buffer.concat([head, c.data])
+    }
+    case 'fetch':
+    case 'ack': {
+      const log = shortString(c.log, 'log name')
+      const group = shortString(c.group, 'group name')
+      const byte = c.command === 'fetch' ? CommandByte.fetch : CommandByte.ack
+      return Buffer.concat([Buffer.from([byte, c.partition, log.length]), log, Buffer.from([group.length]), group])
+    }
+    case 'publish-batch': {
+      let size = 4
+      for (const m of c.messages) size += 4 + m.length
+      const body = Buffer.allocUnsafe(size)
+      let at = body.writeUInt32BE(c.messages.length, 0)
+      for (const m of c.messages) {
+        at = body.writeUInt32BE(m.length, at)
+        at += m.copy(body, at)
+      }
+      return framed(CommandByte.publishBatch, [target(c.partition, c.log), body])
+    }
+    case 'fetch-batch': {
+      const tail = Buffer.allocUnsafe(21)
+      tail[0] = c.offset === null ? 0 : FETCH_FROM_OFFSET
+      writeU64(tail, c.offset ?? 0, 1)
+      tail.writeUInt32BE(c.maxMessages, 9)
+      tail.writeUInt32BE(c.maxBytes, 13)
+      tail.writeUInt32BE(c.waitMs, 17)
+      return framed(CommandByte.fetchBatch, [target(c.partition, c.log), longString(c.group), tail])
+    }
+    case 'commit': {
+      const tail = Buffer.allocUnsafe(8)
+      writeU64(tail, c.offset, 0)
+      return framed(CommandByte.commit, [target(c.partition, c.log), longString(c.group), tail])
+    }
+    case 'list-logs':
+      return framed(CommandByte.listLogs, [])
+    case 'describe': {
+      const log = shortString(c.log, 'log name')
+      return framed(CommandByte.describe, [Buffer.from([log.length]), log])
+    }
+    case 'invalid':
+      throw c.error
+  }
+}
+
+function framed (command: number, parts: Buffer[]): Buffer {
+  let size = 0
+  for (const p of parts) size += p.length
+  const head = Buffer.allocUnsafe(5)
+  head[0] = command
+  head.writeUInt32BE(size, 1)
+  return Buffer.concat([head, ...parts], 5 + size)
+}
+
+function target (partition: number, log: string): Buffer {
+  const name = shortString(log, 'log name')
+  return Buffer.concat([Buffer.from([partition, name.length]), name])
+}
+
+function shortString (s: string, what: string): Buffer {
+  const buf = Buffer.from(s)
+  if (buf.length > 0xff) throw new RogError('PROTOCOL', `The ${what} is ${buf.length} bytes; at most 255 fit`)
+  return buf
+}
+
+function longString (s: string): Buffer {
+  const buf = Buffer.from(s)
+  const head = Buffer.allocUnsafe(2)
+  if (buf.length > 0xffff) throw new RogError('PROTOCOL', `The group name is ${buf.length} bytes; at most 65535 fit`)
+  head.writeUInt16BE(buf.length, 0)
+  return Buffer.concat([head, buf])
+}

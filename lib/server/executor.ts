@@ -1,0 +1,233 @@
+import { Duplex } from 'node:stream'
+import { RogError } from '../errors'
+import type { Command, Response } from '../protocol/commands'
+import type { Store } from '../storage/store'
+
+export interface ExecutorOptions {
+  /** Commands accepted and not yet answered, beyond which the executor stops reading. */
+  maxPending?: number
+  /** Message bytes held by those commands, beyond which it stops reading. */
+  maxPendingBytes?: number
+  log?: (line: string) => void
+}
+
+const OK: Response = { response: 'ok' }
+export const MAX_FETCH_MESSAGES = 100_000
+export const MAX_FETCH_BYTES = 8 * 1024 * 1024
+export const MAX_WAIT_MS = 60_000
+
+interface Slot { response: Response | null }
+
+/**
+ * Executor: a Duplex with arrays of Commands in and arrays of Responses out,
+ * in request order.
+ *
+ * Publishes run back to back (each takes its offset at once, the writes batch
+ * in the partition's writer); any other command waits for every command before
+ * it to finish, and the next publish waits for it, so a fetch after a publish
+ * on the same connection sees that message.
+ *
+ * Backpressure: the write callback is held while too many commands or message
+ * bytes are pending, or while the readable side is full (push() said false),
+ * so a client that does not read its answers stalls its own socket.
+ */
+export class Executor extends Duplex {
+  private readonly store: Store
+  private readonly maxPending: number
+  private readonly maxPendingBytes: number
+  private readonly log: (line: string) => void
+  private waiting: Command[] = []
+  private waitingHead = 0
+  private slots: Slot[] = []
+  private slotsHead = 0
+  private inflight = 0
+  private barriers = 0
+  private pendingBytes = 0
+  private pumping = false
+  private readPaused = false
+  private heldWrite: (() => void) | null = null
+  private heldFinal: (() => void) | null = null
+
+  constructor (store: Store, options: ExecutorOptions = {}) {
+    super({ objectMode: true, readableHighWaterMark: 16, writableHighWaterMark: 16 })
+    this.store = store
+    this.maxPending = options.maxPending ?? 4096
+    this.maxPendingBytes = options.maxPendingBytes ?? 16 * 1024 * 1024
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`))
+  }
+
+  override _write (commands: Command[], _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    for (const c of commands) {
+      this.waiting.push(c)
+      this.pendingBytes += weight(c)
+    }
+    this.pump()
+    if (this.full()) this.heldWrite = callback
+    else callback()
+  }
+
+  override _final (callback: (err?: Error | null) => void): void {
+    this.heldFinal = callback
+    this.release()
+  }
+
+  override _read (): void {
+    this.readPaused = false
+    this.flush()
+    this.release()
+  }
+
+  private full (): boolean {
+    const pending = (this.waiting.length - this.waitingHead) + (this.slots.length - this.slotsHead)
+    return this.readPaused || pending >= this.maxPending || this.pendingBytes >= this.maxPendingBytes
+  }
+
+  private release (): void {
+    if (this.heldWrite !== null && !this.full()) {
+      const callback = this.heldWrite
+      this.heldWrite = null
+      callback()
+    }
+    if (this.heldFinal !== null && this.waitingHead === this.waiting.length && this.slotsHead === this.slots.length) {
+      const callback = this.heldFinal
+      this.heldFinal = null
+      this.push(null)
+      callback()
+    }
+  }
+
+  private pump (): void {
+    if (this.pumping) return
+    this.pumping = true
+    while (this.waitingHead < this.waiting.length) {
+      const c = this.waiting[this.waitingHead]
+      const barrier = !isPublish(c)
+      if (barrier ? this.inflight > 0 : this.barriers > 0) break
+      this.waitingHead++
+      this.start(c, barrier)
+    }
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting = []
+      this.waitingHead = 0
+    }
+    this.pumping = false
+  }
+
+  private start (c: Command, barrier: boolean): void {
+    const slot: Slot = { response: null }
+    this.slots.push(slot)
+    this.inflight++
+    if (barrier) this.barriers++
+    this.execute(c, (response) => {
+      slot.response = response
+      this.inflight--
+      if (barrier) this.barriers--
+      this.pendingBytes -= weight(c)
+      this.flush()
+      this.pump()
+      this.release()
+    })
+  }
+
+  private flush (): void {
+    let out: Response[] | null = null
+    while (this.slotsHead < this.slots.length) {
+      const r = this.slots[this.slotsHead].response
+      if (r === null) break
+      ;(out ??= []).push(r)
+      this.slotsHead++
+    }
+    if (this.slotsHead === this.slots.length) {
+      this.slots = []
+      this.slotsHead = 0
+    }
+    if (out !== null && !this.push(out)) this.readPaused = true
+  }
+
+  private execute (c: Command, done: (r: Response) => void): void {
+    const fail = (err: unknown): void => done(this.errorResponse(err))
+    try {
+      switch (c.command) {
+        case 'publish':
+          return this.store.partition(c.log, c.partition).append([c.data], (err, offset) => {
+            if (err !== null) return fail(err)
+            done(c.reply === 'ok' ? OK : { response: 'offset', offset })
+          })
+        case 'publish-batch':
+          return this.store.partition(c.log, c.partition).append(c.messages, (err, firstOffset) => {
+            if (err !== null) return fail(err)
+            done({ response: 'batch-published', firstOffset, count: c.messages.length })
+          })
+        case 'fetch': {
+          const p = this.store.partition(c.log, c.partition)
+          p.read(p.groups.get(c.group), 1, 1).then((messages) => {
+            done(messages.length === 0 ? this.errorResponse(RogError.noData()) : { response: 'message', data: messages[0].data })
+          }, fail)
+          return
+        }
+        case 'ack':
+          return this.store.partition(c.log, c.partition).ack(c.group, (err) => done(err === null ? OK : this.errorResponse(err)))
+        case 'commit':
+          return this.store.partition(c.log, c.partition).commit(c.group, c.offset, (err) => {
+            done(err === null ? { response: 'offset', offset: c.offset } : this.errorResponse(err))
+          })
+        case 'fetch-batch':
+          this.fetchBatch(c.log, c.partition, c.group, c.offset, c.maxMessages, c.maxBytes, c.waitMs).then(done, fail)
+          return
+        case 'create':
+          this.store.createLog(c.log, c.partitions).then(() => done(OK), fail)
+          return
+        case 'list-logs':
+          return done({ response: 'logs', logs: this.store.listLogs() })
+        case 'describe':
+          return done({
+            response: 'log-info',
+            log: c.log,
+            partitions: this.store.partitions(c.log).map((p, partition) => ({
+              partition,
+              firstOffset: p.firstOffset,
+              nextOffset: p.highWatermark(),
+              groups: p.groups.entries()
+            }))
+          })
+        case 'invalid':
+          return done({ response: 'error', message: c.error.message, fatal: true })
+      }
+    } catch (err) {
+      fail(err)
+    }
+  }
+
+  private async fetchBatch (log: string, partition: number, group: string, from: number | null, maxMessages: number, maxBytes: number, waitMs: number): Promise<Response> {
+    const p = this.store.partition(log, partition)
+    const offset = from ?? p.groups.get(group)
+    if (offset > p.highWatermark()) {
+      throw new RogError('BAD_OFFSET', `Offset ${offset} is past the end of the partition (${p.highWatermark()})`)
+    }
+    await p.waitFor(offset, Math.min(waitMs, MAX_WAIT_MS))
+    const messages = maxMessages === 0
+      ? []
+      : await p.read(offset, Math.min(maxMessages, MAX_FETCH_MESSAGES), Math.min(Math.max(maxBytes, 1), MAX_FETCH_BYTES))
+    return { response: 'messages', committedOffset: p.groups.get(group), endOffset: p.highWatermark(), messages }
+  }
+
+  private errorResponse (err: unknown): Response {
+    if (err instanceof RogError) return { response: 'error', message: err.message }
+    this.log(`unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+    return { response: 'error', message: `Internal error: ${err instanceof Error ? err.message : String(err)}` }
+  }
+}
+
+function isPublish (c: Command): boolean {
+  return c.command === 'publish' || c.command === 'publish-batch'
+}
+
+function weight (c: Command): number {
+  if (c.command === 'publish') return c.data.length
+  if (c.command === 'publish-batch') {
+    let n = 0
+    for (const m of c.messages) n += m.length
+    return n
+  }
+  return 0
+}

@@ -1,0 +1,120 @@
+import * as net from 'node:net'
+import { once } from 'node:events'
+import { pipeline } from 'node:stream'
+import { RogError } from '../errors'
+import { Decoder } from '../protocol/decoder'
+import { Encoder, encodeResponses } from '../protocol/encoder'
+import { protocolLimits } from '../protocol/limits'
+import { Store, type StoreOptions } from '../storage/store'
+import { Executor } from './executor'
+
+export interface ServerOptions extends StoreOptions {
+  host?: string
+  port?: number
+  maxMessageBytes?: number
+  /** A connection holding part of a request this long without more bytes is closed. */
+  idleTimeoutMs?: number
+  maxConnections?: number
+}
+
+interface Connection { socket: net.Socket, decoder: Decoder, done: Promise<void> }
+
+/** After our side of a connection has ended, how long the peer has to hang up before we do. */
+const LINGER_MS = 1000
+const SHUTDOWN_GRACE_MS = 10_000
+
+/**
+ * The Rog server: one net.Server, and per connection one
+ * `pipeline(socket, Decoder, Executor, Encoder, socket)` over a shared Store.
+ */
+export class RogServer {
+  readonly store: Store
+  private readonly server: net.Server
+  private readonly options: ServerOptions
+  private readonly connections = new Set<Connection>()
+  private closing: Promise<void> | null = null
+
+  private constructor (store: Store, options: ServerOptions) {
+    this.store = store
+    this.options = options
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket))
+  }
+
+  static async start (options: ServerOptions): Promise<RogServer> {
+    const store = await Store.open(options)
+    const server = new RogServer(store, options)
+    server.server.listen(options.port ?? 7878, options.host ?? '127.0.0.1')
+    try {
+      await once(server.server, 'listening')
+    } catch (err) {
+      await store.close()
+      throw err
+    }
+    return server
+  }
+
+  address (): { host: string, port: number } {
+    const a = this.server.address() as net.AddressInfo
+    return { host: a.address, port: a.port }
+  }
+
+  get connectionCount (): number {
+    return this.connections.size
+  }
+
+  private accept (socket: net.Socket): void {
+    socket.on('error', () => {})
+    if (this.closing !== null || this.connections.size >= (this.options.maxConnections ?? Infinity)) {
+      const error = this.closing !== null
+        ? new RogError('SHUTTING_DOWN', 'Server is shutting down')
+        : new RogError('TOO_MANY_CONNECTIONS', `Too many connections (limit ${this.options.maxConnections ?? 0})`)
+      socket.end(encodeResponses([{ response: 'error', message: error.message }]))
+      socket.once('finish', () => setTimeout(() => socket.destroy(), LINGER_MS).unref())
+      return
+    }
+    const decoder = new Decoder(protocolLimits(this.options.maxMessageBytes))
+    const executor = new Executor(this.store, { log: this.options.log })
+    const encoder = new Encoder()
+    let resolve: () => void = () => {}
+    const connection: Connection = { socket, decoder, done: new Promise((r) => { resolve = r }) }
+    this.connections.add(connection)
+    socket.once('finish', () => {
+      if (this.closing !== null) socket.destroy()
+      else setTimeout(() => socket.destroy(), LINGER_MS).unref()
+    })
+    if (this.options.idleTimeoutMs !== undefined && this.options.idleTimeoutMs > 0) {
+      socket.setTimeout(this.options.idleTimeoutMs, () => {
+        if (decoder.pendingBytes > 0) socket.destroy()
+      })
+    }
+    pipeline(socket, decoder, executor, encoder, socket, () => {
+      socket.destroy()
+      this.connections.delete(connection)
+      resolve()
+    })
+  }
+
+  /**
+   * Stops accepting, answers the requests already received, then closes the
+   * store (flushing and syncing its files).
+   */
+  close (): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown (): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+    this.store.wakeWaiters()
+    for (const c of this.connections) c.decoder.stop()
+    const all = Promise.all([...this.connections].map((c) => c.done))
+    let timer: NodeJS.Timeout | undefined
+    const grace = new Promise<void>((resolve) => { timer = setTimeout(resolve, SHUTDOWN_GRACE_MS) })
+    await Promise.race([all, grace])
+    clearTimeout(timer)
+    for (const c of this.connections) c.socket.destroy()
+    await all
+    await closed
+    await this.store.close()
+  }
+}
