@@ -27,9 +27,11 @@ interface Slot { response: Response | null }
  * it to finish, and the next publish waits for it, so a fetch after a publish
  * on the same connection sees that message.
  *
- * Backpressure: the write callback is held while too many commands or message
- * bytes are pending, or while the readable side is full (push() said false),
- * so a client that does not read its answers stalls its own socket.
+ * Backpressure: while the readable side is full (push() said false) no new
+ * command starts and the write callback is held; it is also held while too
+ * many commands or message bytes are pending. So answers waiting for a slow
+ * reader are bounded by what was already running, and a client that does not
+ * read its answers stalls its own socket.
  */
 export class Executor extends Duplex {
   private readonly store: Store
@@ -49,7 +51,7 @@ export class Executor extends Duplex {
   private heldFinal: (() => void) | null = null
 
   constructor (store: Store, options: ExecutorOptions = {}) {
-    super({ objectMode: true, readableHighWaterMark: 16, writableHighWaterMark: 16 })
+    super({ objectMode: true, readableHighWaterMark: 8, writableHighWaterMark: 8 })
     this.store = store
     this.maxPending = options.maxPending ?? 4096
     this.maxPendingBytes = options.maxPendingBytes ?? 16 * 1024 * 1024
@@ -74,6 +76,7 @@ export class Executor extends Duplex {
   override _read (): void {
     this.readPaused = false
     this.flush()
+    this.pump()
     this.release()
   }
 
@@ -99,7 +102,7 @@ export class Executor extends Duplex {
   private pump (): void {
     if (this.pumping) return
     this.pumping = true
-    while (this.waitingHead < this.waiting.length) {
+    while (this.waitingHead < this.waiting.length && !this.readPaused) {
       const c = this.waiting[this.waitingHead]
       const barrier = !isPublish(c)
       if (barrier ? this.inflight > 0 : this.barriers > 0) break

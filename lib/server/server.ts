@@ -62,6 +62,11 @@ export class RogServer {
     return this.connections.size
   }
 
+  /** Bytes read from and written to each open connection. */
+  connectionStats (): Array<{ bytesRead: number, bytesWritten: number }> {
+    return [...this.connections].map(({ socket }) => ({ bytesRead: socket.bytesRead, bytesWritten: socket.bytesWritten }))
+  }
+
   private accept (socket: net.Socket): void {
     socket.on('error', () => {})
     if (this.closing !== null || this.connections.size >= (this.options.maxConnections ?? Infinity)) {

@@ -69,7 +69,19 @@ export class Partition {
       .map((f) => Number(f.slice(0, -4)))
       .sort((a, b) => a - b)
     const segments: Segment[] = []
-    for (const base of bases) segments.push(await Segment.open(dir, base, options.log))
+    for (const base of bases) {
+      const previous = segments[segments.length - 1]
+      if (previous !== undefined && previous.nextOffset !== base) {
+        // A crash after a roll can leave a new segment whose predecessor's last writes never landed.
+        options.log(`${dir}: segment ${base}.log does not follow on from id ${previous.nextOffset}; removing it and the ${bases.length - segments.length - 1} after it`)
+        for (const later of bases.slice(segments.length)) {
+          fs.rmSync(`${dir}/${later}.log`, { force: true })
+          fs.rmSync(`${dir}/${later}.index`, { force: true })
+        }
+        break
+      }
+      segments.push(await Segment.open(dir, base, options.log))
+    }
     if (segments.length === 0) segments.push(Segment.create(dir, 0))
     const groups = GroupOffsets.open(dir, options.log)
     const partition = new Partition(dir, segments, groups, options)
@@ -139,14 +151,15 @@ export class Partition {
     if (offset < this.firstOffset) offset = this.firstOffset
     const out: FetchedMessage[] = []
     let bytes = 0
-    for (let s = this.segmentFor(offset); s < this.segments.length && offset < end; s++) {
-      const got = await this.segments[s].read(offset, end, maxMessages - out.length, Math.max(0, maxBytes - bytes))
+    for (let s = this.segmentFor(offset); s < this.segments.length && offset < end && out.length < maxMessages; s++) {
+      const segment = this.segments[s]
+      const got = await segment.read(offset, end, maxMessages - out.length, maxBytes - bytes, out.length === 0)
       for (const m of got) {
         out.push(m)
         bytes += m.data.length
       }
       if (got.length > 0) offset = got[got.length - 1].offset + 1
-      if (out.length >= maxMessages || (out.length > 0 && bytes >= maxBytes)) break
+      if (offset < Math.min(segment.nextOffset, end)) break
       if (s + 1 < this.segments.length) offset = Math.max(offset, this.segments[s + 1].base)
     }
     return out

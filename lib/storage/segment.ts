@@ -96,9 +96,9 @@ export class Segment {
 
   /**
    * Messages with ids in [offset, endOffset), at most `maxMessages` and about
-   * `maxBytes` of message bytes (always at least one message when there is one).
+   * `maxBytes` of message bytes (but with `atLeastOne`, the first message whatever its size).
    */
-  async read (offset: number, endOffset: number, maxMessages: number, maxBytes: number): Promise<FetchedMessage[]> {
+  async read (offset: number, endOffset: number, maxMessages: number, maxBytes: number, atLeastOne: boolean): Promise<FetchedMessage[]> {
     const out: FetchedMessage[] = []
     const limit = Math.min(endOffset, this.nextOffset)
     if (offset >= limit) return out
@@ -106,6 +106,7 @@ export class Segment {
     const fileEnd = this.log.size
     let bytes = 0
     let want = Math.min(READ_CHUNK, Math.max(4096, maxBytes + INDEX_INTERVAL))
+    if (maxMessages <= 0) return out
     while (position < fileEnd && out.length < maxMessages) {
       const length = Math.min(want, fileEnd - position)
       const buf = Buffer.allocUnsafe(length)
@@ -122,7 +123,7 @@ export class Segment {
         if (entry.id >= offset) {
           if (!entryIsIntact(buf, at, entry.size)) throw this.corrupt(position + at)
           const data = entryMessage(buf, at, entry.size)
-          if (out.length > 0 && bytes + data.length > maxBytes) return out
+          if ((out.length > 0 || !atLeastOne) && bytes + data.length > maxBytes) return out
           out.push({ offset: entry.id, data })
           bytes += data.length
           if (out.length >= maxMessages) return out

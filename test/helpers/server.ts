@@ -13,11 +13,14 @@ export async function startServer (t: Test, options: Partial<ServerOptions> = {}
   return server
 }
 
-/** Sends raw bytes on a new connection and collects everything until the server closes it, or `until` bytes arrived. */
+/**
+ * Sends raw bytes on a new connection, half-closes it, and collects what comes
+ * back until the server ends the connection or `until` bytes arrived.
+ */
 export async function exchange (port: number, bytes: Buffer, until = Infinity): Promise<Buffer> {
   const socket = net.connect(port, '127.0.0.1')
   await once(socket, 'connect')
-  socket.write(bytes)
+  socket.end(bytes)
   const chunks: Buffer[] = []
   let total = 0
   return await new Promise((resolve, reject) => {

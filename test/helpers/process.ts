@@ -1,0 +1,32 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import * as path from 'node:path'
+import { once } from 'node:events'
+import type { Test } from 'tap'
+
+export const ROG_BIN = path.join(__dirname, '..', '..', 'dist', 'bin', 'rog.js')
+
+export interface ServerProcess { child: ChildProcess, port: number, line: string, stderr: () => string }
+
+/** Spawns the compiled `rog server` on port 0 and waits for its listening line; killed at teardown if still running. */
+export async function spawnServer (t: Test, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [ROG_BIN, 'server', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  let err = ''
+  child.stderr?.on('data', (c: Buffer) => { err += c.toString() })
+  let out = ''
+  const line = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString()
+      if (out.includes('\n')) resolve(out.split('\n')[0])
+    })
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)))
+  })
+  const port = Number(/:(\d+),/.exec(line)?.[1])
+  return { child, port, line, stderr: () => err }
+}
+
+export async function exitOf (child: ChildProcess): Promise<{ code: number | null, signal: string | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode }
+  const [code, signal] = await once(child, 'exit') as [number | null, string | null]
+  return { code, signal }
+}

@@ -1,0 +1,174 @@
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Decoder } from '../../lib/protocol/decoder'
+import { encodeResponses } from '../../lib/protocol/encoder'
+import { encodeCommand } from '../../lib/protocol/request-writer'
+import { ResponseReader, expectFor } from '../../lib/protocol/response-reader'
+import { protocolLimits } from '../../lib/protocol/limits'
+import type { Command, Response } from '../../lib/protocol/commands'
+
+interface Decoded { command: string, partitions?: number, partition?: number, log: string, group?: string, dataHex?: string }
+const vectors = JSON.parse(readFileSync(join(__dirname, '..', '..', 'fixtures', 'protocol-vectors.json'), 'utf8')) as {
+  requests: Array<{ name: string, hex: string, decoded: Decoded }>
+  pipelined: { hex: string, decoded: Decoded[] }
+  incomplete: Array<{ name: string, hex: string }>
+  responses: Array<{ name: string, hex: string, message?: string, error?: string }>
+}
+
+/** A command in the vectors' shape. */
+function plain (c: Command): Decoded {
+  switch (c.command) {
+    case 'create': return { command: c.command, partitions: c.partitions, log: c.log }
+    case 'publish': return { command: c.command, partition: c.partition, log: c.log, dataHex: c.data.toString('hex') }
+    case 'fetch':
+    case 'ack': return { command: c.command, partition: c.partition, log: c.log, group: c.group }
+    default: throw new Error(`unexpected ${c.command}`)
+  }
+}
+
+function decode (parts: Buffer[], limits = protocolLimits()): Command[] {
+  const decoder = new Decoder(limits)
+  const out: Command[] = []
+  decoder.on('data', (cs: Command[]) => out.push(...cs))
+  for (const p of parts) decoder.write(p)
+  return out
+}
+
+function bytewise (buf: Buffer): Buffer[] {
+  return [...buf].map((b) => Buffer.from([b]))
+}
+
+t.test('every request vector decodes whole, byte by byte, and split at every offset', async (t) => {
+  for (const v of vectors.requests) {
+    const bytes = Buffer.from(v.hex, 'hex')
+    t.same(decode([bytes]).map(plain), [v.decoded], `${v.name} whole`)
+    t.same(decode(bytewise(bytes)).map(plain), [v.decoded], `${v.name} one byte at a time`)
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const got = decode([bytes.subarray(0, cut), bytes.subarray(cut)]).map(plain)
+      if (got.length !== 1 || JSON.stringify(got[0]) !== JSON.stringify(v.decoded)) t.fail(`${v.name} split at ${cut}`)
+    }
+  }
+})
+
+t.test('the pipelined vector decodes to its five commands however it is split', async (t) => {
+  const bytes = Buffer.from(vectors.pipelined.hex, 'hex')
+  t.same(decode([bytes]).map(plain), vectors.pipelined.decoded)
+  t.same(decode(bytewise(bytes)).map(plain), vectors.pipelined.decoded)
+  for (let cut = 1; cut < bytes.length; cut++) {
+    t.same(decode([bytes.subarray(0, cut), bytes.subarray(cut)]).map(plain), vectors.pipelined.decoded, `split at ${cut}`)
+  }
+})
+
+t.test('incomplete frames emit nothing and wait for more bytes', async (t) => {
+  for (const v of vectors.incomplete) {
+    t.same(decode([Buffer.from(v.hex, 'hex')]), [], v.name)
+    t.same(decode(bytewise(Buffer.from(v.hex, 'hex'))), [], `${v.name} byte by byte`)
+  }
+})
+
+t.test('request writer produces the golden frames (one-byte group form)', async (t) => {
+  for (const v of vectors.requests) {
+    if (v.name.includes('u64-group')) continue
+    const [command] = decode([Buffer.from(v.hex, 'hex')])
+    t.equal(encodeCommand(command).toString('hex'), v.hex, v.name)
+  }
+})
+
+t.test('encoder produces the golden response bytes', async (t) => {
+  for (const v of vectors.responses) {
+    const r: Response = v.error !== undefined
+      ? { response: 'error', message: v.error }
+      : v.message !== undefined ? { response: 'message', data: Buffer.from(v.message) } : { response: 'ok' }
+    t.equal(encodeResponses([r]).toString('hex'), v.hex, v.name)
+  }
+})
+
+const framed: Command[] = [
+  { command: 'publish', log: 'ev', partition: 2, data: Buffer.from('hello'), reply: 'offset' },
+  { command: 'publish-batch', log: 'ev', partition: 0, messages: [Buffer.from('a'), Buffer.alloc(0), Buffer.from('ccc')] },
+  { command: 'fetch-batch', log: 'ev', partition: 1, group: 'grüße', offset: null, maxMessages: 10, maxBytes: 4096, waitMs: 250 },
+  { command: 'fetch-batch', log: 'ev', partition: 1, group: 'g', offset: 2 ** 40 + 7, maxMessages: 1, maxBytes: 1, waitMs: 0 },
+  { command: 'commit', log: 'ev', partition: 3, group: 'g', offset: 12345 },
+  { command: 'list-logs' },
+  { command: 'describe', log: 'ev' }
+]
+
+t.test('framed commands round-trip through writer and decoder, whole and byte by byte', async (t) => {
+  const bytes = Buffer.concat(framed.map(encodeCommand))
+  t.same(decode([bytes]), framed)
+  t.same(decode(bytewise(bytes)), framed)
+})
+
+t.test('framed responses round-trip through encoder and reader', async (t) => {
+  const cases: Array<[Command, Response]> = [
+    [framed[0], { response: 'offset', offset: 2 ** 35 }],
+    [framed[1], { response: 'batch-published', firstOffset: 17, count: 3 }],
+    [framed[2], { response: 'messages', committedOffset: 3, endOffset: 9, messages: [{ offset: 3, data: Buffer.from('x') }, { offset: 4, data: Buffer.alloc(0) }] }],
+    [framed[5], { response: 'logs', logs: [{ log: 'a', partitions: 1 }, { log: 'bb', partitions: 255 }] }],
+    [framed[6], { response: 'log-info', log: 'ev', partitions: [{ partition: 0, firstOffset: 0, nextOffset: 5, groups: [{ group: 'grüße', offset: 2 }] }, { partition: 1, firstOffset: 0, nextOffset: 0, groups: [] }] }],
+    [{ command: 'fetch', log: 'ev', partition: 0, group: 'g' }, { response: 'message', data: Buffer.from('some data') }],
+    [{ command: 'ack', log: 'ev', partition: 0, group: 'g' }, { response: 'error', message: 'No data left in the log to be read' }],
+    [{ command: 'create', log: 'ev', partitions: 1 }, { response: 'ok' }]
+  ]
+  const reader = new ResponseReader()
+  for (const [c] of cases) reader.expect(expectFor(c))
+  const bytes = encodeResponses(cases.map(([, r]) => r))
+  const got: Response[] = []
+  for (const b of bytewise(bytes)) got.push(...reader.feed(b))
+  t.same(got, cases.map(([, r]) => r))
+  t.equal(reader.outstanding, 0)
+})
+
+t.test('framing errors become one invalid command after the good ones, then the stream ends', async (t) => {
+  const limits = protocolLimits(1000)
+  const good = encodeCommand({ command: 'create', log: 'x', partitions: 1 })
+  const cases: Array<[string, Buffer, string]> = [
+    ['unknown command byte', Buffer.from([0xff, 1, 2, 3]), 'UNKNOWN_COMMAND'],
+    ['publish over the size limit', Buffer.concat([Buffer.from([1, 0, 1, 0x78]), Buffer.from('00000000000003e9', 'hex')]), 'MESSAGE_TOO_LARGE'],
+    ['absurd u64 data size', Buffer.concat([Buffer.from([1, 0, 1, 0x78]), Buffer.from('ffffffffffffffff', 'hex')]), 'MESSAGE_TOO_LARGE'],
+    ['empty u64 group', Buffer.concat([Buffer.from([2, 0, 1, 0x78]), Buffer.alloc(8)]), 'BAD_FRAME'],
+    ['absurd u64 group size', Buffer.concat([Buffer.from([2, 0, 1, 0x78]), Buffer.from('00000000ffffffff', 'hex')]), 'BAD_FRAME'],
+    ['framed body over the limit', Buffer.from([8, 0xff, 0xff, 0xff, 0xff]), 'FRAME_TOO_LARGE'],
+    ['list-logs with a body', Buffer.from([8, 0, 0, 0, 1, 0]), 'BAD_FRAME'],
+    ['batch with trailing bytes', Buffer.concat([Buffer.from([5, 0, 0, 0, 12, 0, 1, 0x78, 0, 0, 0, 1, 0, 0, 0, 0, 9])]), 'BAD_FRAME'],
+    ['batch of zero messages', Buffer.from([5, 0, 0, 0, 7, 0, 1, 0x78, 0, 0, 0, 0]), 'BAD_FRAME'],
+    ['batch message cut short', Buffer.from([5, 0, 0, 0, 11, 0, 1, 0x78, 0, 0, 0, 1, 0, 0, 0, 9]), 'BAD_FRAME'],
+    ['fetch-batch body too short', Buffer.from([6, 0, 0, 0, 3, 0, 1, 0x78]), 'BAD_FRAME'],
+    ['describe with an empty body', Buffer.from([9, 0, 0, 0, 0]), 'BAD_FRAME']
+  ]
+  for (const [name, bad, code] of cases) {
+    const decoder = new Decoder(limits)
+    const out: Command[] = []
+    decoder.on('data', (cs: Command[]) => out.push(...cs))
+    const ended = new Promise((resolve) => decoder.on('end', resolve))
+    decoder.write(Buffer.concat([good, bad, good]))
+    await ended
+    t.equal(out.length, 2, `${name}: the good command, then the error`)
+    t.equal(out[0].command, 'create')
+    const last = out[1]
+    t.equal(last.command === 'invalid' ? last.error.code : last.command, code, name)
+    decoder.write(good)
+    t.equal(out.length, 2, `${name}: later input is discarded`)
+  }
+})
+
+t.test('a publish over the limit is rejected from its header, before its payload arrives', async (t) => {
+  const decoder = new Decoder(protocolLimits(1024))
+  const out: Command[] = []
+  decoder.on('data', (cs: Command[]) => out.push(...cs))
+  decoder.write(Buffer.concat([Buffer.from([1, 0, 1, 0x78]), Buffer.from('0000000040000000', 'hex')]))
+  t.equal(out.length, 1)
+  t.equal(out[0].command === 'invalid' && out[0].error.message, 'Message of 1073741824 bytes exceeds the limit of 1024 bytes (--max-message-bytes)')
+  t.equal(decoder.pendingBytes, 0, 'nothing buffered')
+})
+
+t.test('a large publish split into many chunks decodes to the same bytes', async (t) => {
+  const data = Buffer.alloc(300_000, 7)
+  data[12345] = 1
+  const bytes = encodeCommand({ command: 'publish', log: 'big', partition: 0, data, reply: 'ok' })
+  const parts: Buffer[] = []
+  for (let at = 0; at < bytes.length; at += 1000) parts.push(bytes.subarray(at, at + 1000))
+  const [c] = decode(parts)
+  t.ok(c.command === 'publish' && c.data.equals(data))
+})

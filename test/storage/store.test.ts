@@ -1,0 +1,330 @@
+import t from 'tap'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { Store } from '../../lib/storage/store'
+import { Partition } from '../../lib/storage/partition'
+import { nodeFileIo, type FileIo } from '../../lib/storage/file-io'
+import { ENTRY_OVERHEAD, readEntryHeader } from '../../lib/storage/entry'
+import { INDEX_INTERVAL } from '../../lib/storage/offset-index'
+import { RogError } from '../../lib/errors'
+
+function append (p: Partition, messages: Buffer[]): Promise<number> {
+  return new Promise((resolve, reject) => p.append(messages, (err, first) => err === null ? resolve(first) : reject(err)))
+}
+
+function commit (p: Partition, group: string, offset: number): Promise<void> {
+  return new Promise((resolve, reject) => p.commit(group, offset, (err) => err === null ? resolve() : reject(err)))
+}
+
+function ack (p: Partition, group: string): Promise<void> {
+  return new Promise((resolve, reject) => p.ack(group, (err) => err === null ? resolve() : reject(err)))
+}
+
+function msg (i: number, size = 100): Buffer {
+  const b = Buffer.alloc(size, i % 251)
+  b.write(`m${i}:`)
+  return b
+}
+
+async function openStore (dir: string, extra: Partial<Parameters<typeof Store.open>[0]> = {}, lines: string[] = []): Promise<Store> {
+  return await Store.open({ dataDir: dir, fsync: 'never', log: (l) => lines.push(l), ...extra })
+}
+
+/** Every entry of a segment file, parsed as PROTOCOL.md's id/size/content frames. */
+function parseSegment (file: string): Array<{ id: number, size: number }> {
+  const buf = fs.readFileSync(file)
+  const out = []
+  let at = 0
+  while (at < buf.length) {
+    const e = readEntryHeader(buf, at)
+    if (e === null || at + e.size > buf.length) throw new Error(`cut short at ${at}`)
+    out.push(e)
+    at += e.size
+  }
+  return out
+}
+
+t.test('append and read back, across segments, by any offset', async (t) => {
+  const dir = t.testdir()
+  const store = await openStore(dir, { segmentBytes: 8192 })
+  t.teardown(() => store.close())
+  await store.createLog('ev', 2)
+  const p = store.partition('ev', 1)
+  t.equal(await append(p, [msg(0)]), 0)
+  t.equal(await append(p, Array.from({ length: 999 }, (_, i) => msg(i + 1))), 1)
+  t.equal(p.highWatermark(), 1000)
+  t.ok(p.segments.length >= 10, `rolled into ${p.segments.length} segments`)
+  for (const offset of [0, 1, 63, 64, 500, 998, 999]) {
+    const [m] = await p.read(offset, 1, 1)
+    t.ok(m.data.equals(msg(offset)), `offset ${offset}`)
+    t.equal(m.offset, offset)
+  }
+  const all = await p.read(0, 5000, 1 << 30)
+  t.equal(all.length, 1000)
+  t.ok(all.every((m, i) => m.offset === i && m.data.equals(msg(i))), 'all messages in order, intact')
+  t.same(await p.read(1000, 10, 1000), [], 'nothing past the end')
+  const limited = await p.read(10, 100, 250)
+  t.equal(limited.length, 2, 'maxBytes bounds a read')
+  t.equal((await p.read(10, 100, 1)).length, 1, 'at least one message even when it is larger than maxBytes')
+  t.equal(store.partition('ev', 0).highWatermark(), 0, 'partitions are independent')
+
+  for (const s of p.segments) {
+    const entries = parseSegment(s.logPath)
+    t.equal(entries[0].id, s.base, `${path.basename(s.logPath)} is named after its first id`)
+    t.ok(entries.every((e, i) => e.id === s.base + i && e.size === ENTRY_OVERHEAD + 100))
+  }
+})
+
+t.test('errors name the log and partition the reference way', async (t) => {
+  const store = await openStore(t.testdir())
+  t.teardown(() => store.close())
+  await store.createLog('ev', 3)
+  await t.rejects(store.createLog('ev', 1), { code: 'LOG_EXISTS', message: 'Log ev already exists' })
+  await t.rejects(store.createLog('zero', 0), { message: 'Number of partitions must be at least 1' })
+  for (const bad of ['', '.', '..', 'a/b', 'x'.repeat(250), 'sp ace', 'ü']) {
+    await t.rejects(store.createLog(bad, 1), { code: 'BAD_LOG_NAME' }, JSON.stringify(bad))
+  }
+  t.throws(() => store.partition('nope', 0), { message: 'No log registered with name nope' })
+  t.throws(() => store.partition('ev', 3), { message: 'Trying to access partition 3 but log ev has 3 partitions' })
+  t.same(fs.readdirSync(store.dataDir).sort(), ['ev'], 'nothing created for bad names')
+  t.same(store.listLogs(), [{ log: 'ev', partitions: 3 }])
+})
+
+t.test('logs, segments, indexes and group offsets survive a reopen', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { segmentBytes: 4096 })
+  await store.createLog('a', 1)
+  await store.createLog('b', 4)
+  let p = store.partition('a', 0)
+  await append(p, Array.from({ length: 300 }, (_, i) => msg(i)))
+  await commit(p, 'g1', 120)
+  await ack(p, 'g2')
+  await ack(p, 'g2')
+  await commit(p, 'grüße, with spaces/and slashes', 7)
+  await store.close()
+
+  const lines: string[] = []
+  store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  t.teardown(() => store.close())
+  t.same(store.listLogs(), [{ log: 'a', partitions: 1 }, { log: 'b', partitions: 4 }])
+  p = store.partition('a', 0)
+  t.equal(p.highWatermark(), 300)
+  t.equal(p.groups.get('g1'), 120)
+  t.equal(p.groups.get('g2'), 2)
+  t.equal(p.groups.get('grüße, with spaces/and slashes'), 7)
+  t.equal(p.groups.get('never-seen'), 0)
+  t.same(lines, [], 'a clean reopen reports nothing')
+  t.equal(await append(p, [msg(300)]), 300, 'appends continue at the right offset')
+  const read = await p.read(295, 10, 1 << 20)
+  t.same(read.map((m) => m.offset), [295, 296, 297, 298, 299, 300])
+  t.notOk(fs.readdirSync(path.join(dir, 'a', '0')).some((f) => f.includes('g1')), 'group names never become file names')
+})
+
+t.test('a missing or damaged offset index is rebuilt from its segment', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { segmentBytes: 1 << 20 })
+  await store.createLog('ix', 1)
+  await append(store.partition('ix', 0), Array.from({ length: 2000 }, (_, i) => msg(i)))
+  await store.close()
+  const indexPath = path.join(dir, 'ix', '0', '0.index')
+  const good = fs.readFileSync(indexPath)
+  t.ok(good.length >= 8 * (Math.floor((2000 * 128) / INDEX_INTERVAL) - 1), `sparse index of ${good.length / 8} entries`)
+
+  const damages: Array<[string, () => void]> = [
+    ['missing', () => fs.rmSync(indexPath)],
+    ['truncated mid-entry', () => fs.writeFileSync(indexPath, good.subarray(0, good.length - 3))],
+    ['out of order', () => { const b = Buffer.from(good); b.writeUInt32BE(1, 8); fs.writeFileSync(indexPath, b) }],
+    ['pointing past the log', () => { const b = Buffer.from(good); b.writeUInt32BE(0x7fffffff, b.length - 4); fs.writeFileSync(indexPath, b) }],
+    ['pointing at the wrong entry', () => { const b = Buffer.from(good); b.writeUInt32BE(b.readUInt32BE(b.length - 8) + 1, b.length - 8); fs.writeFileSync(indexPath, b) }]
+  ]
+  for (const [name, damage] of damages) {
+    damage()
+    const lines: string[] = []
+    store = await openStore(dir, {}, lines)
+    t.match(lines.join('\n'), /rebuilding/, `${name}: reported`)
+    t.ok(fs.readFileSync(indexPath).equals(good), `${name}: rebuilt to the same index`)
+    const p = store.partition('ix', 0)
+    for (const offset of [0, 777, 1999]) t.ok((await p.read(offset, 1, 1))[0].data.equals(msg(offset)), `${name}: reads ${offset}`)
+    await store.close()
+  }
+})
+
+t.test('recovery truncates a damaged tail and appends continue from the right offset', async (t) => {
+  const damages: Array<[string, (file: string) => void, number]> = [
+    ['a header with no body', (f) => fs.appendFileSync(f, Buffer.from('00000000000000640000000000000070', 'hex')), 100],
+    ['half a header', (f) => fs.appendFileSync(f, Buffer.from('0000000000', 'hex')), 100],
+    ['a body with a wrong checksum', (f) => { const b = fs.readFileSync(f); b[b.length - 5] ^= 0xff; fs.writeFileSync(f, b) }, 99],
+    ['an entry cut short', (f) => { const s = fs.statSync(f).size; fs.truncateSync(f, s - 30) }, 99],
+    ['an absurd entry size', (f) => fs.appendFileSync(f, Buffer.from('0000000000000064ffffffffffffffff', 'hex')), 100]
+  ]
+  for (const [name, damage, survivors] of damages) {
+    const dir = t.testdir()
+    let store = await openStore(dir)
+    await store.createLog('r', 1)
+    let p = store.partition('r', 0)
+    await append(p, Array.from({ length: 100 }, (_, i) => msg(i)))
+    await commit(p, 'ahead', 100)
+    await store.close()
+    damage(path.join(dir, 'r', '0', '0.log'))
+
+    const lines: string[] = []
+    store = await openStore(dir, {}, lines)
+    p = store.partition('r', 0)
+    t.match(lines.join('\n'), /truncated \d+ bytes/, `${name}: reported with the byte count`)
+    t.equal(p.highWatermark(), survivors, `${name}: ${survivors} intact messages`)
+    const all = await p.read(0, 1000, 1 << 20)
+    t.ok(all.length === survivors && all.every((m, i) => m.data.equals(msg(i))), `${name}: every intact message, nothing else`)
+    t.ok(p.groups.get('ahead') <= survivors, `${name}: group offset clamped to the end`)
+    t.equal(await append(p, [msg(survivors)]), survivors, `${name}: appends continue at ${survivors}`)
+    await store.close()
+    store = await openStore(dir, {}, lines)
+    t.equal(store.partition('r', 0).highWatermark(), survivors + 1, `${name}: clean after the repair`)
+    await store.close()
+  }
+})
+
+t.test('a torn group offsets record is dropped, the earlier ones kept', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir)
+  await store.createLog('g', 1)
+  const p = store.partition('g', 0)
+  await append(p, [msg(0), msg(1), msg(2)])
+  await commit(p, 'keep', 2)
+  await store.close()
+  const file = path.join(dir, 'g', '0', 'groups.offsets')
+  const record = fs.readFileSync(file)
+  fs.appendFileSync(file, Buffer.concat([record.subarray(0, 6), Buffer.from('kee')]))
+  const lines: string[] = []
+  store = await openStore(dir, {}, lines)
+  t.teardown(() => store.close())
+  t.match(lines.join('\n'), /dropped 9 bytes/)
+  t.equal(store.partition('g', 0).groups.get('keep'), 2)
+})
+
+t.test('ack stops at the end; commit is bounded by it', async (t) => {
+  const store = await openStore(t.testdir())
+  t.teardown(() => store.close())
+  await store.createLog('a', 1)
+  const p = store.partition('a', 0)
+  await t.rejects(ack(p, 'g'), { code: 'NO_DATA' })
+  await append(p, [msg(0)])
+  await ack(p, 'g')
+  await t.rejects(ack(p, 'g'), { code: 'NO_DATA' })
+  t.equal(p.groups.get('g'), 1, 'a failed ack moves nothing')
+  await t.rejects(commit(p, 'g', 2), { code: 'BAD_OFFSET' })
+  await commit(p, 'g', 0)
+  t.equal(p.groups.get('g'), 0)
+})
+
+t.test('many concurrent appends get unique, gapless offsets in call order', async (t) => {
+  const store = await openStore(t.testdir(), { segmentBytes: 16384 })
+  t.teardown(() => store.close())
+  await store.createLog('c', 1)
+  const p = store.partition('c', 0)
+  const firsts = await Promise.all(Array.from({ length: 500 }, (_, i) => append(p, [msg(i * 2), msg(i * 2 + 1)])))
+  t.same(firsts, Array.from({ length: 500 }, (_, i) => i * 2))
+  const all = await p.read(0, 2000, 1 << 24)
+  t.ok(all.length === 1000 && all.every((m, i) => m.offset === i && m.data.equals(msg(i))))
+})
+
+t.test('long poll wakes when a publish lands, or times out', async (t) => {
+  const store = await openStore(t.testdir())
+  t.teardown(() => store.close())
+  await store.createLog('w', 1)
+  const p = store.partition('w', 0)
+  let woke = false
+  const waiting = p.waitFor(0, 60_000).then(() => { woke = true })
+  await new Promise((resolve) => setImmediate(resolve))
+  t.notOk(woke)
+  await append(p, [msg(0)])
+  await waiting
+  t.ok(woke, 'woken by the append')
+  await p.waitFor(1, 10)
+  t.equal(p.highWatermark(), 1, 'timed out with nothing new')
+})
+
+t.test('a disk error on append fails that publish and leaves the partition consistent', async (t) => {
+  const dir = t.testdir()
+  let failures = 0
+  const io: FileIo = {
+    ...nodeFileIo,
+    writev (fd, buffers, position, callback) {
+      if (failures > 0) {
+        failures--
+        // A partial write, then the error: what a full disk looks like.
+        return fs.write(fd, buffers[0].subarray(0, 7), 0, 7, position, () => {
+          callback(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }))
+        })
+      }
+      nodeFileIo.writev(fd, buffers, position, callback)
+    }
+  }
+  let store = await openStore(dir, { io, segmentBytes: 4096 })
+  await store.createLog('d', 1)
+  const p = store.partition('d', 0)
+  await append(p, Array.from({ length: 50 }, (_, i) => msg(i)))
+  failures = 1
+  const results = await Promise.allSettled([append(p, [msg(50)]), append(p, [msg(51)]), append(p, [msg(52)])])
+  t.equal(results[0].status, 'rejected')
+  t.match((results[0] as PromiseRejectedResult).reason, { code: 'STORAGE', message: /no space left/ })
+  t.ok((results[0] as PromiseRejectedResult).reason instanceof RogError)
+  t.equal(p.highWatermark(), 50, 'nothing of the failed appends is visible')
+  t.equal(await append(p, [msg(50)]), 50, 'the next append takes the next offset: no gap')
+  t.equal(await append(p, Array.from({ length: 60 }, (_, i) => msg(51 + i))), 51)
+
+  failures = 1
+  await t.rejects(commit(p, 'g', 10), { code: 'STORAGE' })
+  t.equal(p.groups.get('g'), 0, 'a group offset that failed to persist is not moved')
+  await commit(p, 'g', 10)
+  await store.close()
+
+  store = await openStore(dir)
+  t.teardown(() => store.close())
+  const all = await store.partition('d', 0).read(0, 1000, 1 << 24)
+  t.ok(all.length === 111 && all.every((m, i) => m.offset === i && m.data.equals(msg(i))), 'reopened: every acknowledged message, in order, nothing else')
+  t.equal(store.partition('d', 0).groups.get('g'), 10)
+})
+
+t.test('fsync policies: always syncs each write group, interval syncs on a timer', async (t) => {
+  for (const fsync of ['always', 'interval', 'never'] as const) {
+    let syncs = 0
+    const io: FileIo = { ...nodeFileIo, fdatasync (fd, cb) { syncs++; nodeFileIo.fdatasync(fd, cb) } }
+    const store = await openStore(t.testdir(), { io, fsync, fsyncIntervalMs: 5 })
+    await store.createLog('f', 1)
+    const p = store.partition('f', 0)
+    await Promise.all(Array.from({ length: 200 }, (_, i) => append(p, [msg(i)])))
+    if (fsync === 'always') t.ok(syncs >= 1 && syncs < 200, `always: ${syncs} syncs for 200 concurrent appends (group commit)`)
+    else t.equal(syncs, 0, `${fsync}: no sync before the answer`)
+    await store.close()
+  }
+})
+
+t.test('a log creation interrupted by a crash is cleaned up on start', async (t) => {
+  const dir = t.testdir({ 'half~new': { 0: {} } })
+  const lines: string[] = []
+  const store = await openStore(dir, {}, lines)
+  t.teardown(() => store.close())
+  t.same(store.listLogs(), [])
+  t.notOk(fs.existsSync(path.join(dir, 'half~new')))
+  t.match(lines.join(), /did not finish/)
+})
+
+t.test('a crash right after a roll (new segment empty, the last writes before it lost) leaves no gap', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { segmentBytes: 4096 })
+  await store.createLog('roll', 1)
+  await append(store.partition('roll', 0), Array.from({ length: 100 }, (_, i) => msg(i)))
+  await store.close()
+  const pdir = path.join(dir, 'roll', '0')
+  const last = fs.readdirSync(pdir).filter((f) => f.endsWith('.log')).map((f) => parseInt(f)).sort((a, b) => b - a)[0]
+  fs.writeFileSync(path.join(pdir, `${last + 5}.log`), '')
+  fs.writeFileSync(path.join(pdir, `${last + 9}.log`), fs.readFileSync(path.join(pdir, `${last}.log`)))
+  const lines: string[] = []
+  store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  t.teardown(() => store.close())
+  const p = store.partition('roll', 0)
+  t.match(lines.join('\n'), /does not follow on from id 100/)
+  t.equal(p.highWatermark(), 100)
+  t.equal((await p.read(0, 1000, 1 << 20)).length, 100)
+  t.equal(await append(p, [msg(100)]), 100)
+})
