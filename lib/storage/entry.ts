@@ -58,6 +58,3 @@ export function entryMessage (buf: Buffer, at: number, size: number): Buffer {
   return buf.subarray(at + ENTRY_OVERHEAD, at + size)
 }
 
-export function entryTimestamp (buf: Buffer, at: number): number {
-  return readU64(buf, at + 20)
-}

@@ -1,0 +1,77 @@
+import t from 'tap'
+import * as fs from 'node:fs'
+import fc from 'fast-check'
+import { exchange, pipelined, request, startServer } from '../helpers/server'
+import { nodeFileIo, type FileIo } from '../../lib/storage/file-io'
+import type { Command, Response } from '../../lib/protocol/commands'
+
+t.test('a live server survives random bytes from many clients and keeps serving', async (t) => {
+  const server = await startServer(t, { maxMessageBytes: 2048 })
+  const { port } = server.address()
+  await request(port, { command: 'create', log: 'fz', partitions: 1 })
+  await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 3000 }), async (bytes) => {
+    await exchange(port, Buffer.from(bytes))
+    const r = await request(port, { command: 'list-logs' })
+    return r.response === 'logs' && r.logs.some((l) => l.log === 'fz')
+  }), { numRuns: 60 })
+  t.ok(fs.readdirSync(server.store.dataDir).every((name) => name === 'fz' || /^[A-Za-z0-9._-]+$/.test(name)), 'no stray files')
+})
+
+t.test('a disk error on append is an error answer, and the partition stays consistent', async (t) => {
+  let fail = false
+  const io: FileIo = {
+    ...nodeFileIo,
+    writev (fd, buffers, position, callback) {
+      if (fail) return callback(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }))
+      nodeFileIo.writev(fd, buffers, position, callback)
+    }
+  }
+  const server = await startServer(t, { io })
+  const { port } = server.address()
+  await request(port, { command: 'create', log: 'io', partitions: 1 })
+  const publish = (s: string): Command => ({ command: 'publish', log: 'io', partition: 0, data: Buffer.from(s), reply: 'offset' })
+  t.same(await request(port, publish('a')), { response: 'offset', offset: 0 })
+  fail = true
+  t.match(await request(port, publish('b')), { response: 'error', message: /^Storage error while appending: EIO/ })
+  t.match(await request(port, { command: 'ack', log: 'io', partition: 0, group: 'g' }), { response: 'error', message: /Storage error/ }, 'an ack that fails to persist is an error')
+  fail = false
+  t.same(await request(port, publish('c')), { response: 'offset', offset: 1 }, 'no gap after the failure')
+  t.same(await request(port, { command: 'fetch', log: 'io', partition: 0, group: 'g' }), { response: 'message', data: Buffer.from('a') }, 'the failed ack moved nothing')
+  const r = await request(port, { command: 'fetch-batch', log: 'io', partition: 0, group: 'g', offset: 0, maxMessages: 10, maxBytes: 100, waitMs: 0 })
+  t.same(r.response === 'messages' && r.messages.map((m) => m.data.toString()), ['a', 'c'])
+})
+
+t.test('many connections publishing to one partition get unique, gapless offsets in append order', async (t) => {
+  const server = await startServer(t)
+  const { port } = server.address()
+  await request(port, { command: 'create', log: 'cc', partitions: 1 })
+  const connections = 8
+  const each = 500
+  const results = await Promise.all(Array.from({ length: connections }, async (_, c) => await pipelined(port,
+    Array.from({ length: each }, (_, i): Command => ({ command: 'publish', log: 'cc', partition: 0, data: Buffer.from(`${c}:${i}`), reply: 'offset' })))))
+  const offsets = results.flat().map((r) => r.response === 'offset' ? r.offset : -1)
+  t.same([...offsets].sort((a, b) => a - b), Array.from({ length: connections * each }, (_, i) => i), 'unique and gapless')
+  for (const rs of results) {
+    const mine = rs.map((r) => r.response === 'offset' ? r.offset : -1)
+    t.ok(mine.every((o, i) => i === 0 || o > mine[i - 1]), 'each connection\'s offsets increase in its send order')
+  }
+  const r = await request(port, { command: 'fetch-batch', log: 'cc', partition: 0, group: 'g', offset: 0, maxMessages: connections * each, maxBytes: 1 << 20, waitMs: 0 })
+  const stored = r.response === 'messages' ? r.messages : []
+  t.ok(stored.every((m) => {
+    const [c, i] = m.data.toString().split(':').map(Number)
+    return (results[c][i] as { offset: number }).offset === m.offset
+  }), 'each message is stored at the offset it was answered with')
+})
+
+t.test('concurrent acks of one group never move it past the end or backwards', async (t) => {
+  const server = await startServer(t)
+  const { port } = server.address()
+  await request(port, { command: 'create', log: 'ak', partitions: 1 })
+  await request(port, { command: 'publish-batch', log: 'ak', partition: 0, messages: Array.from({ length: 300 }, (_, i) => Buffer.from(`m${i}`)) })
+  const acks = (n: number): Command[] => Array.from({ length: n }, () => ({ command: 'ack', log: 'ak', partition: 0, group: 'g' }))
+  const answers: Response[] = (await Promise.all(Array.from({ length: 6 }, async () => await pipelined(port, acks(100))))).flat()
+  t.equal(answers.filter((r) => r.response === 'ok').length, 300, 'exactly as many acks succeed as there are messages')
+  t.ok(answers.filter((r) => r.response === 'error').every((r) => r.response === 'error' && r.message === 'No data left in the log to be read'))
+  const info = await request(port, { command: 'describe', log: 'ak' })
+  t.same(info.response === 'log-info' && info.partitions[0].groups, [{ group: 'g', offset: 300 }])
+})
