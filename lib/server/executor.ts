@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream'
 import { RogError } from '../errors'
-import type { Command, Response } from '../protocol/commands'
+import type { Command, PublishCommand, Response } from '../protocol/commands'
+import type { Partition } from '../storage/partition'
 import type { Store } from '../storage/store'
 
 export interface ExecutorOptions {
@@ -15,6 +16,8 @@ const OK: Response = { response: 'ok' }
 export const MAX_FETCH_MESSAGES = 100_000
 export const MAX_FETCH_BYTES = 8 * 1024 * 1024
 export const MAX_WAIT_MS = 60_000
+/** Most publishes coalesced into one append. */
+const MAX_RUN = 4096
 
 interface Slot { response: Response | null }
 
@@ -106,6 +109,10 @@ export class Executor extends Duplex {
       const c = this.waiting[this.waitingHead]
       const barrier = !isPublish(c)
       if (barrier ? this.inflight > 0 : this.barriers > 0) break
+      if (c.command === 'publish') {
+        this.startPublishes(c)
+        continue
+      }
       this.waitingHead++
       this.start(c, barrier)
     }
@@ -126,10 +133,55 @@ export class Executor extends Duplex {
       this.inflight--
       if (barrier) this.barriers--
       this.pendingBytes -= weight(c)
-      this.flush()
-      this.pump()
-      this.release()
+      this.settled()
     })
+  }
+
+  /**
+   * A run of consecutive publishes to one partition becomes one append: one
+   * buffer, one write queued, one callback, however many messages.
+   */
+  private startPublishes (first: PublishCommand): void {
+    let partition: Partition
+    try {
+      partition = this.store.partition(first.log, first.partition)
+    } catch {
+      this.waitingHead++
+      return this.start(first, false)
+    }
+    let end = this.waitingHead + 1
+    while (end < this.waiting.length && end - this.waitingHead < MAX_RUN) {
+      const c = this.waiting[end]
+      if (c.command !== 'publish' || c.partition !== first.partition || c.log !== first.log) break
+      end++
+    }
+    const run = this.waiting.slice(this.waitingHead, end) as PublishCommand[]
+    this.waitingHead = end
+    const slots: Slot[] = new Array(run.length)
+    const messages: Buffer[] = new Array(run.length)
+    let bytes = 0
+    for (let i = 0; i < run.length; i++) {
+      slots[i] = { response: null }
+      this.slots.push(slots[i])
+      messages[i] = run[i].data
+      bytes += run[i].data.length
+    }
+    this.inflight += run.length
+    partition.append(messages, (err, offset) => {
+      const error = err === null ? null : this.errorResponse(err)
+      for (let i = 0; i < run.length; i++) {
+        slots[i].response = error ?? (run[i].reply === 'ok' ? OK : { response: 'offset', offset: offset + i })
+      }
+      this.inflight -= run.length
+      this.pendingBytes -= bytes
+      this.settled()
+    })
+  }
+
+  private settled (): void {
+    this.flush()
+    this.pump()
+    this.release()
   }
 
   private flush (): void {
