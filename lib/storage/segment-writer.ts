@@ -24,8 +24,7 @@ export interface Append {
  * SegmentWriter: the single writer of a partition's files. Appends written
  * while a write is in flight queue in the stream's buffer and reach `_writev`
  * together: one `writev` per file and, under `--fsync always`, one
- * `fdatasync` per file for all of them (group commit). Appends to different
- * files keep their order.
+ * `fdatasync` per file for all of them (group commit).
  *
  * A failed write is truncated back to the target's last good size and fails
  * every append of that write; the stream itself stays usable.
@@ -41,45 +40,71 @@ export class SegmentWriter extends Writable {
   }
 
   override _write (append: Append, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    this.writeGroup([append], 0, callback)
+    this.writeBatch([append], callback)
   }
 
   override _writev (chunks: Array<{ chunk: Append }>, callback: (err?: Error | null) => void): void {
-    this.writeGroup(chunks.map((c) => c.chunk), 0, callback)
+    this.writeBatch(chunks.map((c) => c.chunk), callback)
   }
 
-  /** Writes appends[from...] one run of consecutive same-target appends at a time. */
-  private writeGroup (appends: Append[], from: number, callback: (err?: Error | null) => void): void {
-    while (from < appends.length && appends[from].cancelled !== undefined) {
-      const a = appends[from++]
-      a.done(a.cancelled ?? null)
+  /**
+   * One writev (and, per policy, one fdatasync) per file for the whole batch,
+   * files in the order they first appear (a segment before its index, an older
+   * segment before a newer one). After a failure nothing more of the batch is
+   * written: every append not yet written fails with that error. Callbacks
+   * run in append order.
+   */
+  private writeBatch (appends: Append[], callback: (err?: Error | null) => void): void {
+    const targets: AppendTarget[] = []
+    const buffers = new Map<AppendTarget, Buffer[]>()
+    for (const a of appends) {
+      if (a.cancelled !== undefined) continue
+      let list = buffers.get(a.target)
+      if (list === undefined) {
+        list = []
+        buffers.set(a.target, list)
+        targets.push(a.target)
+      }
+      list.push(a.data)
     }
-    if (from >= appends.length) return callback()
-    const target = appends[from].target
-    let end = from
-    const buffers: Buffer[] = []
+    const failed = new Map<AppendTarget, Error>()
+    const finish = (): void => {
+      let error: Error | null = null
+      for (const a of appends) {
+        if (a.cancelled !== undefined) a.done(a.cancelled)
+        else a.done(failed.get(a.target) ?? error ?? null)
+        error ??= failed.get(a.target) ?? null
+      }
+      callback()
+    }
+    const next = (i: number): void => {
+      if (i === targets.length) return finish()
+      const target = targets[i]
+      this.writeTarget(target, buffers.get(target) ?? [], (err) => {
+        if (err === null) return next(i + 1)
+        for (let j = i; j < targets.length; j++) failed.set(targets[j], err)
+        finish()
+      })
+    }
+    next(0)
+  }
+
+  private writeTarget (target: AppendTarget, buffers: Buffer[], done: (err: Error | null) => void): void {
     let bytes = 0
-    while (end < appends.length && appends[end].target === target && appends[end].cancelled === undefined) {
-      buffers.push(appends[end].data)
-      bytes += appends[end].data.length
-      end++
-    }
-    const finish = (err: Error | null): void => {
-      if (err === null) target.size += bytes
-      for (let i = from; i < end; i++) appends[i].done(err)
-      this.writeGroup(appends, end, callback)
-    }
+    for (const b of buffers) bytes += b.length
+    const fail = (err: Error): void => this.io.ftruncate(target.fd, target.size, () => done(err))
     this.io.writev(target.fd, buffers, target.size, (err) => {
-      if (err !== null) return this.io.ftruncate(target.fd, target.size, () => finish(err))
-      if (!target.durable || this.fsync === 'never') return finish(null)
+      if (err !== null) return fail(err)
+      const written = (): void => {
+        target.size += bytes
+        done(null)
+      }
+      if (!target.durable || this.fsync === 'never') return written()
       if (this.fsync === 'interval') {
         target.dirty = true
-        return finish(null)
+        return written()
       }
-      this.io.fdatasync(target.fd, (syncErr) => {
-        if (syncErr !== null) return this.io.ftruncate(target.fd, target.size, () => finish(syncErr))
-        finish(null)
-      })
+      this.io.fdatasync(target.fd, (syncErr) => syncErr === null ? written() : fail(syncErr))
     })
   }
 }
