@@ -21,57 +21,83 @@ export function expectFor (c: Command): Expect {
   }
 }
 
+/** Larger than any answer a server sends (a fetch of one maximal message). */
+export const MAX_RESPONSE_BYTES = 300 * 1024 * 1024
+
 /**
  * Parses response bytes, in order, for the requests announced with `expect()`.
- * Keeps unparsed bytes across `feed` calls; a response is parsed only once all
- * of its bytes are present.
+ *
+ * State: `chunks` holds `buffered` bytes that begin at a response boundary;
+ * `needed` is how many must be present before parsing can make progress: the
+ * whole response once its size is known, otherwise enough to read its size.
+ * Chunks are joined once, when `needed` is reached, so a large answer arriving
+ * in many chunks is copied once.
  */
 export class ResponseReader {
-  private readonly expected: Expect[] = []
+  private expected: Expect[] = []
   private head = 0
-  private pending: Buffer = Buffer.alloc(0)
+  private chunks: Buffer[] = []
+  private buffered = 0
+  private needed = 1
 
   expect (kind: Expect): void {
     this.expected.push(kind)
   }
 
+  /** Requests announced and not yet answered. */
   get outstanding (): number {
     return this.expected.length - this.head
   }
 
   feed (chunk: Buffer): Response[] {
-    const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk])
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+    if (this.buffered < this.needed) return []
+    const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered)
     const out: Response[] = []
     let at = 0
+    this.needed = 1
     while (at < buf.length) {
       if (this.head === this.expected.length) throw new RogError('PROTOCOL', 'The server sent bytes that answer no request')
       const size = responseSize(buf, at, this.expected[this.head])
-      if (size < 0 || at + size > buf.length) break
+      if (size < 0 || at + size > buf.length) {
+        this.needed = Math.abs(size)
+        break
+      }
       out.push(parseResponse(buf.subarray(at, at + size), this.expected[this.head]))
       this.head++
       at += size
     }
     if (this.head > 1024 && this.head * 2 > this.expected.length) {
-      this.expected.splice(0, this.head)
+      this.expected = this.expected.slice(this.head)
       this.head = 0
     }
-    this.pending = at === buf.length ? Buffer.alloc(0) : buf.subarray(at)
+    this.chunks = at === buf.length ? [] : [buf.subarray(at)]
+    this.buffered = buf.length - at
     return out
   }
 }
 
+/**
+ * The size of the response starting at `at` when the bytes present tell it,
+ * otherwise minus the number of bytes needed to tell it.
+ */
 function responseSize (buf: Buffer, at: number, kind: Expect): number {
   const avail = buf.length - at
-  if (avail < 1) return -1
   const status = buf[at]
+  if (status !== 0 && status !== 1) throw new RogError('PROTOCOL', `Unexpected response status ${status}`)
+  let size: number
   if (status === 1 || kind === 'message') {
     if (avail < 9) return -9
-    return 9 + readU64(buf, at + 1)
+    size = 9 + readU64(buf, at + 1)
+  } else if (kind === 'ok') {
+    return 1
+  } else {
+    if (avail < 5) return -5
+    size = 5 + buf.readUInt32BE(at + 1)
   }
-  if (status !== 0) throw new RogError('PROTOCOL', `Unexpected response status ${status}`)
-  if (kind === 'ok') return 1
-  if (avail < 5) return -5
-  return 5 + buf.readUInt32BE(at + 1)
+  if (size > MAX_RESPONSE_BYTES) throw new RogError('PROTOCOL', `The server announced a response of ${size} bytes; at most ${MAX_RESPONSE_BYTES} are accepted`)
+  return size
 }
 
 function parseResponse (buf: Buffer, kind: Expect): Response {
