@@ -21,7 +21,10 @@ export type RogErrorCode =
   | 'IDLE_TIMEOUT'
   | 'SHUTTING_DOWN'
   | 'CONNECTION'
+  | 'BAD_ADDRESS'
   | 'PROTOCOL'
+  /** A server error text the client does not recognise. */
+  | 'SERVER_ERROR'
 
 export class RogError extends Error {
   readonly code: RogErrorCode

@@ -30,11 +30,12 @@ export function encodeCommand (c: Command): Buffer {
     case 'fetch':
     case 'ack': {
       const log = shortString(c.log, 'log name')
-      const group = shortString(c.group, 'group name')
+      const group = groupName(c.group, 0xff)
       const byte = c.command === 'fetch' ? CommandByte.fetch : CommandByte.ack
       return Buffer.concat([Buffer.from([byte, c.partition, log.length]), log, Buffer.from([group.length]), group])
     }
     case 'publish-batch': {
+      if (c.messages.length === 0) throw new RogError('BAD_FRAME', 'A batch needs at least one message')
       let size = 4
       for (const m of c.messages) size += 4 + m.length
       const body = Buffer.allocUnsafe(size)
@@ -90,10 +91,17 @@ function shortString (s: string, what: string): Buffer {
   return buf
 }
 
-function longString (s: string): Buffer {
+/** A group name is never empty: a zero size byte would read as the start of the u64 size form. */
+function groupName (s: string, max: number): Buffer {
   const buf = Buffer.from(s)
+  if (buf.length === 0) throw new RogError('BAD_GROUP_NAME', 'A group name cannot be empty')
+  if (buf.length > max) throw new RogError('PROTOCOL', `The group name is ${buf.length} bytes; at most ${max} fit`)
+  return buf
+}
+
+function longString (s: string): Buffer {
+  const buf = groupName(s, 0xffff)
   const head = Buffer.allocUnsafe(2)
-  if (buf.length > 0xffff) throw new RogError('PROTOCOL', `The group name is ${buf.length} bytes; at most 65535 fit`)
   head.writeUInt16BE(buf.length, 0)
   return Buffer.concat([head, buf])
 }

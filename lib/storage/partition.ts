@@ -46,6 +46,8 @@ export class Partition {
   private readonly writer: SegmentWriter
   private readonly queued: Append[] = []
   private waiters: Waiter[] = []
+  /** Set at shutdown: long polls answer at once instead of waiting. */
+  private draining = false
 
   private constructor (dir: string, segments: Segment[], groups: GroupOffsets, options: PartitionOptions) {
     this.dir = dir
@@ -167,7 +169,7 @@ export class Partition {
 
   /** Resolves once the high watermark passes `offset`, or after `ms`. */
   waitFor (offset: number, ms: number): Promise<void> {
-    if (this.highWatermark() > offset || ms <= 0) return Promise.resolve()
+    if (this.highWatermark() > offset || ms <= 0 || this.draining) return Promise.resolve()
     return new Promise((resolve) => {
       const waiter: Waiter = { offset, wake: () => { clearTimeout(timer); resolve() } }
       const timer = setTimeout(() => {
@@ -234,7 +236,9 @@ export class Partition {
     this.writer.write(append)
   }
 
+  /** Answers every waiting long poll now, and any later one at once (shutdown). */
   wakeAll (): void {
+    this.draining = true
     const waiters = this.waiters
     this.waiters = []
     for (const w of waiters) w.wake()

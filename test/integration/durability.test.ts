@@ -3,6 +3,7 @@ import * as fs from 'node:fs'
 import fc from 'fast-check'
 import { exchange, pipelined, request, startServer } from '../helpers/server'
 import { nodeFileIo, type FileIo } from '../../lib/storage/file-io'
+import { RogServer } from '../../lib/server/server'
 import type { Command, Response } from '../../lib/protocol/commands'
 
 t.test('a live server survives random bytes from many clients and keeps serving', async (t) => {
@@ -74,4 +75,19 @@ t.test('concurrent acks of one group never move it past the end or backwards', a
   t.ok(answers.filter((r) => r.response === 'error').every((r) => r.response === 'error' && r.message === 'No data left in the log to be read'))
   const info = await request(port, { command: 'describe', log: 'ak' })
   t.same(info.response === 'log-info' && info.partitions[0].groups, [{ group: 'g', offset: 300 }])
+})
+
+t.test('shutdown does not wait out long polls, even one queued behind another', async (t) => {
+  const server = await RogServer.start({ port: 0, dataDir: t.testdir(), fsync: 'never', log: () => {} })
+  const { port } = server.address()
+  await request(port, { command: 'create', log: 'lp', partitions: 1 })
+  const poll: Command = { command: 'fetch-batch', log: 'lp', partition: 0, group: 'g', offset: null, maxMessages: 10, maxBytes: 1000, waitMs: 60_000 }
+  const answers = pipelined(port, [poll, poll])
+  while (server.connectionCount < 1) await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const started = Date.now()
+  await server.close()
+  const elapsed = Date.now() - started
+  t.ok(elapsed < 5000, `closed in ${elapsed} ms, not after the 10 s grace period`)
+  t.same((await answers).map((r) => r.response === 'messages' && r.messages.length), [0, 0], 'both polls answered, empty')
 })
