@@ -1,0 +1,63 @@
+import type { LatencySummary } from './latency'
+
+/**
+ * Work the runner hands to a driver process (bench/driver.ts) over IPC, and
+ * what comes back. Every job is bounded by a message count and a time limit.
+ */
+export interface PublishJob {
+  kind: 'publish'
+  port: number
+  log: string
+  /** Messages per request: 1 sends the reference publish (command 1), more send one publish-batch (command 5). */
+  batch: number
+  connections: number
+  /** Requests in flight per connection. */
+  window: number
+  /**
+   * burst: send `window` requests, wait for all their answers, send the next
+   * `window` (what redis-benchmark -P does); sliding: top up to `window` as
+   * answers arrive.
+   */
+  refill: 'burst' | 'sliding'
+  messages: number
+  timeLimitMs: number
+  payloadBytes: number
+}
+
+export interface DrainJob {
+  kind: 'drain'
+  port: number
+  log: string
+  group: string
+  /** reference: fetch (2) then ack (3), one message per two round trips; batch: fetch-batch (6) then commit (7). */
+  mode: 'reference' | 'batch'
+  batch: number
+  messages: number
+  timeLimitMs: number
+}
+
+export interface RedisDrainJob {
+  kind: 'redis-drain'
+  port: number
+  key: string
+  group: string
+  batch: number
+  messages: number
+  timeLimitMs: number
+  payloadBytes: number
+}
+
+export type Job = PublishJob | DrainJob | RedisDrainJob
+
+export interface LoadResult {
+  messages: number
+  requests: number
+  seconds: number
+  latency: LatencySummary | null
+  /** The time limit ended the run before the count was reached. */
+  capped: boolean
+  errors: number
+  firstError: string | null
+}
+
+export type DriverReply = { ok: true, result: LoadResult } | { ok: false, error: string }

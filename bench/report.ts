@@ -1,0 +1,90 @@
+import type { LatencySummary } from './latency'
+
+/** One measured run, of Rog or of Redis. */
+export interface Measured {
+  messages: number
+  seconds: number
+  messagesPerSec: number
+  /** Payload megabytes (10^6 bytes) per second: messages x 100 bytes, not protocol bytes. */
+  mbPerSec: number
+  p50Ms: number | null
+  p99Ms: number | null
+  /** Peak resident memory of the server process during the run, MiB. */
+  serverRssMb: number | null
+  /** The time limit stopped the run before its count. */
+  capped: boolean
+  errors: number
+}
+
+export interface Row {
+  scenario: string
+  /** Stable id of the row: scenario, variant and fsync mode (s2-64-never). */
+  key: string
+  name: string
+  fsync: string | null
+  rog: Measured | null
+  skipped: string | null
+  /** The Redis load run right after this row, and its figures. */
+  redisLabel: string | null
+  redis: Measured | null
+  redisSkipped: string | null
+  /** Rog messages/s over Redis messages/s. */
+  ratio: number | null
+}
+
+export function measured (messages: number, seconds: number, payloadBytes: number, latency: LatencySummary | null, rssMb: number | null, capped: boolean, errors: number): Measured {
+  const rate = seconds > 0 ? messages / seconds : 0
+  return {
+    messages,
+    seconds,
+    messagesPerSec: rate,
+    mbPerSec: (rate * payloadBytes) / 1e6,
+    p50Ms: latency?.p50Ms ?? null,
+    p99Ms: latency?.p99Ms ?? null,
+    serverRssMb: rssMb,
+    capped,
+    errors
+  }
+}
+
+function int (n: number): string {
+  return Math.round(n).toLocaleString('en-US')
+}
+
+function ms (n: number | null): string {
+  if (n === null) return '-'
+  return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)
+}
+
+const COLUMNS = ['#', 'scenario', 'fsync', 'messages', 'msg/s', 'MB/s', 'p50 ms', 'p99 ms', 'RSS MB', 'Redis (same load)', 'Redis msg/s', 'Redis p50/p99 ms', 'Redis RSS', 'Rog/Redis']
+
+function cells (r: Row): string[] {
+  const m = r.rog
+  const base = [r.scenario, r.name, r.fsync ?? '-']
+  if (m === null) return [r.scenario, `${r.name} (skipped: ${r.skipped ?? 'not run'})`, r.fsync ?? '-', ...new Array<string>(COLUMNS.length - 3).fill('-')]
+  const x = r.redis
+  return [
+    ...base,
+    int(m.messages) + (m.capped ? '*' : '') + (m.errors > 0 ? ` (${int(m.errors)} err)` : ''),
+    int(m.messagesPerSec),
+    m.mbPerSec.toFixed(1),
+    ms(m.p50Ms),
+    ms(m.p99Ms),
+    m.serverRssMb === null ? '-' : m.serverRssMb.toFixed(0),
+    r.redisLabel ?? '-',
+    x === null ? (r.redisLabel === null ? '-' : 'skipped') : int(x.messagesPerSec),
+    x === null ? '-' : `${ms(x.p50Ms)} / ${ms(x.p99Ms)}`,
+    x?.serverRssMb == null ? '-' : x.serverRssMb.toFixed(0),
+    r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`
+  ]
+}
+
+/** A Markdown table (readable as plain text too). */
+export function formatTable (rows: Row[]): string {
+  const body = rows.map(cells)
+  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...body.map((r) => r[i].length)))
+  const right = new Set([3, 4, 5, 6, 7, 8, 10, 11, 12, 13])
+  const line = (r: string[]): string => `| ${r.map((c, i) => right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])).join(' | ')} |`
+  const rule = `|${widths.map((w, i) => right.has(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2)).join('|')}|`
+  return [line(COLUMNS), rule, ...body.map(line)].join('\n')
+}

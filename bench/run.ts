@@ -1,0 +1,419 @@
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { Command, InvalidArgumentError } from 'commander'
+import { cliFollow, cliMissing, cliPublish, writeLinesFile } from './cli-scenario'
+import type { PublishJob } from './jobs'
+import { PeakRss, runDriver, startRogServer, stopAll, stopProcess, type Server } from './processes'
+import { formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary'
+import { RedisSide, persistenceLabel, type Persistence, type RedisLoad } from './redis-side'
+import { ensureRedis } from './redis-tools'
+import { formatTable, measured, type Measured, type Row } from './report'
+import { ensureLog } from './rog-publish'
+
+/**
+ * `npm run bench`: starts a real `rog server` per --fsync mode on a temporary
+ * data directory, drives it from a forked driver process (bench/driver.ts),
+ * follows each row at once with the matching Redis Streams load when Redis is
+ * available, and prints one table (and writes it as JSON with --json).
+ */
+
+const PAYLOAD_BYTES = 100
+type Fsync = 'never' | 'interval' | 'always'
+const MODES: Fsync[] = ['never', 'interval', 'always']
+
+interface Flags {
+  json?: string
+  quick: boolean
+  scale: number
+  scenarios: string
+  redis: boolean
+  profile?: string
+  keep: boolean
+}
+
+interface PublishSpec {
+  scenario: '1' | '2' | '3' | '4'
+  key: string
+  name: string
+  connections: number
+  window: number
+  batch: number
+  refill: PublishJob['refill']
+  messages: number
+  timeLimitMs: number
+}
+
+function publishSpecs (scale: number): PublishSpec[] {
+  const n = (count: number): number => Math.max(1000, Math.round(count * scale))
+  return [
+    { scenario: '1', key: 's1', name: 'publish, one at a time, 1 conn', connections: 1, window: 1, batch: 1, refill: 'burst', messages: n(50_000), timeLimitMs: 5000 },
+    { scenario: '2', key: 's2-64', name: 'publish pipelined, 1 conn, 64 in flight', connections: 1, window: 64, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000 },
+    { scenario: '2', key: 's2-1000', name: 'publish pipelined, 1 conn, 1000 in flight', connections: 1, window: 1000, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000 },
+    { scenario: '3', key: 's3', name: 'publish pipelined, 50 conns x 64 in flight', connections: 50, window: 64, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000 },
+    { scenario: '4', key: 's4', name: 'publish-batch of 1000, 1 conn, 1 in flight', connections: 1, window: 1, batch: 1000, refill: 'burst', messages: n(5_000_000), timeLimitMs: 10_000 }
+  ]
+}
+
+/** Which fsync modes run a publish scenario: 2-4 under every mode with scenario 7, else the mode its target names. */
+function modesFor (scenario: string, selected: Set<string>): Fsync[] {
+  const all = selected.has('7')
+  switch (scenario) {
+    case '1': return all ? ['never', 'always'] : ['never']
+    case '2':
+    case '4': return all ? MODES : ['never']
+    case '3': return all ? MODES : ['always']
+    case '5': return ['never']
+    case '6': return ['always']
+    default: return []
+  }
+}
+
+function redisPersistence (mode: Fsync): Persistence {
+  return mode === 'never' ? 'none' : 'aof'
+}
+
+const log = (line: string): void => { process.stderr.write(`${line}\n`) }
+
+function summary (m: Measured): string {
+  const lat = m.p50Ms === null ? '' : `, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${(m.p99Ms ?? 0).toFixed(2)} ms`
+  const rss = m.serverRssMb === null ? '' : `, RSS ${m.serverRssMb.toFixed(0)} MB`
+  return `${Math.round(m.messagesPerSec).toLocaleString('en-US')} msg/s (${m.messages.toLocaleString('en-US')} in ${m.seconds.toFixed(2)} s${m.capped ? ', time limit' : ''})${lat}${rss}`
+}
+
+interface Context {
+  server: Server
+  mode: Fsync
+  rows: Row[]
+  redis: RedisSide | null
+  redisMissing: string | null
+}
+
+/** Runs the Redis counterpart of `row` right after it, and sets the ratio. */
+async function compare (ctx: Context, row: Row, load: RedisLoad): Promise<void> {
+  row.redisLabel = load.label
+  if (ctx.redis === null) {
+    row.redisSkipped = ctx.redisMissing
+    return
+  }
+  try {
+    row.redis = await ctx.redis.measure(load)
+    log(`    vs ${load.label}: ${summary(row.redis)}`)
+    if (row.rog !== null && row.redis.messagesPerSec > 0) row.ratio = row.rog.messagesPerSec / row.redis.messagesPerSec
+  } catch (err) {
+    row.redisSkipped = `failed: ${err instanceof Error ? err.message : String(err)}`
+    log(`    vs ${load.label}: ${row.redisSkipped}`)
+  }
+}
+
+function newRow (scenario: string, key: string, name: string, fsync: string | null): Row {
+  return { scenario, key, name, fsync, rog: null, skipped: null, redisLabel: null, redis: null, redisSkipped: null, ratio: null }
+}
+
+/** Runs `body` for `row`; a failure marks the row as failed and the bench goes on. */
+async function attempt (row: Row, body: () => Promise<void>): Promise<void> {
+  try {
+    await body()
+    if (row.rog !== null) log(`  ${row.scenario} ${row.name} [${row.fsync ?? '-'}]: ${summary(row.rog)}`)
+  } catch (err) {
+    row.skipped = `failed: ${err instanceof Error ? err.message : String(err)}`
+    log(`  ${row.scenario} ${row.name} [${row.fsync ?? '-'}]: ${row.skipped}`)
+  }
+}
+
+async function measureWithRss<T> (pid: number, body: () => Promise<T>): Promise<{ value: T, rssMb: number }> {
+  const rss = new PeakRss(pid)
+  rss.start()
+  try {
+    const value = await body()
+    return { value, rssMb: rss.stop() }
+  } finally {
+    rss.stop()
+  }
+}
+
+async function publishRow (ctx: Context, spec: PublishSpec): Promise<void> {
+  const { server, mode } = ctx
+  const row = newRow(spec.scenario, `${spec.key}-${mode}`, spec.name, mode)
+  ctx.rows.push(row)
+  await attempt(row, async () => {
+    const { value: r, rssMb } = await measureWithRss(server.pid, async () => await runDriver({
+      kind: 'publish',
+      port: server.port,
+      log: `${spec.key}-${mode}`,
+      batch: spec.batch,
+      connections: spec.connections,
+      window: spec.window,
+      refill: spec.refill,
+      messages: spec.messages,
+      timeLimitMs: spec.timeLimitMs,
+      payloadBytes: PAYLOAD_BYTES
+    }, spec.timeLimitMs + 120_000))
+    if (r.errors > 0) log(`  ${spec.name}: ${r.errors} error answers, first: ${r.firstError ?? ''}`)
+    row.rog = measured(r.messages, r.seconds, PAYLOAD_BYTES, r.latency, rssMb, r.capped, r.errors)
+  })
+  const persistence = redisPersistence(mode)
+  const pipeline = spec.batch * spec.window
+  await compare(ctx, row, {
+    persistence,
+    label: `XADD -c ${spec.connections} -P ${pipeline}, ${persistenceLabel(persistence)}`,
+    kind: 'xadd',
+    clients: spec.connections,
+    pipeline,
+    messages: spec.messages
+  })
+}
+
+async function drainRows (ctx: Context, scale: number): Promise<void> {
+  const { server, rows } = ctx
+  const count = Math.max(10_000, Math.round(1_000_000 * scale))
+  const referenceCount = Math.max(1000, Math.round(20_000 * scale))
+  const logName = 'drain'
+
+  log(`  5 filling log "${logName}" with ${count.toLocaleString('en-US')} messages (publish-batch, untimed)`)
+  const fill = await runDriver({
+    kind: 'publish', port: server.port, log: logName, batch: 1000, connections: 1, window: 4, refill: 'sliding',
+    messages: count, timeLimitMs: 120_000, payloadBytes: PAYLOAD_BYTES
+  }, 240_000)
+  if (fill.errors > 0 || fill.messages < count) throw new Error(`filling the drain log failed: ${fill.firstError ?? `${fill.messages} of ${count}`}`)
+
+  const drains = [
+    { key: 's5-reference', name: 'drain, fetch + ack (reference), 1 msg per 2 round trips', mode: 'reference' as const, batch: 1, messages: referenceCount, group: 'ref' },
+    { key: 's5-batch-100', name: 'drain, fetch-batch 100 + commit', mode: 'batch' as const, batch: 100, messages: count, group: 'b100' },
+    { key: 's5-batch-10000', name: 'drain, fetch-batch 10000 + commit', mode: 'batch' as const, batch: 10_000, messages: count, group: 'b10000' }
+  ]
+  const drainRowList: Row[] = []
+  for (const d of drains) {
+    const row = newRow('5', d.key, d.name, 'never')
+    rows.push(row)
+    drainRowList.push(row)
+    await attempt(row, async () => {
+      const timeLimitMs = 15_000
+      const { value: r, rssMb } = await measureWithRss(server.pid, async () => await runDriver({
+        kind: 'drain', port: server.port, log: logName, group: d.group, mode: d.mode, batch: d.batch, messages: d.messages, timeLimitMs
+      }, timeLimitMs + 60_000))
+      if (r.errors > 0) throw new Error(r.firstError ?? 'error answers')
+      row.rog = measured(r.messages, r.seconds, PAYLOAD_BYTES, r.latency, rssMb, r.capped, r.errors)
+    })
+  }
+  const redisLoad: RedisLoad = { persistence: 'none', label: 'XREADGROUP COUNT 100 + XACK, no persistence', kind: 'drain', clients: 1, pipeline: 100, messages: count }
+  const [first, ...rest] = drainRowList
+  await compare(ctx, first, redisLoad)
+  for (const r of rest) {
+    r.redisLabel = first.redisLabel
+    r.redis = first.redis
+    r.redisSkipped = first.redisSkipped
+    if (r.rog !== null && r.redis !== null && r.redis.messagesPerSec > 0) r.ratio = r.rog.messagesPerSec / r.redis.messagesPerSec
+  }
+}
+
+async function cliRows (ctx: Context, lines: number, tmp: string): Promise<void> {
+  const { server, rows } = ctx
+  const publishRow = newRow('6', 's6-publish', `CLI: rog publish LOG - (${lines.toLocaleString('en-US')} lines)`, 'always')
+  const followRow = newRow('6', 's6-follow', `CLI: rog fetch --follow --max ${lines}`, 'always')
+  rows.push(publishRow, followRow)
+  const missing = cliMissing()
+  if (missing !== null) {
+    publishRow.skipped = missing
+    followRow.skipped = missing
+    log(`  6 skipped: ${missing}`)
+    return
+  }
+  const file = path.join(tmp, 'lines.txt')
+  writeLinesFile(file, lines, PAYLOAD_BYTES)
+  const logName = 'cli'
+  await ensureLog(server.port, logName)
+  const timeoutMs = 120_000
+  await attempt(publishRow, async () => {
+    const { value: r, rssMb } = await measureWithRss(server.pid, async () => await cliPublish(server.port, logName, file, lines, timeoutMs))
+    if (r.error !== null) throw new Error(r.error)
+    publishRow.rog = measured(r.lines, r.seconds, PAYLOAD_BYTES, null, rssMb, r.capped, 0)
+  })
+  await attempt(followRow, async () => {
+    const out = path.join(tmp, 'follow.txt')
+    const { value: r, rssMb } = await measureWithRss(server.pid, async () => await cliFollow(server.port, logName, 'cli-bench', lines, out, timeoutMs))
+    fs.rmSync(out, { force: true })
+    if (r.error !== null) throw new Error(r.error)
+    followRow.rog = measured(r.lines, r.seconds, PAYLOAD_BYTES, null, rssMb, r.capped, 0)
+  })
+  fs.rmSync(file, { force: true })
+}
+
+function targetLines (rows: Row[]): string[] {
+  const find = (key: string): Row | undefined => rows.find((r) => r.key === key)
+  const rate = (r: Row | undefined): number | null => r?.rog?.messagesPerSec ?? null
+  const fmt = (n: number | null): string => n === null ? 'not measured' : `${Math.round(n).toLocaleString('en-US')}/s`
+  const verdict = (ok: boolean | null): string => ok === null ? 'n/a ' : ok ? 'MET ' : 'MISS'
+  const lines: string[] = []
+  const ratioTarget = (label: string, r: Row | undefined, min: number): void => {
+    const ratio = r?.ratio ?? null
+    lines.push(`${verdict(ratio === null ? null : ratio >= min)} ${label}: ${ratio === null ? 'no ratio' : `${ratio.toFixed(2)}x`} (target >= ${min.toFixed(1)}x)`)
+  }
+  const rateTarget = (label: string, r: Row | undefined, min: number): void => {
+    const v = rate(r)
+    lines.push(`${verdict(v === null ? null : v >= min)} ${label}: ${fmt(v)} (target >= ${min.toLocaleString('en-US')}/s)`)
+  }
+  ratioTarget('2: pipelined publish, 64 in flight, fsync never vs Redis XADD -P 64 no persistence', find('s2-64-never'), 1)
+  ratioTarget('3: 50 conns, fsync always vs Redis XADD AOF everysec', find('s3-always'), 1)
+  rateTarget('4: batch publish (fsync never)', find('s4-never'), 1_000_000)
+  rateTarget('5: fetch-batch drain (batch 10000)', find('s5-batch-10000'), 1_000_000)
+  ratioTarget('5: fetch-batch drain (batch 10000) vs Redis XREADGROUP COUNT 100 + XACK', find('s5-batch-10000'), 4)
+  rateTarget('6: CLI publish', find('s6-publish'), 500_000)
+  rateTarget('6: CLI fetch --follow', find('s6-follow'), 500_000)
+  const rss = rows.map((r) => r.rog?.serverRssMb ?? null).filter((v): v is number => v !== null)
+  const peak = rss.length === 0 ? null : Math.max(...rss)
+  lines.push(`${verdict(peak === null ? null : peak <= 200)} server RSS in every scenario: peak ${peak === null ? '-' : peak.toFixed(0)} MB (target <= 200 MB)`)
+  return lines
+}
+
+function parseFlags (): Flags {
+  const positive = (v: string): number => {
+    const n = Number(v)
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number')
+    return n
+  }
+  const program = new Command('bench')
+    .description('Rog benchmark suite (see the README, "Performance")')
+    .option('--json <path>', 'also write the figures as JSON to this file')
+    .option('--quick', 'a fifth of the counts (and 200,000 CLI lines): a smoke run', false)
+    .option('--scale <x>', 'multiply every message count by this', positive, 1)
+    .option('--scenarios <list>', 'comma-separated scenario numbers, 1-7 (7: scenarios 2-4 under every --fsync mode)', '1,2,3,4,5,6,7')
+    .option('--no-redis', 'skip the Redis comparison')
+    .option('--profile <dir>', 'run the servers under node --cpu-prof, write the profiles to <dir> and print their top frames')
+    .option('--keep', 'keep the temporary data directory', false)
+    .parse(process.argv)
+  return program.opts<Flags>()
+}
+
+async function main (): Promise<void> {
+  const flags = parseFlags()
+  const scale = flags.scale * (flags.quick ? 0.2 : 1)
+  const cliLines = Math.round((flags.quick ? 200_000 : 1_000_000) * flags.scale)
+  const selected = new Set(flags.scenarios.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rog-bench-'))
+  const started = Date.now()
+  const loadBefore = os.loadavg()[0]
+  const rows: Row[] = []
+  const profiles: ProfileSummary[] = []
+
+  let stopping = false
+  let redis: RedisSide | null = null
+  const interrupted = (signal: NodeJS.Signals): void => {
+    stopping = true
+    log(`bench: ${signal}, stopping the processes it started`)
+    void stopAll().finally(() => {
+      if (!flags.keep) fs.rmSync(tmp, { recursive: true, force: true })
+      process.exit(130)
+    })
+  }
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
+
+  try {
+    log(`rog bench: node ${process.version}, ${os.cpus().length} cores, data in ${tmp}`)
+    let redisMissing = flags.redis ? ensureRedis(log) : 'disabled with --no-redis'
+    if (redisMissing === null) {
+      try {
+        redis = await RedisSide.start(tmp, PAYLOAD_BYTES)
+        log(`redis-server: ${redis.describe()}`)
+      } catch (err) {
+        redisMissing = `redis-server did not start: ${err instanceof Error ? err.message : String(err)}`
+      }
+    }
+    if (redisMissing !== null) log(`Redis rows skipped: ${redisMissing}`)
+
+    if (flags.profile !== undefined) fs.mkdirSync(flags.profile, { recursive: true })
+    for (const mode of MODES) {
+      if (stopping) break
+      const specs = publishSpecs(scale).filter((s) => selected.has(s.scenario) && modesFor(s.scenario, selected).includes(mode))
+      const drains = selected.has('5') && modesFor('5', selected).includes(mode)
+      const cli = selected.has('6') && modesFor('6', selected).includes(mode)
+      if (specs.length === 0 && !drains && !cli) continue
+      const before = new Set(flags.profile === undefined ? [] : fs.readdirSync(flags.profile))
+      const server = await startRogServer({ dataDir: path.join(tmp, `rog-${mode}`), fsync: mode, cpuProfDir: flags.profile })
+      log(`rog server --fsync ${mode} (pid ${server.pid}, port ${server.port}):`)
+      const ctx: Context = { server, mode, rows, redis, redisMissing }
+      try {
+        for (const spec of specs) await publishRow(ctx, spec)
+        if (drains) {
+          try {
+            await drainRows(ctx, scale)
+          } catch (err) {
+            const row = newRow('5', 's5', 'drain', mode)
+            row.skipped = `failed: ${err instanceof Error ? err.message : String(err)}`
+            rows.push(row)
+            log(`  5 ${row.skipped}`)
+          }
+        }
+        if (cli) await cliRows(ctx, cliLines, tmp)
+      } finally {
+        await stopProcess(server.child, 60_000)
+        fs.rmSync(path.join(tmp, `rog-${mode}`), { recursive: true, force: true })
+      }
+      if (flags.profile !== undefined) {
+        for (const f of fs.readdirSync(flags.profile)) {
+          if (before.has(f) || !f.endsWith('.cpuprofile')) continue
+          const target = path.join(flags.profile, `rog-server-fsync-${mode}-${f}`)
+          fs.renameSync(path.join(flags.profile, f), target)
+          profiles.push(summarizeProfile(target))
+        }
+      }
+    }
+
+    await redis?.stop()
+    redis = null
+
+    const minutes = (Date.now() - started) / 60_000
+    const meta = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cores: os.cpus().length,
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      platform: `${os.type()} ${os.release()}`,
+      redis: redisMissing === null ? redisVersion() : null,
+      payloadBytes: PAYLOAD_BYTES,
+      scale,
+      minutes: Number(minutes.toFixed(2)),
+      /** One-minute load average at the start and the end: other work on the machine moves the figures. */
+      loadAverage: [Number(loadBefore.toFixed(2)), Number(os.loadavg()[0].toFixed(2))]
+    }
+    sortRows(rows)
+    const targets = targetLines(rows)
+    process.stdout.write(`\nRog benchmark, ${meta.date.slice(0, 10)}, ${meta.cores} cores (${meta.cpu}), Node ${meta.node}` +
+      `${meta.redis === null ? '' : `, Redis ${meta.redis}`}; ${PAYLOAD_BYTES}-byte messages; ${minutes.toFixed(1)} min; ` +
+      `load average ${meta.loadAverage[0]} at the start, ${meta.loadAverage[1]} at the end\n\n`)
+    process.stdout.write(`${formatTable(rows)}\n\n`)
+    process.stdout.write('* the time limit ended the run before its count; MB/s counts message payload bytes; RSS is the server\'s peak resident memory during the row.\n')
+    if (redisMissing !== null) process.stdout.write(`Redis rows skipped: ${redisMissing}\n`)
+    process.stdout.write(`\nTargets (issue 5):\n${targets.map((l) => `  ${l}`).join('\n')}\n`)
+    for (const p of profiles) process.stdout.write(`\n${formatProfile(p)}\n`)
+    if (flags.json !== undefined) {
+      fs.writeFileSync(flags.json, `${JSON.stringify({ meta, rows, targets, redisSkipped: redisMissing, profiles }, null, 2)}\n`)
+      log(`figures written to ${flags.json}`)
+    }
+  } finally {
+    await stopAll()
+    if (!flags.keep) fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+/** By scenario, then variant (in the order first run), then fsync mode. */
+function sortRows (rows: Row[]): void {
+  const base = (r: Row): string => r.key.replace(/-(never|interval|always)$/, '')
+  const first = new Map<string, number>()
+  rows.forEach((r, i) => { if (!first.has(base(r))) first.set(base(r), i) })
+  const mode = (r: Row): number => MODES.indexOf(r.fsync as Fsync)
+  rows.sort((a, b) => Number(a.scenario) - Number(b.scenario) || (first.get(base(a)) ?? 0) - (first.get(base(b)) ?? 0) || mode(a) - mode(b))
+}
+
+function redisVersion (): string | null {
+  const out = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout ?? ''
+  return out.match(/v=(\S+)/)?.[1] ?? null
+}
+
+main().catch(async (err: unknown) => {
+  log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+  await stopAll()
+  process.exit(1)
+})
