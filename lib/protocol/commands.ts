@@ -68,6 +68,8 @@ export interface LogInfo { log: string, partitions: number }
 
 export type Response =
   | { response: 'ok' }
+  /** `count` reference success answers in a row (a run of publishes): `count` zero bytes. */
+  | { response: 'oks', count: number }
   | { response: 'message', data: Buffer }
   | { response: 'error', message: string, fatal?: boolean }
   | { response: 'offset', offset: number }

@@ -153,9 +153,6 @@ const NAME = { length: 'nameSize', encoding: 'utf8' } as const
 const createParser = new Parser()
   .uint8('command').uint8('partitions').uint8('nameSize').string('log', NAME)
 
-const publishParser = new Parser()
-  .uint8('command').uint8('partition').uint8('nameSize').string('log', NAME)
-  .seek(8).buffer('data', { readUntil: 'eof' })
 
 const groupShortParser = new Parser()
   .uint8('command').uint8('partition').uint8('nameSize').string('log', NAME)
@@ -204,8 +201,10 @@ export function decodeFrame (frame: Buffer, limits: ProtocolLimits): Command {
       return { command: 'create', log, partitions }
     }
     case CommandByte.publish: {
-      const { partition, log, data } = publishParser.parse(frame)
-      return { command: 'publish', log, partition, data, reply: 'ok' }
+      // The one per-message layout of a pipelined producer: plain reads (frameSize checked the bounds)
+      // and the log name decoded once per run of frames that repeat it, not binary-parser's ~0.7 us a frame.
+      const nameEnd = 3 + frame[2]
+      return { command: 'publish', log: logName(frame, nameEnd), partition: frame[1], data: frame.subarray(nameEnd + 8), reply: 'ok' }
     }
     case CommandByte.fetch:
     case CommandByte.ack: {
@@ -247,6 +246,17 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
       return { command: 'describe', log: describeParser.parse(body).log }
     }
   }
+}
+
+let lastNameBytes = Buffer.alloc(0)
+let lastName = ''
+
+function logName (frame: Buffer, end: number): string {
+  if (end - 3 !== lastNameBytes.length || frame.compare(lastNameBytes, 0, lastNameBytes.length, 3, end) !== 0) {
+    lastNameBytes = Buffer.from(frame.subarray(3, end))
+    lastName = lastNameBytes.toString('utf8')
+  }
+  return lastName
 }
 
 function groupFields (at: GroupTarget): { log: string, partition: number, group: string } {

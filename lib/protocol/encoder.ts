@@ -23,6 +23,7 @@ import { writeU64 } from './u64'
 export function responseSize (r: Response): number {
   switch (r.response) {
     case 'ok': return 1
+    case 'oks': return r.count
     case 'message': return 9 + r.data.length
     case 'error': return 9 + Buffer.byteLength(r.message)
     case 'offset': return 5 + 8
@@ -54,6 +55,9 @@ export function writeResponse (buf: Buffer, r: Response, at: number): number {
     case 'ok':
       buf[at] = 0
       return at + 1
+    case 'oks':
+      buf.fill(0, at, at + r.count)
+      return at + r.count
     case 'message':
       buf[at] = 0
       at = writeU64(buf, r.data.length, at + 1)

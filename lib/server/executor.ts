@@ -19,7 +19,8 @@ export const MAX_WAIT_MS = 60_000
 /** Most publishes coalesced into one append. */
 const MAX_RUN = 4096
 
-interface Slot { response: Response | null }
+/** The answer to one command, or (a run of publishes) to several. */
+interface Slot { response: Response | Response[] | null }
 
 /**
  * Executor: a Duplex with arrays of Commands in and arrays of Responses out,
@@ -157,20 +158,26 @@ export class Executor extends Duplex {
     }
     const run = this.waiting.slice(this.waitingHead, end) as PublishCommand[]
     this.waitingHead = end
-    const slots: Slot[] = new Array(run.length)
     const messages: Buffer[] = new Array(run.length)
     let bytes = 0
+    let offsets = false
     for (let i = 0; i < run.length; i++) {
-      slots[i] = { response: null }
-      this.slots.push(slots[i])
       messages[i] = run[i].data
       bytes += run[i].data.length
+      if (run[i].reply === 'offset') offsets = true
     }
+    // A run answered only with success bytes takes one slot; one with offsets, a slot per message.
+    const slots: Slot[] = offsets ? run.map(() => ({ response: null })) : [{ response: null }]
+    for (const slot of slots) this.slots.push(slot)
     this.inflight += run.length
     partition.append(messages, (err, offset) => {
       const error = err === null ? null : this.errorResponse(err)
-      for (let i = 0; i < run.length; i++) {
-        slots[i].response = error ?? (run[i].reply === 'ok' ? OK : { response: 'offset', offset: offset + i })
+      if (!offsets) {
+        slots[0].response = error === null ? { response: 'oks', count: run.length } : new Array<Response>(run.length).fill(error)
+      } else {
+        for (let i = 0; i < run.length; i++) {
+          slots[i].response = error ?? (run[i].reply === 'ok' ? OK : { response: 'offset', offset: offset + i })
+        }
       }
       this.inflight -= run.length
       this.pendingBytes -= bytes
@@ -189,7 +196,9 @@ export class Executor extends Duplex {
     while (this.slotsHead < this.slots.length) {
       const r = this.slots[this.slotsHead].response
       if (r === null) break
-      ;(out ??= []).push(r)
+      out ??= []
+      if (Array.isArray(r)) out.push(...r)
+      else out.push(r)
       this.slotsHead++
     }
     if (this.slotsHead === this.slots.length) {

@@ -23,14 +23,21 @@ export function entrySize (messageSize: number): number {
   return ENTRY_OVERHEAD + messageSize
 }
 
-export function writeEntry (buf: Buffer, at: number, id: number, timestamp: number, message: Buffer): number {
+/** The timestamp field's bytes and their CRC-32C: shared by every entry of one append. */
+export interface Stamp { bytes: Buffer, crc: number }
+
+export function stamp (timestamp: number): Stamp {
+  const bytes = Buffer.allocUnsafe(8)
+  writeU64(bytes, timestamp, 0)
+  return { bytes, crc: crc32c(bytes) }
+}
+
+export function writeEntry (buf: Buffer, at: number, id: number, stamp: Stamp, message: Buffer): number {
   writeU64(buf, id, at)
   writeU64(buf, CONTENT_HEADER + message.length, at + 8)
-  writeU64(buf, timestamp, at + 20)
-  message.copy(buf, at + ENTRY_OVERHEAD)
-  const end = at + ENTRY_OVERHEAD + message.length
-  buf.writeUInt32BE(crc32c(buf.subarray(at + 20, end)), at + 16)
-  return end
+  buf.writeUInt32BE(crc32c(message, stamp.crc), at + 16)
+  stamp.bytes.copy(buf, at + 20)
+  return at + ENTRY_OVERHEAD + message.copy(buf, at + ENTRY_OVERHEAD)
 }
 
 export interface EntryView {

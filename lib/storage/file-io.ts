@@ -3,40 +3,41 @@ import * as fs from 'node:fs'
 /**
  * The file-writing seam of storage: every byte Rog writes to a data file goes
  * through these calls, so tests can replace them to inject disk faults.
+ *
+ * Writes are synchronous: they copy into the page cache in microseconds, far
+ * less than handing them to the thread pool costs. Syncs are asynchronous:
+ * they wait for the disk, and appends that arrive meanwhile are gathered for
+ * the next one (group commit).
  */
 export interface FileIo {
-  writev (fd: number, buffers: Buffer[], position: number, callback: (err: Error | null) => void): void
+  /** Writes every byte of `buffers` at `position`; throws on failure. */
+  writev (fd: number, buffers: Buffer[], position: number): void
   fdatasync (fd: number, callback: (err: Error | null) => void): void
-  ftruncate (fd: number, size: number, callback: (err: Error | null) => void): void
+  /** Throws on failure. */
+  ftruncate (fd: number, size: number): void
 }
 
+const IOV_MAX = 1024
+
 export const nodeFileIo: FileIo = {
-  writev (fd, buffers, position, callback) {
-    writeAll(fd, buffers, position, callback)
+  writev (fd, buffers, position) {
+    let rest = buffers
+    while (rest.length > 0) {
+      const batch = rest.length > IOV_MAX ? rest.slice(0, IOV_MAX) : rest
+      const written = fs.writevSync(fd, batch, position)
+      position += written
+      rest = dropBytes(rest, written)
+    }
   },
   fdatasync (fd, callback) {
     fs.fdatasync(fd, (err) => callback(err))
   },
-  ftruncate (fd, size, callback) {
-    fs.ftruncate(fd, size, (err) => callback(err))
+  ftruncate (fd, size) {
+    fs.ftruncateSync(fd, size)
   }
 }
 
-/** writev until every byte is written (the kernel may write fewer, and takes at most IOV_MAX buffers a call). */
-function writeAll (fd: number, buffers: Buffer[], position: number, callback: (err: Error | null) => void): void {
-  const IOV_MAX = 1024
-  const batch = buffers.length > IOV_MAX ? buffers.slice(0, IOV_MAX) : buffers
-  let total = 0
-  for (const b of batch) total += b.length
-  fs.writev(fd, batch, position, (err, written) => {
-    if (err !== null) return callback(err)
-    if (written === total && batch.length === buffers.length) return callback(null)
-    const rest = dropBytes(buffers, written)
-    if (rest.length === 0) return callback(null)
-    writeAll(fd, rest, position + written, callback)
-  })
-}
-
+/** The buffers left once the first `n` bytes are written (the kernel may write fewer than asked). */
 function dropBytes (buffers: Buffer[], n: number): Buffer[] {
   let i = 0
   while (i < buffers.length && n >= buffers[i].length) n -= buffers[i++].length

@@ -2,7 +2,7 @@ import * as fs from 'node:fs'
 import { once } from 'node:events'
 import type { FetchedMessage } from '../protocol/commands'
 import { RogError } from '../errors'
-import { entrySize, writeEntry } from './entry'
+import { entrySize, stamp, writeEntry } from './entry'
 import { INDEX_INTERVAL, OffsetIndex } from './offset-index'
 import { GroupOffsets } from './group-offsets'
 import { Segment, type Logger } from './segment'
@@ -103,7 +103,7 @@ export class Partition {
   /** Appends messages; `callback` gets the first id once all are written (and synced, per policy). */
   append (messages: Buffer[], callback: AppendCallback): void {
     const first = this.nextOffset
-    const timestamp = Date.now()
+    const timestamp = stamp(Date.now())
     let pending = 0
     let failed: RogError | null = null
     const done = (err: Error | null): void => {
@@ -233,7 +233,7 @@ export class Partition {
       }
     }
     this.queued.push(append)
-    this.writer.write(append)
+    this.writer.append(append)
   }
 
   /** Answers every waiting long poll now, and any later one at once (shutdown). */

@@ -21,10 +21,11 @@ export interface Append {
 }
 
 /**
- * SegmentWriter: the single writer of a partition's files. Appends written
- * while a write is in flight queue in the stream's buffer and reach `_writev`
- * together: one `writev` per file and, under `--fsync always`, one
- * `fdatasync` per file for all of them (group commit).
+ * SegmentWriter: the single writer of a partition's files. Appends made in
+ * one turn of the event loop (the stream is corked until `setImmediate`), or
+ * while an fdatasync is in flight, reach `_writev` together: one `writev` per
+ * file and, under `--fsync always`, one `fdatasync` per file for all of them
+ * (group commit).
  *
  * A failed write is truncated back to the target's last good size and fails
  * every append of that write; the stream itself stays usable.
@@ -37,6 +38,15 @@ export class SegmentWriter extends Writable {
     super({ objectMode: true, highWaterMark: 1024 })
     this.io = io
     this.fsync = fsync
+  }
+
+  /** Queues an append; appends queued in this turn of the event loop are written together. */
+  append (append: Append): void {
+    if (!this.writableCorked) {
+      this.cork()
+      setImmediate(() => this.uncork())
+    }
+    this.write(append)
   }
 
   override _write (append: Append, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
@@ -92,19 +102,24 @@ export class SegmentWriter extends Writable {
   private writeTarget (target: AppendTarget, buffers: Buffer[], done: (err: Error | null) => void): void {
     let bytes = 0
     for (const b of buffers) bytes += b.length
-    const fail = (err: Error): void => this.io.ftruncate(target.fd, target.size, () => done(err))
-    this.io.writev(target.fd, buffers, target.size, (err) => {
-      if (err !== null) return fail(err)
-      const written = (): void => {
-        target.size += bytes
-        done(null)
-      }
-      if (!target.durable || this.fsync === 'never') return written()
-      if (this.fsync === 'interval') {
-        target.dirty = true
-        return written()
-      }
-      this.io.fdatasync(target.fd, (syncErr) => syncErr === null ? written() : fail(syncErr))
-    })
+    const fail = (err: Error): void => {
+      try { this.io.ftruncate(target.fd, target.size) } catch {}
+      done(err)
+    }
+    try {
+      this.io.writev(target.fd, buffers, target.size)
+    } catch (err) {
+      return fail(err as Error)
+    }
+    const written = (): void => {
+      target.size += bytes
+      done(null)
+    }
+    if (!target.durable || this.fsync === 'never') return written()
+    if (this.fsync === 'interval') {
+      target.dirty = true
+      return written()
+    }
+    this.io.fdatasync(target.fd, (err) => err === null ? written() : fail(err))
   }
 }

@@ -22,9 +22,9 @@ t.test('a disk error on append is an error answer, and the partition stays consi
   let fail = false
   const io: FileIo = {
     ...nodeFileIo,
-    writev (fd, buffers, position, callback) {
-      if (fail) return callback(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }))
-      nodeFileIo.writev(fd, buffers, position, callback)
+    writev (fd, buffers, position) {
+      if (fail) throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })
+      nodeFileIo.writev(fd, buffers, position)
     }
   }
   const server = await startServer(t, { io })
@@ -34,6 +34,9 @@ t.test('a disk error on append is an error answer, and the partition stays consi
   t.same(await request(port, publish('a')), { response: 'offset', offset: 0 })
   fail = true
   t.match(await request(port, publish('b')), { response: 'error', message: /^Storage error while appending: EIO/ })
+  const reference: Command = { command: 'publish', log: 'io', partition: 0, data: Buffer.from('x'), reply: 'ok' }
+  const failedRun = await pipelined(port, [reference, reference, reference])
+  t.ok(failedRun.every((r) => r.response === 'error' && /EIO/.test(r.message)), 'each publish of a failed run gets the error')
   t.match(await request(port, { command: 'ack', log: 'io', partition: 0, group: 'g' }), { response: 'error', message: /Storage error/ }, 'an ack that fails to persist is an error')
   fail = false
   t.same(await request(port, publish('c')), { response: 'offset', offset: 1 }, 'no gap after the failure')

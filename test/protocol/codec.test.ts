@@ -94,6 +94,10 @@ const framed: Command[] = [
   { command: 'describe', log: 'ev' }
 ]
 
+t.test('a run of success answers encodes as that many zero bytes', async (t) => {
+  t.equal(encodeResponses([{ response: 'oks', count: 3 }, { response: 'ok' }, { response: 'oks', count: 2 }]).toString('hex'), '000000000000')
+})
+
 t.test('framed commands round-trip through writer and decoder, whole and byte by byte', async (t) => {
   const bytes = Buffer.concat(framed.map(encodeCommand))
   t.same(decode([bytes]), framed)

@@ -248,15 +248,14 @@ t.test('a disk error on append fails that publish and leaves the partition consi
   let failures = 0
   const io: FileIo = {
     ...nodeFileIo,
-    writev (fd, buffers, position, callback) {
+    writev (fd, buffers, position) {
       if (failures > 0) {
         failures--
         // A partial write, then the error: what a full disk looks like.
-        return fs.write(fd, buffers[0].subarray(0, 7), 0, 7, position, () => {
-          callback(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }))
-        })
+        fs.writeSync(fd, buffers[0].subarray(0, 7), 0, 7, position)
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
       }
-      nodeFileIo.writev(fd, buffers, position, callback)
+      nodeFileIo.writev(fd, buffers, position)
     }
   }
   let store = await openStore(dir, { io, segmentBytes: 4096 })
