@@ -10,12 +10,14 @@ import { readU64 } from './u64'
  * array per input chunk (many small requests travel through the pipeline as
  * one object).
  *
- * Buffer and state: `chunks` holds bytes not yet decoded, `bufferedBytes` their
- * total, and `needed` how many bytes must be buffered before decoding can make
- * progress: the whole frame once its size is known, otherwise enough to read
- * the next size field. Chunks are joined once, when `needed` is reached, so a
- * large publish arriving in many chunks is copied once. Every size is checked
- * against its limit as soon as it is read, before anything is buffered for it.
+ * Buffer and state: `chunks` holds the start of a frame that has not fully
+ * arrived, `bufferedBytes` its length, and `needed` how many bytes of it must
+ * be present before decoding can make progress: the whole frame once its size
+ * is known, otherwise enough to read its next size field. Only those bytes are
+ * joined, once, so a large publish arriving in many chunks is copied once and
+ * frames that lie whole inside a chunk are never copied. Every size is
+ * checked against its limit as soon as it is read, before anything is
+ * buffered for it.
  *
  * binary-parser does not notice a frame cut short, so `frameSize` (plain
  * bounds-checked reads) decides first that a whole frame is present, and only
@@ -44,35 +46,50 @@ export class Decoder extends Transform {
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.failed) return callback()
-    this.chunks.push(chunk)
-    this.bufferedBytes += chunk.length
-    if (this.bufferedBytes < this.needed) return callback()
-
-    const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.bufferedBytes)
     const commands: Command[] = []
-    let at = 0
     try {
-      while (at < buf.length) {
-        const size = frameSize(buf, at, this.limits)
-        if (size < 0 || at + size > buf.length) {
+      let at = 0
+      // A frame begun in earlier chunks: join only the bytes that complete it (or its next size field).
+      while (this.bufferedBytes > 0) {
+        if (this.bufferedBytes + chunk.length - at < this.needed) {
+          this.chunks.push(at === 0 ? chunk : chunk.subarray(at))
+          this.bufferedBytes += chunk.length - at
+          at = chunk.length
+          break
+        }
+        const take = this.needed - this.bufferedBytes
+        this.chunks.push(chunk.subarray(at, at + take))
+        at += take
+        const buf = Buffer.concat(this.chunks, this.needed)
+        const size = frameSize(buf, 0, this.limits)
+        if (size > 0 && size <= buf.length) {
+          at -= buf.length - size
+          commands.push(decodeFrame(buf.subarray(0, size), this.limits))
+          this.chunks = []
+          this.bufferedBytes = 0
+          this.needed = 1
+        } else {
+          this.chunks = [buf]
+          this.bufferedBytes = buf.length
+          this.needed = Math.abs(size)
+        }
+      }
+      while (at < chunk.length) {
+        const size = frameSize(chunk, at, this.limits)
+        if (size < 0 || at + size > chunk.length) {
+          this.chunks = [chunk.subarray(at)]
+          this.bufferedBytes = chunk.length - at
           this.needed = Math.abs(size)
           break
         }
-        commands.push(decodeFrame(buf.subarray(at, at + size), this.limits))
+        commands.push(decodeFrame(chunk.subarray(at, at + size), this.limits))
         at += size
-        this.needed = 1
       }
     } catch (err) {
       commands.push({ command: 'invalid', error: asRogError(err) })
       this.failed = true
-    }
-
-    if (this.failed || at === buf.length) {
       this.chunks = []
       this.bufferedBytes = 0
-    } else {
-      this.chunks = [at === 0 ? buf : buf.subarray(at)]
-      this.bufferedBytes = buf.length - at
     }
     if (commands.length > 0) this.push(commands)
     if (this.failed) this.push(null)
@@ -252,7 +269,9 @@ let lastNameBytes = Buffer.alloc(0)
 let lastName = ''
 
 function logName (frame: Buffer, end: number): string {
-  if (end - 3 !== lastNameBytes.length || frame.compare(lastNameBytes, 0, lastNameBytes.length, 3, end) !== 0) {
+  let same = end - 3 === lastNameBytes.length
+  for (let i = 3; same && i < end; i++) same = frame[i] === lastNameBytes[i - 3]
+  if (!same) {
     lastNameBytes = Buffer.from(frame.subarray(3, end))
     lastName = lastNameBytes.toString('utf8')
   }
