@@ -5,7 +5,7 @@ import { RogError } from '../errors'
 import { entrySize, stamp, writeEntry } from './entry'
 import { INDEX_INTERVAL, OffsetIndex } from './offset-index'
 import { GroupOffsets } from './group-offsets'
-import { Segment, type Logger } from './segment'
+import { Segment, type Logger, type SpareFiles } from './segment'
 import { SegmentWriter, type Append, type AppendTarget, type FsyncPolicy } from './segment-writer'
 import type { FileIo } from './file-io'
 
@@ -48,6 +48,8 @@ export class Partition {
   private waiters: Waiter[] = []
   /** Set at shutdown: long polls answer at once instead of waiting. */
   private draining = false
+  private spare: SpareFiles | null = null
+  private preparingSpare: Promise<void> | null = null
 
   private constructor (dir: string, segments: Segment[], groups: GroupOffsets, options: PartitionOptions) {
     this.dir = dir
@@ -85,6 +87,7 @@ export class Partition {
       segments.push(await Segment.open(dir, base, options.log))
     }
     if (segments.length === 0) segments.push(Segment.create(dir, 0))
+    Segment.removeSpare(dir, null)
     const groups = GroupOffsets.open(dir, options.log)
     const partition = new Partition(dir, segments, groups, options)
     const end = partition.endOffset
@@ -114,6 +117,7 @@ export class Partition {
     while (i < messages.length) {
       let segment = this.active()
       if (segment.appendSize >= this.options.segmentBytes && segment.appendNext > segment.base) segment = this.roll()
+      if (segment.appendSize >= this.options.segmentBytes / 2) this.prepareSpare()
       let bytes = 0
       let n = i
       do bytes += entrySize(messages[n++].length)
@@ -218,6 +222,9 @@ export class Partition {
       if (t.dirty === true) fs.fdatasyncSync(t.fd)
     }
     this.wakeAll()
+    await this.preparingSpare
+    Segment.removeSpare(this.dir, this.spare)
+    this.spare = null
     for (const s of this.segments) s.close()
     this.groups.close()
   }
@@ -275,8 +282,20 @@ export class Partition {
     return this.segments[this.segments.length - 1]
   }
 
+  private prepareSpare (): void {
+    if (this.spare !== null || this.preparingSpare !== null) return
+    this.preparingSpare = new Promise((resolve) => Segment.prepareSpare(this.dir, (err, spare) => {
+      this.preparingSpare = null
+      if (err !== null) this.options.log(`${this.dir}: could not create the next segment's files ahead of time: ${err.message}`)
+      this.spare = spare
+      resolve()
+    }))
+  }
+
   private roll (): Segment {
-    const segment = Segment.create(this.dir, this.nextOffset)
+    const spare = this.spare ?? undefined
+    this.spare = null
+    const segment = Segment.create(this.dir, this.nextOffset, spare)
     this.segments.push(segment)
     return segment
   }

@@ -14,6 +14,11 @@ export const MAX_ENTRY_BYTES = 256 * 1024 * 1024
 
 export type Logger = (line: string) => void
 
+/** Files made ahead of a roll, renamed into place by it (creating a file costs ~40x a rename). */
+export const SPARE_LOG = 'spare.log.next'
+export const SPARE_INDEX = 'spare.index.next'
+export interface SpareFiles { logFd: number, indexFd: number }
+
 /**
  * A segment: the entries of one partition from id `base` on, in `<base>.log`,
  * with its sparse index in `<base>.index` (see entry.ts and offset-index.ts
@@ -49,10 +54,39 @@ export class Segment {
     this.lastIndexed = index.last()[1]
   }
 
-  static create (dir: string, base: number): Segment {
+  /** A new, empty segment; from `spare` files when given (they are renamed to its names). */
+  static create (dir: string, base: number, spare?: SpareFiles): Segment {
+    if (spare !== undefined) {
+      fs.renameSync(path.join(dir, SPARE_LOG), path.join(dir, `${base}.log`))
+      fs.renameSync(path.join(dir, SPARE_INDEX), path.join(dir, `${base}.index`))
+      return new Segment(dir, base, spare.logFd, spare.indexFd, new OffsetIndex(), 0, base, true)
+    }
     const logFd = fs.openSync(path.join(dir, `${base}.log`), 'w+')
     const indexFd = fs.openSync(path.join(dir, `${base}.index`), 'w+')
     return new Segment(dir, base, logFd, indexFd, new OffsetIndex(), 0, base, true)
+  }
+
+  /** Creates spare segment files in the background. */
+  static prepareSpare (dir: string, callback: (err: Error | null, spare: SpareFiles | null) => void): void {
+    fs.open(path.join(dir, SPARE_LOG), 'w+', (err, logFd) => {
+      if (err !== null) return callback(err, null)
+      fs.open(path.join(dir, SPARE_INDEX), 'w+', (err2, indexFd) => {
+        if (err2 !== null) {
+          fs.closeSync(logFd)
+          return callback(err2, null)
+        }
+        callback(null, { logFd, indexFd })
+      })
+    })
+  }
+
+  static removeSpare (dir: string, spare: SpareFiles | null): void {
+    if (spare !== null) {
+      fs.closeSync(spare.logFd)
+      fs.closeSync(spare.indexFd)
+    }
+    fs.rmSync(path.join(dir, SPARE_LOG), { force: true })
+    fs.rmSync(path.join(dir, SPARE_INDEX), { force: true })
   }
 
   /**

@@ -328,3 +328,24 @@ t.test('a crash right after a roll (new segment empty, the last writes before it
   t.equal((await p.read(0, 1000, 1 << 20)).length, 100)
   t.equal(await append(p, [msg(100)]), 100)
 })
+
+t.test('rolls use files made ahead of time; none are left behind', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { segmentBytes: 4096 })
+  await store.createLog('sp', 1)
+  const p = store.partition('sp', 0)
+  for (let i = 0; i < 200; i++) {
+    await append(p, [msg(i)])
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  const pdir = path.join(dir, 'sp', '0')
+  t.ok(p.segments.length >= 6)
+  t.ok(p.segments.every((s, i) => i === 0 || s.base === p.segments[i - 1].nextOffset), 'contiguous segments')
+  await store.close()
+  t.notOk(fs.readdirSync(pdir).some((f) => f.startsWith('spare')), 'spare files removed at close')
+  fs.writeFileSync(path.join(pdir, 'spare.log.next'), 'left by a crash')
+  store = await openStore(dir, { segmentBytes: 4096 })
+  t.teardown(() => store.close())
+  t.notOk(fs.readdirSync(pdir).some((f) => f.startsWith('spare')), 'a stale spare is removed at start')
+  t.equal((await store.partition('sp', 0).read(0, 1000, 1 << 20)).length, 200)
+})
