@@ -22,19 +22,33 @@ export const GROUPS_FILE = 'groups.offsets'
  *
  * A record is written whole in one write, so an update is atomic: a record
  * cut short or failing its checksum (a crash mid-write) ends the journal and
- * is truncated on load. On open the journal is compacted to one record per
- * group (written to a temporary file, synced, renamed over).
+ * is truncated on load. The journal is compacted to one record per group
+ * (written to a temporary file, synced, renamed over) on open, and whenever it
+ * has grown past `compactBytes` and four times its live size while none of its
+ * appends is queued or in flight, so no write or sync holds the old file.
  */
+export const DEFAULT_COMPACT_BYTES = 1024 * 1024
+
 export class GroupOffsets {
   readonly file: AppendTarget
+  private readonly path: string
   private readonly offsets: Map<string, number>
+  private readonly compactBytes: number
+  private readonly log: Logger
+  private compactAt = 0
+  /** Records handed out by `set` whose append has not finished. */
+  private pending = 0
 
-  private constructor (fd: number, size: number, offsets: Map<string, number>) {
-    this.file = { fd, size, durable: true }
+  private constructor (file: string, offsets: Map<string, number>, compactBytes: number, log: Logger) {
+    this.path = file
     this.offsets = offsets
+    this.compactBytes = compactBytes
+    this.log = log
+    this.file = { fd: -1, size: 0, durable: true }
+    this.compact()
   }
 
-  static open (dir: string, log: Logger): GroupOffsets {
+  static open (dir: string, log: Logger, compactBytes = DEFAULT_COMPACT_BYTES): GroupOffsets {
     const file = path.join(dir, GROUPS_FILE)
     const offsets = new Map<string, number>()
     if (fs.existsSync(file)) {
@@ -42,24 +56,42 @@ export class GroupOffsets {
       const end = parseJournal(buf, offsets)
       if (end < buf.length) log(`${file}: dropped ${buf.length - end} bytes of an incomplete or damaged record`)
     }
-    const compacted = GroupOffsets.encodeAll(offsets)
-    const tmp = `${file}.tmp`
-    fs.writeFileSync(tmp, compacted)
-    const tmpFd = fs.openSync(tmp, 'r')
-    fs.fsyncSync(tmpFd)
-    fs.closeSync(tmpFd)
-    fs.renameSync(tmp, file)
-    return new GroupOffsets(fs.openSync(file, 'r+'), compacted.length, offsets)
+    return new GroupOffsets(file, offsets, compactBytes, log)
   }
 
   get (group: string): number {
     return this.offsets.get(group) ?? 0
   }
 
-  /** Sets the value in memory; returns the record to append for it. */
+  /** Sets the value in memory; returns the record to append for it. Call `settled()` when that append is done. */
   set (group: string, offset: number): Buffer {
     this.offsets.set(group, offset)
+    this.pending++
     return encodeRecord(group, offset)
+  }
+
+  /** An append of a record from `set` has finished (written or failed). */
+  settled (): void {
+    if (--this.pending === 0 && this.file.size > this.compactAt) this.compact()
+  }
+
+  private compact (): void {
+    const compacted = GroupOffsets.encodeAll(this.offsets)
+    const tmp = `${this.path}.tmp`
+    try {
+      const fd = fs.openSync(tmp, 'w+')
+      fs.writeSync(fd, compacted, 0, compacted.length, 0)
+      fs.fsyncSync(fd)
+      fs.renameSync(tmp, this.path)
+      if (this.file.fd >= 0) fs.closeSync(this.file.fd)
+      this.file.fd = fd
+      this.file.size = compacted.length
+      this.file.dirty = false
+    } catch (err) {
+      if (this.file.fd < 0) throw err
+      this.log(`${this.path}: compaction failed, the journal keeps growing: ${(err as Error).message}`)
+    }
+    this.compactAt = Math.max(this.compactBytes, 4 * compacted.length)
   }
 
   /** Undoes a `set` whose record failed to persist, unless a later update came after it. */

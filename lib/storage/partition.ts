@@ -14,6 +14,8 @@ export interface PartitionOptions {
   fsync: FsyncPolicy
   io: FileIo
   log: Logger
+  /** The group offsets journal is compacted once past this size (and 4x its live size). */
+  groupsCompactBytes?: number
 }
 
 export type AppendCallback = (err: RogError | null, firstOffset: number) => void
@@ -88,10 +90,10 @@ export class Partition {
     }
     if (segments.length === 0) segments.push(Segment.create(dir, 0))
     Segment.removeSpare(dir, null)
-    const groups = GroupOffsets.open(dir, options.log)
+    const groups = GroupOffsets.open(dir, options.log, options.groupsCompactBytes)
     const partition = new Partition(dir, segments, groups, options)
     const end = partition.endOffset
-    for (const record of groups.clamp(end)) partition.enqueue(groups.file, record, () => {})
+    for (const record of groups.clamp(end)) partition.enqueue(groups.file, record, () => groups.settled())
     return partition
   }
 
@@ -199,6 +201,7 @@ export class Partition {
     const previous = this.groups.get(group)
     const record = this.groups.set(group, offset)
     this.enqueue(this.groups.file, record, (err) => {
+      this.groups.settled()
       if (err === null) return callback(null)
       this.groups.revert(group, offset, previous)
       callback(RogError.storage('saving the group offset', err))

@@ -14,6 +14,7 @@ export interface StoreOptions {
   fsyncIntervalMs?: number
   io?: FileIo
   log?: Logger
+  groupsCompactBytes?: number
 }
 
 export const DEFAULT_SEGMENT_BYTES = 1024 * 1024
@@ -48,7 +49,8 @@ export class Store {
       segmentBytes: opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
       fsync: opts.fsync ?? 'always',
       io: opts.io ?? nodeFileIo,
-      log: opts.log ?? ((line) => process.stderr.write(`${line}\n`))
+      log: opts.log ?? ((line) => process.stderr.write(`${line}\n`)),
+      groupsCompactBytes: opts.groupsCompactBytes
     }
     fs.mkdirSync(opts.dataDir, { recursive: true })
     const store = new Store(opts.dataDir, options)

@@ -349,3 +349,25 @@ t.test('rolls use files made ahead of time; none are left behind', async (t) => 
   t.notOk(fs.readdirSync(pdir).some((f) => f.startsWith('spare')), 'a stale spare is removed at start')
   t.equal((await store.partition('sp', 0).read(0, 1000, 1 << 20)).length, 200)
 })
+
+t.test('the group offsets journal is compacted while the server runs', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { groupsCompactBytes: 2000, fsync: 'always' })
+  await store.createLog('j', 1)
+  const p = store.partition('j', 0)
+  await append(p, Array.from({ length: 10 }, (_, i) => msg(i)))
+  const file = path.join(dir, 'j', '0', 'groups.offsets')
+  let largest = 0
+  for (let i = 0; i < 1000; i++) {
+    await commit(p, `group-${i % 5}`, i % 11)
+    largest = Math.max(largest, fs.statSync(file).size)
+  }
+  await Promise.all(Array.from({ length: 300 }, (_, i) => commit(p, `group-${i % 5}`, 10 - (i % 11))))
+  t.ok(largest <= 2100, `1300 commits of 5 groups, the journal never past ${largest} bytes`)
+  const expected = Array.from({ length: 5 }, (_, g) => p.groups.get(`group-${g}`))
+  await store.close()
+  store = await openStore(dir)
+  t.teardown(() => store.close())
+  t.same(Array.from({ length: 5 }, (_, g) => store.partition('j', 0).groups.get(`group-${g}`)), expected, 'every group\'s last offset survives')
+  t.notOk(fs.existsSync(`${file}.tmp`))
+})
