@@ -170,13 +170,16 @@ export class Executor extends Duplex {
     const slots: Slot[] = offsets ? run.map(() => ({ response: null })) : [{ response: null }]
     for (const slot of slots) this.slots.push(slot)
     this.inflight += run.length
-    partition.append(messages, (err, offset) => {
+    partition.append(messages, (err, offset, stored) => {
+      // Publishes before a failure were stored: they are answered as such, the rest with the error.
       const error = err === null ? null : this.errorResponse(err)
       if (!offsets) {
-        slots[0].response = error === null ? { response: 'oks', count: run.length } : new Array<Response>(run.length).fill(error)
+        const answers: Response[] = stored > 0 ? [{ response: 'oks', count: stored }] : []
+        if (error !== null) for (let i = stored; i < run.length; i++) answers.push(error)
+        slots[0].response = answers
       } else {
         for (let i = 0; i < run.length; i++) {
-          slots[i].response = error ?? (run[i].reply === 'ok' ? OK : { response: 'offset', offset: offset + i })
+          slots[i].response = i >= stored && error !== null ? error : run[i].reply === 'ok' ? OK : { response: 'offset', offset: offset + i }
         }
       }
       this.inflight -= run.length
@@ -218,7 +221,10 @@ export class Executor extends Duplex {
             done(c.reply === 'ok' ? OK : { response: 'offset', offset })
           })
         case 'publish-batch':
-          return this.store.partition(c.log, c.partition).append(c.messages, (err, firstOffset) => {
+          return this.store.partition(c.log, c.partition).append(c.messages, (err, firstOffset, stored) => {
+            if (err !== null && stored > 0) {
+              return done({ response: 'error', message: `${err.message} (the first ${stored} messages of the batch were stored, from offset ${firstOffset})` })
+            }
             if (err !== null) return fail(err)
             done({ response: 'batch-published', firstOffset, count: c.messages.length })
           })

@@ -18,7 +18,8 @@ export interface PartitionOptions {
   groupsCompactBytes?: number
 }
 
-export type AppendCallback = (err: RogError | null, firstOffset: number) => void
+/** `stored` messages from `firstOffset` on were written (all of them when `err` is null). */
+export type AppendCallback = (err: RogError | null, firstOffset: number, stored: number) => void
 export type DoneCallback = (err: RogError | null) => void
 
 interface Waiter { offset: number, wake: () => void }
@@ -110,15 +111,25 @@ export class Partition {
     const first = this.nextOffset
     const timestamp = stamp(Date.now())
     let pending = 0
+    let stored = 0
     let failed: RogError | null = null
-    const done = (err: Error | null): void => {
+    const done = (err: Error | null, count: number): void => {
       if (err !== null && failed === null) failed = err instanceof RogError ? err : RogError.storage('appending', err)
-      if (--pending === 0) callback(failed, first)
+      if (err === null) stored += count
+      if (--pending === 0) callback(failed, first, stored)
     }
     let i = 0
     while (i < messages.length) {
       let segment = this.active()
-      if (segment.appendSize >= this.options.segmentBytes && segment.appendNext > segment.base) segment = this.roll()
+      if (segment.appendSize >= this.options.segmentBytes && segment.appendNext > segment.base) {
+        try {
+          segment = this.roll()
+        } catch (err) {
+          // The messages before this one are queued and keep their offsets; the rest are not appended.
+          failed = RogError.storage('starting a new segment', err)
+          break
+        }
+      }
       if (segment.appendSize >= this.options.segmentBytes / 2) this.prepareSpare()
       let bytes = 0
       let n = i
@@ -127,6 +138,7 @@ export class Partition {
       const buf = Buffer.allocUnsafe(bytes)
       let indexEntries: Buffer[] | null = null
       let at = 0
+      const count = n - i
       for (; i < n; i++) {
         const position = segment.appendSize + at
         if (position - segment.lastIndexed >= INDEX_INTERVAL) {
@@ -147,10 +159,11 @@ export class Partition {
         } else if (!cancelled) {
           this.rewind(err)
         }
-        done(err)
+        done(err, count)
       })
       if (indexEntries !== null) this.enqueue(segment.indexFile, Buffer.concat(indexEntries), () => {})
     }
+    if (pending === 0) process.nextTick(callback, failed, first, 0)
   }
 
   /** Reads from `offset` up to the high watermark. */
@@ -298,7 +311,13 @@ export class Partition {
   private roll (): Segment {
     const spare = this.spare ?? undefined
     this.spare = null
-    const segment = Segment.create(this.dir, this.nextOffset, spare)
+    let segment: Segment
+    try {
+      segment = Segment.create(this.dir, this.nextOffset, spare)
+    } catch (err) {
+      if (spare !== undefined) Segment.removeSpare(this.dir, spare)
+      throw err
+    }
     this.segments.push(segment)
     return segment
   }

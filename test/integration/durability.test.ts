@@ -4,6 +4,7 @@ import fc from 'fast-check'
 import { exchange, pipelined, request, startServer } from '../helpers/server'
 import { nodeFileIo, type FileIo } from '../../lib/storage/file-io'
 import { RogServer } from '../../lib/server/server'
+import { Segment } from '../../lib/storage/segment'
 import type { Command, Response } from '../../lib/protocol/commands'
 
 t.test('a live server survives random bytes from many clients and keeps serving', async (t) => {
@@ -93,4 +94,22 @@ t.test('shutdown does not wait out long polls, even one queued behind another', 
   const elapsed = Date.now() - started
   t.ok(elapsed < 5000, `closed in ${elapsed} ms, not after the 10 s grace period`)
   t.same((await answers).map((r) => r.response === 'messages' && r.messages.length), [0, 0], 'both polls answered, empty')
+})
+
+t.test('a failure to start a new segment (EMFILE, ENOSPC) is an error answer, not a crash', async (t) => {
+  const server = await startServer(t, { segmentBytes: 4096 })
+  const { port } = server.address()
+  await request(port, { command: 'create', log: 'roll', partitions: 1 })
+  const publish = (i: number): Command => ({ command: 'publish', log: 'roll', partition: 0, data: Buffer.from(`m${i}`.padEnd(100)), reply: 'offset' })
+  const create = Segment.create
+  t.teardown(() => { Segment.create = create })
+  Segment.create = () => { throw Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE' }) }
+  const during = await pipelined(port, Array.from({ length: 100 }, (_, i) => publish(i)))
+  Segment.create = create
+  const stored = during.filter((r) => r.response === 'offset').length
+  t.ok(stored > 0 && stored < 100, `${stored} fit in the first segment`)
+  t.ok(during.slice(stored).every((r) => r.response === 'error' && /starting a new segment: EMFILE/.test(r.message)), 'the rest are refused with the reason')
+  t.same(await request(port, publish(stored)), { response: 'offset', offset: stored }, 'the server is up; the next publish takes the next offset')
+  const r = await request(port, { command: 'fetch-batch', log: 'roll', partition: 0, group: 'g', offset: 0, maxMessages: 1000, maxBytes: 1 << 20, waitMs: 0 })
+  t.same(r.response === 'messages' && r.messages.map((m) => m.offset), Array.from({ length: stored + 1 }, (_, i) => i), 'no gaps')
 })

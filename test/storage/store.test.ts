@@ -371,3 +371,27 @@ t.test('the group offsets journal is compacted while the server runs', async (t)
   t.same(Array.from({ length: 5 }, (_, g) => store.partition('j', 0).groups.get(`group-${g}`)), expected, 'every group\'s last offset survives')
   t.notOk(fs.existsSync(`${file}.tmp`))
 })
+
+t.test('an append that fails part way reports how many of its messages were stored', async (t) => {
+  let failNewSegment = false
+  let firstSegmentFd = -1
+  const io: FileIo = {
+    ...nodeFileIo,
+    writev (fd, buffers, position) {
+      const bytes = buffers.reduce((n, b) => n + b.length, 0)
+      if (failNewSegment && fd !== firstSegmentFd && position === 0 && bytes > 1000) throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })
+      nodeFileIo.writev(fd, buffers, position)
+    }
+  }
+  const store = await openStore(t.testdir(), { io, segmentBytes: 4096 })
+  t.teardown(() => store.close())
+  await store.createLog('part', 1)
+  const p = store.partition('part', 0)
+  firstSegmentFd = p.segments[0].log.fd
+  failNewSegment = true
+  const result = await new Promise<[RogError | null, number, number]>((resolve) => p.append(Array.from({ length: 100 }, (_, i) => msg(i)), (...args) => resolve(args)))
+  failNewSegment = false
+  t.match(result, [{ code: 'STORAGE' }, 0, 32], 'the first segment\'s 32 messages were stored, the rest failed')
+  t.equal(p.highWatermark(), 32)
+  t.equal(await append(p, [msg(32)]), 32, 'appends continue at 32')
+})
