@@ -142,6 +142,13 @@ export class Encoder extends Transform {
   }
 
   override _transform (responses: Response[], _encoding: BufferEncoding, callback: TransformCallback): void {
-    callback(null, encodeResponses(responses))
+    let bytes: Buffer
+    try {
+      bytes = encodeResponses(responses)
+    } catch (err) {
+      // A response that cannot be encoded is a bug; it ends this connection, never the server.
+      return callback(err as Error)
+    }
+    callback(null, bytes)
   }
 }

@@ -65,9 +65,10 @@ export class GroupOffsets {
 
   /** Sets the value in memory; returns the record to append for it. Call `settled()` when that append is done. */
   set (group: string, offset: number): Buffer {
+    const record = encodeRecord(group, offset)
     this.offsets.set(group, offset)
     this.pending++
-    return encodeRecord(group, offset)
+    return record
   }
 
   /** An append of a record from `set` has finished (written or failed). */

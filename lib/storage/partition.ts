@@ -2,6 +2,7 @@ import * as fs from 'node:fs'
 import { once } from 'node:events'
 import type { FetchedMessage } from '../protocol/commands'
 import { RogError } from '../errors'
+import { MAX_GROUP_BYTES } from '../protocol/limits'
 import { entrySize, stamp, writeEntry } from './entry'
 import { INDEX_INTERVAL, OffsetIndex } from './offset-index'
 import { GroupOffsets } from './group-offsets'
@@ -208,6 +209,10 @@ export class Partition {
 
   /** Sets a group's committed offset, at most the high watermark. */
   commit (group: string, offset: number, callback: DoneCallback): void {
+    const groupBytes = Buffer.byteLength(group)
+    if (groupBytes > MAX_GROUP_BYTES) {
+      return callback(new RogError('BAD_GROUP_NAME', `Group name of ${groupBytes} bytes (as UTF-8) exceeds ${MAX_GROUP_BYTES}`))
+    }
     if (offset > this.highWatermark() || offset < 0) {
       return callback(new RogError('BAD_OFFSET', `Offset ${offset} is past the end of the partition (${this.highWatermark()})`))
     }

@@ -5,6 +5,7 @@ import { exchange, pipelined, request, startServer } from '../helpers/server'
 import { nodeFileIo, type FileIo } from '../../lib/storage/file-io'
 import { RogServer } from '../../lib/server/server'
 import { Segment } from '../../lib/storage/segment'
+import { anyCommand } from '../helpers/arbitraries'
 import type { Command, Response } from '../../lib/protocol/commands'
 
 t.test('a live server survives random bytes from many clients and keeps serving', async (t) => {
@@ -112,4 +113,31 @@ t.test('a failure to start a new segment (EMFILE, ENOSPC) is an error answer, no
   t.same(await request(port, publish(stored)), { response: 'offset', offset: stored }, 'the server is up; the next publish takes the next offset')
   const r = await request(port, { command: 'fetch-batch', log: 'roll', partition: 0, group: 'g', offset: 0, maxMessages: 1000, maxBytes: 1 << 20, waitMs: 0 })
   t.same(r.response === 'messages' && r.messages.map((m) => m.offset), Array.from({ length: stored + 1 }, (_, i) => i), 'no gaps')
+})
+
+t.test('a group name that grows past 64 KiB when decoded (invalid UTF-8) is refused, and nothing breaks', async (t) => {
+  const server = await startServer(t)
+  const { port } = server.address()
+  await request(port, { command: 'create', log: 'u', partitions: 1 })
+  await request(port, { command: 'publish', log: 'u', partition: 0, data: Buffer.from('x'), reply: 'ok' })
+  const group = Buffer.alloc(30_000, 0xff)
+  const ack = Buffer.from([3, 0, 1, 0x75, 0, 0, 0, 0, 0, 0, 0, 0])
+  ack.writeUInt32BE(group.length, 8)
+  const answer = await exchange(port, Buffer.concat([ack, group]))
+  t.match(answer.subarray(9).toString(), /^Group name of 90000 bytes \(as UTF-8\) exceeds 65535$/)
+  t.same(await request(port, { command: 'describe', log: 'u' }), { response: 'log-info', log: 'u', partitions: [{ partition: 0, firstOffset: 0, nextOffset: 1, groups: [] }] }, 'nothing was stored for it; describe still answers')
+  t.same(await request(port, { command: 'ack', log: 'u', partition: 0, group: 'ok' }), { response: 'ok' })
+})
+
+t.test('random well-formed commands against a live server are all answered, and it stays up', async (t) => {
+  const server = await startServer(t, { maxMessageBytes: 4096 })
+  const { port } = server.address()
+  const names = ['a', 'b', 'c.d']
+  await request(port, { command: 'create', log: 'a', partitions: 3 })
+  await fc.assert(fc.asyncProperty(fc.array(anyCommand({ names, maxWaitMs: 20 }), { minLength: 1, maxLength: 30 }), async (commands) => {
+    const answers = await pipelined(port, commands)
+    return answers.length === commands.length && answers.every((r) => r.response !== 'error' || !r.message.startsWith('Internal error'))
+  }), { numRuns: 80 })
+  const logs = await request(port, { command: 'list-logs' })
+  t.ok(logs.response === 'logs' && logs.logs.some((l) => l.log === 'a'), 'still serving')
 })

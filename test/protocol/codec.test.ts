@@ -2,7 +2,7 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Decoder } from '../../lib/protocol/decoder'
-import { encodeResponses } from '../../lib/protocol/encoder'
+import { Encoder, encodeResponses } from '../../lib/protocol/encoder'
 import { encodeCommand } from '../../lib/protocol/request-writer'
 import { ResponseReader, expectFor } from '../../lib/protocol/response-reader'
 import { protocolLimits } from '../../lib/protocol/limits'
@@ -96,6 +96,13 @@ const framed: Command[] = [
 
 t.test('a run of success answers encodes as that many zero bytes', async (t) => {
   t.equal(encodeResponses([{ response: 'oks', count: 3 }, { response: 'ok' }, { response: 'oks', count: 2 }]).toString('hex'), '000000000000')
+})
+
+t.test('the encoder reports a response it cannot encode as a stream error instead of throwing', async (t) => {
+  const encoder = new Encoder()
+  const failed = new Promise((resolve) => encoder.on('error', resolve))
+  t.doesNotThrow(() => encoder.write([{ response: 'log-info', log: 'x', partitions: [{ partition: 0, firstOffset: 0, nextOffset: 0, groups: [{ group: 'g'.repeat(70_000), offset: 0 }] }] }]))
+  t.match(await failed, RangeError)
 })
 
 t.test('framed commands round-trip through writer and decoder, whole and byte by byte', async (t) => {
