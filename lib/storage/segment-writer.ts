@@ -60,9 +60,10 @@ export class SegmentWriter extends Writable {
   /**
    * One writev (and, per policy, one fdatasync) per file for the whole batch,
    * files in the order they first appear (a segment before its index, an older
-   * segment before a newer one). After a failure nothing more of the batch is
-   * written: every append not yet written fails with that error. Callbacks
-   * run in append order.
+   * segment before a newer one). After a failure no further file is written:
+   * the appends to that file and to every file after it fail with that error;
+   * an append to a file already written succeeds. Callbacks run in append
+   * order (the partition cancels appends queued behind a failed one).
    */
   private writeBatch (appends: Append[], callback: (err?: Error | null) => void): void {
     const targets: AppendTarget[] = []
@@ -79,12 +80,7 @@ export class SegmentWriter extends Writable {
     }
     const failed = new Map<AppendTarget, Error>()
     const finish = (): void => {
-      let error: Error | null = null
-      for (const a of appends) {
-        if (a.cancelled !== undefined) a.done(a.cancelled)
-        else a.done(failed.get(a.target) ?? error ?? null)
-        error ??= failed.get(a.target) ?? null
-      }
+      for (const a of appends) a.done(a.cancelled ?? failed.get(a.target) ?? null)
       callback()
     }
     const next = (i: number): void => {

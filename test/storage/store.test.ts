@@ -395,3 +395,29 @@ t.test('an append that fails part way reports how many of its messages were stor
   t.equal(p.highWatermark(), 32)
   t.equal(await append(p, [msg(32)]), 32, 'appends continue at 32')
 })
+
+t.test('a group offset written in the same batch as a failed segment write is answered as stored', async (t) => {
+  let failLog = false
+  const io: FileIo = {
+    ...nodeFileIo,
+    writev (fd, buffers, position) {
+      if (failLog && buffers.some((b) => b.length >= ENTRY_OVERHEAD + 100)) throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })
+      nodeFileIo.writev(fd, buffers, position)
+    }
+  }
+  const dir = t.testdir()
+  let store = await openStore(dir, { io })
+  await store.createLog('mix', 1)
+  const p = store.partition('mix', 0)
+  await append(p, [msg(0), msg(1)])
+  failLog = true
+  // One turn of the event loop: a group record, a segment append, another group record.
+  const results = await Promise.allSettled([commit(p, 'g', 1), append(p, [msg(2)]), commit(p, 'g', 2)])
+  failLog = false
+  t.same(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled'], 'only the append whose file failed fails')
+  t.equal(p.groups.get('g'), 2)
+  await store.close()
+  store = await openStore(dir)
+  t.teardown(() => store.close())
+  t.equal(store.partition('mix', 0).groups.get('g'), 2, 'what was answered is what is on disk')
+})
