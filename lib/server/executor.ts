@@ -79,9 +79,7 @@ export class Executor extends Duplex {
 
   override _read (): void {
     this.readPaused = false
-    this.flush()
-    this.pump()
-    this.release()
+    this.settled()
   }
 
   private full (): boolean {
@@ -146,9 +144,11 @@ export class Executor extends Duplex {
     let partition: Partition
     try {
       partition = this.store.partition(first.log, first.partition)
-    } catch {
+    } catch (err) {
       this.waitingHead++
-      return this.start(first, false)
+      this.slots.push({ response: this.errorResponse(err) })
+      this.pendingBytes -= first.data.length
+      return this.settled()
     }
     let end = this.waitingHead + 1
     while (end < this.waiting.length && end - this.waitingHead < MAX_RUN) {
@@ -216,10 +216,8 @@ export class Executor extends Duplex {
     try {
       switch (c.command) {
         case 'publish':
-          return this.store.partition(c.log, c.partition).append([c.data], (err, offset) => {
-            if (err !== null) return fail(err)
-            done(c.reply === 'ok' ? OK : { response: 'offset', offset })
-          })
+          // pump() hands every publish to startPublishes.
+          throw new Error('a publish reached execute()')
         case 'publish-batch':
           return this.store.partition(c.log, c.partition).append(c.messages, (err, firstOffset, stored) => {
             if (err !== null && stored > 0) {

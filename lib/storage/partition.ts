@@ -228,8 +228,7 @@ export class Partition {
 
   /** fdatasync of every file written since the last call (the 'interval' policy). */
   syncDirty (): void {
-    const targets: AppendTarget[] = [this.groups.file, ...this.segments.map((s) => s.log)]
-    for (const t of targets) {
+    for (const t of this.durableFiles()) {
       if (t.dirty !== true) continue
       t.dirty = false
       fs.fdatasync(t.fd, (err) => { if (err !== null) this.options.log(`fdatasync failed in ${this.dir}: ${err.message}`) })
@@ -239,7 +238,7 @@ export class Partition {
   async close (): Promise<void> {
     this.writer.end()
     if (!this.writer.writableFinished) await once(this.writer, 'finish')
-    for (const t of [this.groups.file, ...this.segments.map((s) => s.log)]) {
+    for (const t of this.durableFiles()) {
       if (t.dirty === true) fs.fdatasyncSync(t.fd)
     }
     this.wakeAll()
@@ -248,6 +247,11 @@ export class Partition {
     this.spare = null
     for (const s of this.segments) s.close()
     this.groups.close()
+  }
+
+  /** The files whose writes the fsync policy covers (indexes are rebuilt, not synced). */
+  private durableFiles (): AppendTarget[] {
+    return [this.groups.file, ...this.segments.map((s) => s.log)]
   }
 
   private enqueue (target: AppendTarget, data: Buffer, done: (err: Error | null, cancelled: boolean) => void): void {
