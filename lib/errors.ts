@@ -78,8 +78,58 @@ export class RogError extends Error {
     return new RogError('BAD_FRAME', `Malformed request: ${why}`, { fatal: true })
   }
 
+  static badOffset (offset: number, end: number): RogError {
+    return new RogError('BAD_OFFSET', `Offset ${offset} is past the end of the partition (${end})`)
+  }
+
+  static groupNameTooLong (bytes: number, limit: number): RogError {
+    return new RogError('BAD_GROUP_NAME', `Group name of ${bytes} bytes (as UTF-8) exceeds ${limit}`)
+  }
+
+  static tooManyPartitions (): RogError {
+    return new RogError('BAD_PARTITION_COUNT', 'Number of partitions must be at most 255')
+  }
+
+  static tooManyConnections (limit: number): RogError {
+    return new RogError('TOO_MANY_CONNECTIONS', `Too many connections (limit ${limit})`)
+  }
+
+  static shuttingDown (): RogError {
+    return new RogError('SHUTTING_DOWN', 'Server is shutting down')
+  }
+
+  /**
+   * The error a client gets for a server's error answer, which carries text
+   * only: the code is recovered from the texts the factories above word.
+   */
+  static fromServer (message: string): RogError {
+    for (const [pattern, code] of SERVER_TEXTS) {
+      if (pattern.test(message)) return new RogError(code, message)
+    }
+    return new RogError('SERVER_ERROR', message)
+  }
+
   static storage (what: string, cause: unknown): RogError {
     const reason = cause instanceof Error ? cause.message : String(cause)
     return new RogError('STORAGE', `Storage error while ${what}: ${reason}`, { cause })
   }
 }
+
+/** The server's error texts (worded by the factories of RogError), matched back to their codes. */
+const SERVER_TEXTS: Array<[RegExp, RogErrorCode]> = [
+  [/^No data left in the log to be read$/, 'NO_DATA'],
+  [/^No log registered with name /, 'NO_LOG'],
+  [/^Log .* already exists$/, 'LOG_EXISTS'],
+  [/^Number of partitions must be at (least|most) \d+$/, 'BAD_PARTITION_COUNT'],
+  [/^Trying to access partition \d+ but log .* has \d+ partitions$/, 'BAD_PARTITION'],
+  [/^Invalid log name /, 'BAD_LOG_NAME'],
+  [/^Group name of \d+ bytes/, 'BAD_GROUP_NAME'],
+  [/^Offset \d+ is past the end of the partition/, 'BAD_OFFSET'],
+  [/^Message of \d+ bytes exceeds the limit/, 'MESSAGE_TOO_LARGE'],
+  [/^Request of \d+ bytes exceeds the limit/, 'FRAME_TOO_LARGE'],
+  [/^Malformed request: /, 'BAD_FRAME'],
+  [/^Unknown command /, 'UNKNOWN_COMMAND'],
+  [/^Storage error |^Segment .* is damaged/, 'STORAGE'],
+  [/^Too many connections/, 'TOO_MANY_CONNECTIONS'],
+  [/^Server is shutting down/, 'SHUTTING_DOWN']
+]

@@ -6,7 +6,6 @@ import { ResponseReader, expectFor, type Expect } from '../protocol/response-rea
 import { DEFAULT_ADDRESS, formatAddress, parseAddress, type Address } from './address'
 import { Consumer, type ConsumerOptions } from './consumer'
 import { Producer, type ProducerOptions } from './producer'
-import { serverError } from './server-error'
 
 export type ResponseCallback = (err: RogError | null, response: Response | null) => void
 type ResponseOf<K extends Response['response']> = Extract<Response, { response: K }>
@@ -238,7 +237,7 @@ export class RogClient {
     for (const r of responses) {
       const callback = this.callbacks[this.head] as ResponseCallback
       this.callbacks[this.head++] = null
-      if (r.response === 'error') callback(serverError(r.message), null)
+      if (r.response === 'error') callback(RogError.fromServer(r.message), null)
       else callback(null, r)
     }
     if (this.head > 1024 && this.head * 2 > this.callbacks.length) {
@@ -300,7 +299,7 @@ function asRogError (err: unknown): RogError {
 function unsolicited (chunk: Buffer): RogError | null {
   if (chunk.length < 9 || chunk[0] !== 1) return null
   const size = Number(chunk.readBigUInt64BE(1))
-  return chunk.length >= 9 + size ? serverError(chunk.toString('utf8', 9, 9 + size)) : null
+  return chunk.length >= 9 + size ? RogError.fromServer(chunk.toString('utf8', 9, 9 + size)) : null
 }
 
 const REASONS: Record<string, string> = {

@@ -270,7 +270,7 @@ export class Executor extends Duplex {
     const p = this.store.partition(log, partition)
     const offset = from ?? p.groups.get(group)
     if (offset > p.highWatermark()) {
-      throw new RogError('BAD_OFFSET', `Offset ${offset} is past the end of the partition (${p.highWatermark()})`)
+      throw RogError.badOffset(offset, p.highWatermark())
     }
     await p.waitFor(offset, Math.min(waitMs, MAX_WAIT_MS))
     const messages = maxMessages === 0

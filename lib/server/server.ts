@@ -70,9 +70,7 @@ export class RogServer {
   private accept (socket: net.Socket): void {
     socket.on('error', () => {})
     if (this.closing !== null || this.connections.size >= (this.options.maxConnections ?? Infinity)) {
-      const error = this.closing !== null
-        ? new RogError('SHUTTING_DOWN', 'Server is shutting down')
-        : new RogError('TOO_MANY_CONNECTIONS', `Too many connections (limit ${this.options.maxConnections ?? 0})`)
+      const error = this.closing !== null ? RogError.shuttingDown() : RogError.tooManyConnections(this.options.maxConnections ?? 0)
       socket.end(encodeResponses([{ response: 'error', message: error.message }]))
       socket.once('finish', () => setTimeout(() => socket.destroy(), LINGER_MS).unref())
       return

@@ -211,10 +211,10 @@ export class Partition {
   commit (group: string, offset: number, callback: DoneCallback): void {
     const groupBytes = Buffer.byteLength(group)
     if (groupBytes > MAX_GROUP_BYTES) {
-      return callback(new RogError('BAD_GROUP_NAME', `Group name of ${groupBytes} bytes (as UTF-8) exceeds ${MAX_GROUP_BYTES}`))
+      return callback(RogError.groupNameTooLong(groupBytes, MAX_GROUP_BYTES))
     }
     if (offset > this.highWatermark() || offset < 0) {
-      return callback(new RogError('BAD_OFFSET', `Offset ${offset} is past the end of the partition (${this.highWatermark()})`))
+      return callback(RogError.badOffset(offset, this.highWatermark()))
     }
     const previous = this.groups.get(group)
     const record = this.groups.set(group, offset)

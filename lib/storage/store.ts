@@ -76,7 +76,7 @@ export class Store {
     if (!isValidLogName(name)) throw RogError.badLogName(name)
     if (this.logs.has(name) || this.creating.has(name)) throw RogError.logExists(name)
     if (partitions < 1) throw RogError.badPartitionCount()
-    if (partitions > 255) throw new RogError('BAD_PARTITION_COUNT', 'Number of partitions must be at most 255')
+    if (partitions > 255) throw RogError.tooManyPartitions()
     this.creating.add(name)
     try {
       const tmp = path.join(this.dataDir, name + CREATING)

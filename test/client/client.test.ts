@@ -190,3 +190,14 @@ t.test('the response framer parses whatever way the bytes are cut', async (t) =>
   status.expect('ok')
   t.throws(() => status.feed(Buffer.from([7])), { code: 'PROTOCOL' }, 'an unknown status byte')
 })
+
+t.test('every error text the server words maps back to its code', async (t) => {
+  const worded: RogError[] = [
+    RogError.logExists('x'), RogError.badPartitionCount(), RogError.tooManyPartitions(), RogError.noData(), RogError.noLog('x'),
+    RogError.badPartition(3, 'x', 2), RogError.badLogName('a/b'), RogError.groupNameTooLong(70_000, 65_535), RogError.badOffset(9, 3),
+    RogError.messageTooLarge(10, 5), RogError.frameTooLarge(10, 5), RogError.badFrame('why'), RogError.unknownCommand(77),
+    RogError.storage('appending', new Error('EIO')), RogError.tooManyConnections(1), RogError.shuttingDown()
+  ]
+  for (const e of worded) t.equal(RogError.fromServer(e.message).code, e.code, e.message)
+  t.equal(RogError.fromServer('something new').code, 'SERVER_ERROR')
+})
