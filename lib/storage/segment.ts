@@ -3,7 +3,7 @@ import * as path from 'node:path'
 import { promisify } from 'node:util'
 import type { FetchedMessage } from '../protocol/commands'
 import { RogError } from '../errors'
-import { entryIsIntact, entryMessage, readEntryHeader } from './entry'
+import { ENTRY_OVERHEAD, entryIsIntact, entryMessage, readEntryHeader } from './entry'
 import { INDEX_ENTRY, INDEX_INTERVAL, OffsetIndex } from './offset-index'
 import type { AppendTarget } from './segment-writer'
 
@@ -135,12 +135,11 @@ export class Segment {
   async read (offset: number, endOffset: number, maxMessages: number, maxBytes: number, atLeastOne: boolean): Promise<FetchedMessage[]> {
     const out: FetchedMessage[] = []
     const limit = Math.min(endOffset, this.nextOffset)
-    if (offset >= limit) return out
+    if (offset >= limit || maxMessages <= 0) return out
     let position = this.index.lookup(offset - this.base)[1]
     const fileEnd = this.log.size
     let bytes = 0
     let want = Math.min(READ_CHUNK, Math.max(4096, maxBytes + INDEX_INTERVAL))
-    if (maxMessages <= 0) return out
     while (position < fileEnd && out.length < maxMessages) {
       const length = Math.min(want, fileEnd - position)
       const buf = Buffer.allocUnsafe(length)
@@ -200,7 +199,7 @@ async function scan (fd: number, fileSize: number, from: number, expected: numbe
     for (;;) {
       const entry = readEntryHeader(buf.subarray(0, bytesRead), at)
       if (entry === null) break
-      if (entry.id !== expected || entry.size > MAX_ENTRY_BYTES || entry.size < 28) return { end: position + at, nextOffset: expected }
+      if (entry.id !== expected || entry.size > MAX_ENTRY_BYTES || entry.size < ENTRY_OVERHEAD) return { end: position + at, nextOffset: expected }
       if (at + entry.size > bytesRead) break
       if (!entryIsIntact(buf, at, entry.size)) return { end: position + at, nextOffset: expected }
       if (position + at - lastIndexed >= INDEX_INTERVAL) {
