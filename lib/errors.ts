@@ -17,6 +17,10 @@ export type RogErrorCode =
   | 'BAD_FRAME'
   | 'UNKNOWN_COMMAND'
   | 'STORAGE'
+  /** Stored data failed its checks; the server log names the file and position. */
+  | 'DAMAGED'
+  /** A log found on disk that cannot be served; the server log says why. */
+  | 'LOG_UNAVAILABLE'
   | 'TOO_MANY_CONNECTIONS'
   | 'IDLE_TIMEOUT'
   | 'SHUTTING_DOWN'
@@ -109,6 +113,14 @@ export class RogError extends Error {
     return new RogError('SERVER_ERROR', message)
   }
 
+  static logUnavailable (log: string): RogError {
+    return new RogError('LOG_UNAVAILABLE', `Log ${log} is unavailable: its files could not be opened; the server log says why`)
+  }
+
+  static damaged (where: string, offset: number): RogError {
+    return new RogError('DAMAGED', `${where} is damaged at offset ${offset}: the data there failed its checks and is not served`)
+  }
+
   static storage (what: string, cause: unknown): RogError {
     const reason = cause instanceof Error ? cause.message : String(cause)
     return new RogError('STORAGE', `Storage error while ${what}: ${reason}`, { cause })
@@ -129,7 +141,9 @@ const SERVER_TEXTS: Array<[RegExp, RogErrorCode]> = [
   [/^Request of \d+ bytes exceeds the limit/, 'FRAME_TOO_LARGE'],
   [/^Malformed request: /, 'BAD_FRAME'],
   [/^Unknown command /, 'UNKNOWN_COMMAND'],
-  [/^Storage error |^Segment .* is damaged/, 'STORAGE'],
+  [/^Storage error /, 'STORAGE'],
+  [/^Log .* is unavailable: /, 'LOG_UNAVAILABLE'],
+  [/^Partition \d+ of log .* is damaged at offset \d+/, 'DAMAGED'],
   [/^Too many connections/, 'TOO_MANY_CONNECTIONS'],
   [/^Server is shutting down/, 'SHUTTING_DOWN']
 ]

@@ -6,7 +6,7 @@ export interface ProtocolLimits {
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
-export const MAX_GROUP_BYTES = 0xffff
+export { MAX_GROUP_BYTES } from '../util/limits'
 /** A framed request may always carry one message of the largest size, plus its header. */
 export const FRAME_OVERHEAD = 64 * 1024
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024

@@ -1,42 +1,53 @@
 import { crc32c } from '@node-rs/crc32'
-import { readU64, writeU64 } from '../protocol/u64'
+import { readU64, writeU64 } from '../util/u64'
 
 /**
  * One message in a segment file:
  *
- * | field      | size     | meaning                                        |
- * |------------|----------|------------------------------------------------|
- * | id         | u64      | the message id (offset)                        |
- * | entry size | u64      | bytes of content that follow (12 + message)   |
- * | crc32c     | u32      | CRC-32C (Castagnoli) of timestamp and message  |
- * | timestamp  | u64      | append time, milliseconds since the epoch      |
- * | message    | the rest | the message, opaque bytes                      |
+ * | field      | size     | meaning                                                 |
+ * |------------|----------|---------------------------------------------------------|
+ * | id         | u64      | the message id (offset)                                 |
+ * | entry size | u64      | bytes of content that follow (12 + message)            |
+ * | crc32c     | u32      | CRC-32C (Castagnoli) of id, entry size, timestamp and   |
+ * |            |          | message: every byte of the entry but these four         |
+ * | timestamp  | u64      | append time, milliseconds since the epoch               |
+ * | message    | the rest | the message, opaque bytes                               |
  *
  * The first two fields are PROTOCOL.md's id/size framing; the content holds
  * the checksum and timestamp, as a Kafka record batch does.
+ *
+ * Segments written by Rog before 0.2 checksum only the timestamp and the
+ * message ("legacy" entries). A segment is one or the other throughout: the
+ * segment decides which from its first entry, and new segments are never
+ * legacy.
  */
 export const ENTRY_HEADER = 16
 export const CONTENT_HEADER = 12
 export const ENTRY_OVERHEAD = ENTRY_HEADER + CONTENT_HEADER
+/** The largest message Rog accepts under any setting; recovery keeps every entry up to this size. */
+export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+export const MAX_ENTRY_BYTES = ENTRY_OVERHEAD + MAX_MESSAGE_BYTES
 
 export function entrySize (messageSize: number): number {
   return ENTRY_OVERHEAD + messageSize
 }
 
-/** The timestamp field's bytes and their CRC-32C: shared by every entry of one append. */
-export interface Stamp { bytes: Buffer, crc: number }
+/** The timestamp of one append, shared by its entries. */
+export interface Stamp { bytes: Buffer, ms: number }
 
 export function stamp (timestamp: number): Stamp {
   const bytes = Buffer.allocUnsafe(8)
   writeU64(bytes, timestamp, 0)
-  return { bytes, crc: crc32c(bytes) }
+  return { bytes, ms: timestamp }
 }
 
 export function writeEntry (buf: Buffer, at: number, id: number, stamp: Stamp, message: Buffer): number {
   writeU64(buf, id, at)
   writeU64(buf, CONTENT_HEADER + message.length, at + 8)
-  buf.writeUInt32BE(crc32c(message, stamp.crc), at + 16)
   stamp.bytes.copy(buf, at + 20)
+  // The 16 header bytes and the timestamp are checksummed in JS: one native call per entry, not three.
+  const head = crcJs(buf, at + 20, at + 28, crcJs(buf, at, at + 16, 0))
+  buf.writeUInt32BE(crc32c(message, head), at + 16)
   return at + ENTRY_OVERHEAD + message.copy(buf, at + ENTRY_OVERHEAD)
 }
 
@@ -55,13 +66,45 @@ export function readEntryHeader (buf: Buffer, at: number): EntryView | null {
   return { id: readU64(buf, at), size: ENTRY_HEADER + readU64(buf, at + 8) }
 }
 
+/** Whether an entry header's size is one Rog could have written. */
+export function plausibleSize (size: number): boolean {
+  return size >= ENTRY_OVERHEAD && size <= MAX_ENTRY_BYTES
+}
+
 /** Whether the whole entry at `at` (of `size` bytes, all in `buf`) carries a valid checksum. */
-export function entryIsIntact (buf: Buffer, at: number, size: number): boolean {
-  if (size < ENTRY_OVERHEAD) return false
-  return crc32c(buf.subarray(at + 20, at + size)) === buf.readUInt32BE(at + 16)
+export function entryIsIntact (buf: Buffer, at: number, size: number, legacy = false): boolean {
+  if (!plausibleSize(size) || at + size > buf.length) return false
+  const stored = buf.readUInt32BE(at + 16)
+  if (legacy) return crc32c(buf.subarray(at + 20, at + size)) === stored
+  const head = crcJs(buf, at + 20, at + 28, crcJs(buf, at, at + 16, 0))
+  return crc32c(buf.subarray(at + 28, at + size), head) === stored
+}
+
+/** Which checksum the whole entry at `at` carries: 'current', 'legacy', or null when neither holds. */
+export function entryFormat (buf: Buffer, at: number, size: number): 'current' | 'legacy' | null {
+  if (entryIsIntact(buf, at, size)) return 'current'
+  if (entryIsIntact(buf, at, size, true)) return 'legacy'
+  return null
 }
 
 export function entryMessage (buf: Buffer, at: number, size: number): Buffer {
   return buf.subarray(at + ENTRY_OVERHEAD, at + size)
 }
 
+export function entryTimestamp (buf: Buffer, at: number): number {
+  return readU64(buf, at + 20)
+}
+
+const TABLE = new Int32Array(256)
+for (let n = 0; n < 256; n++) {
+  let c = n
+  for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1
+  TABLE[n] = c
+}
+
+/** CRC-32C of buf[from, to), continuing `previous` as `crc32c(data, previous)` does. */
+export function crcJs (buf: Buffer, from: number, to: number, previous: number): number {
+  let c = ~previous
+  for (let i = from; i < to; i++) c = TABLE[(c ^ buf[i]) & 0xff] ^ (c >>> 8)
+  return ~c >>> 0
+}

@@ -1,25 +1,40 @@
 import * as fs from 'node:fs'
 
 /**
- * The file-writing seam of storage: every byte Rog writes to a data file goes
- * through these calls, so tests can replace them to inject disk faults.
+ * The file-system seam of storage: every byte Rog writes to a data file, every
+ * sync and every descriptor it opens goes through these calls, so tests can
+ * replace any of them to inject disk faults.
  *
  * Writes are synchronous: they copy into the page cache in microseconds, far
- * less than handing them to the thread pool costs. Syncs are asynchronous:
- * they wait for the disk, and appends that arrive meanwhile are gathered for
- * the next one (group commit).
+ * less than handing them to the thread pool costs. Syncs of appended data are
+ * asynchronous: they wait for the disk, and appends that arrive meanwhile are
+ * gathered for the next one (group commit). Reads are asynchronous.
  */
 export interface FileIo {
+  /** Opens without following a symlink; throws on failure. */
+  open (path: string, flags: number): number
+  close (fd: number): void
   /** Writes every byte of `buffers` at `position`; throws on failure. */
   writev (fd: number, buffers: Buffer[], position: number): void
   fdatasync (fd: number, callback: (err: Error | null) => void): void
+  /** A synchronous fsync of a small file or of a directory (by path); throws on failure. */
+  fsyncPath (path: string): void
   /** Throws on failure. */
   ftruncate (fd: number, size: number): void
+  read (fd: number, buf: Buffer, position: number, callback: (err: Error | null, bytesRead: number) => void): void
 }
 
 const IOV_MAX = 1024
+export const OPEN_EXISTING = fs.constants.O_RDWR | fs.constants.O_NOFOLLOW
+export const CREATE_NEW = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW
 
 export const nodeFileIo: FileIo = {
+  open (path, flags) {
+    return fs.openSync(path, flags, 0o644)
+  },
+  close (fd) {
+    fs.closeSync(fd)
+  },
   writev (fd, buffers, position) {
     let rest = buffers
     while (rest.length > 0) {
@@ -32,8 +47,15 @@ export const nodeFileIo: FileIo = {
   fdatasync (fd, callback) {
     fs.fdatasync(fd, (err) => callback(err))
   },
+  fsyncPath (path) {
+    const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+    try { fs.fsyncSync(fd) } finally { fs.closeSync(fd) }
+  },
   ftruncate (fd, size) {
     fs.ftruncateSync(fd, size)
+  },
+  read (fd, buf, position, callback) {
+    fs.read(fd, buf, 0, buf.length, position, (err, bytesRead) => callback(err, bytesRead))
   }
 }
 

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { crc32c } from '@node-rs/crc32'
-import { readU64, writeU64 } from '../protocol/u64'
+import { readU64, writeU64 } from '../util/u64'
+import { DataFile, type FilePool } from './data-file'
+import { CREATE_NEW } from './file-io'
 import type { Logger } from './segment'
-import type { AppendTarget } from './segment-writer'
 
 export const GROUPS_FILE = 'groups.offsets'
 
@@ -20,111 +21,152 @@ export const GROUPS_FILE = 'groups.offsets'
  * | group      | group size | the group name, UTF-8                    |
  * | offset     | u64        | the group's committed offset             |
  *
- * A record is written whole in one write, so an update is atomic: a record
- * cut short or failing its checksum (a crash mid-write) ends the journal and
- * is truncated on load. The journal is compacted to one record per group
- * (written to a temporary file, synced, renamed over) on open, and whenever it
- * has grown past `compactBytes` and four times its live size while none of its
- * appends is queued or in flight, so no write or sync holds the old file.
+ * A record is written whole in one write. On load, a record cut short or
+ * failing its checksum is skipped, and loading goes on at the next position
+ * where an intact record starts, so damage loses only the records it hits.
+ * Damage before the end of the journal is kept, in a copy named
+ * `groups.offsets.damaged-<time>`, before the journal is rewritten.
+ *
+ * Two views: `get` is what is persisted (what reads and describe see),
+ * `pending` includes records queued and not yet written (what the next ack
+ * builds on). A failed write makes `rewind` drop the pending view.
+ *
+ * Compaction rewrites the journal as one record per group (a temporary file,
+ * synced, renamed over, directory synced) once it has grown past
+ * `compactBytes` and four times its live size. The partition's writer runs it
+ * between batches, when no write or sync is in flight, so it happens under
+ * any load: the file stays under `max(compactBytes, 4 x live)` plus one batch.
  */
 export const DEFAULT_COMPACT_BYTES = 1024 * 1024
 
 export class GroupOffsets {
-  readonly file: AppendTarget
-  private readonly path: string
-  private readonly offsets: Map<string, number>
+  readonly file: DataFile
+  private readonly committed: Map<string, number>
+  private latest: Map<string, number>
   private readonly compactBytes: number
   private readonly log: Logger
-  private compactAt = 0
-  /** Records handed out by `set` whose append has not finished. */
-  private pending = 0
+  private compactAt: number
 
-  private constructor (file: string, offsets: Map<string, number>, compactBytes: number, log: Logger) {
-    this.path = file
-    this.offsets = offsets
+  private constructor (file: DataFile, offsets: Map<string, number>, compactBytes: number, log: Logger) {
+    this.file = file
+    this.committed = offsets
+    this.latest = new Map(offsets)
     this.compactBytes = compactBytes
     this.log = log
-    this.file = { fd: -1, size: 0, durable: true }
-    this.compact()
+    this.compactAt = this.bound()
   }
 
-  static open (dir: string, log: Logger, compactBytes = DEFAULT_COMPACT_BYTES): GroupOffsets {
+  /** An empty journal for a new partition. */
+  static init (dir: string, pool: FilePool): void {
+    pool.io.close(pool.io.open(path.join(dir, GROUPS_FILE), CREATE_NEW))
+  }
+
+  static open (dir: string, pool: FilePool, log: Logger, compactBytes = DEFAULT_COMPACT_BYTES): GroupOffsets {
     const file = path.join(dir, GROUPS_FILE)
     const offsets = new Map<string, number>()
-    if (fs.existsSync(file)) {
-      const buf = fs.readFileSync(file)
-      const end = parseJournal(buf, offsets)
-      if (end < buf.length) log(`${file}: dropped ${buf.length - end} bytes of an incomplete or damaged record`)
+    const stat = fs.lstatSync(file, { throwIfNoEntry: false })
+    if (stat === undefined) GroupOffsets.init(dir, pool)
+    const buf = stat === undefined ? Buffer.alloc(0) : fs.readFileSync(file)
+    const { damage, tail } = parseJournal(buf, offsets)
+    const journal = new GroupOffsets(new DataFile(pool, file, buf.length, { durable: true }), offsets, compactBytes, log)
+    if (tail > 0) log(`${file}: ${tail} bytes of an incomplete record at the end (a write cut short), dropped at the next compaction`)
+    if (damage.length > 0) {
+      const copy = `${file}.damaged-${Date.now()}`
+      const where = damage.map((d) => `${d.to - d.from} bytes at ${d.from}`).join(', ')
+      try {
+        fs.copyFileSync(file, copy, fs.constants.COPYFILE_EXCL)
+        log(`${file}: damaged records (${where}) skipped; the journal as found is kept in ${copy}`)
+        journal.compact()
+      } catch (err) {
+        log(`${file}: damaged records (${where}) skipped; could not keep a copy (${(err as Error).message}), so the journal is left as it is`)
+      }
+    } else if (journal.file.size > journal.compactAt) {
+      journal.compact()
     }
-    return new GroupOffsets(file, offsets, compactBytes, log)
+    return journal
   }
 
+  /** The persisted committed offset of `group` (0 when it has none). */
   get (group: string): number {
-    return this.offsets.get(group) ?? 0
+    return this.committed.get(group) ?? 0
   }
 
-  /** Sets the value in memory; returns the record to append for it. Call `settled()` when that append is done. */
+  /** The offset `group` will have once every queued update is written. */
+  pending (group: string): number {
+    return this.latest.get(group) ?? 0
+  }
+
+  /** Queues an update; returns the record to append. Call `applied` when it is written, `rewind` if it failed. */
   set (group: string, offset: number): Buffer {
-    const record = encodeRecord(group, offset)
-    this.offsets.set(group, offset)
-    this.pending++
-    return record
+    this.latest.set(group, offset)
+    return encodeRecord(group, offset)
   }
 
-  /** An append of a record from `set` has finished (written or failed). */
-  settled (): void {
-    if (--this.pending === 0 && this.file.size > this.compactAt) this.compact()
+  applied (group: string, offset: number): void {
+    this.committed.set(group, offset)
   }
 
-  private compact (): void {
-    const compacted = GroupOffsets.encodeAll(this.offsets)
-    const tmp = `${this.path}.tmp`
-    try {
-      const fd = fs.openSync(tmp, 'w+')
-      fs.writeSync(fd, compacted, 0, compacted.length, 0)
-      fs.fsyncSync(fd)
-      fs.renameSync(tmp, this.path)
-      if (this.file.fd >= 0) fs.closeSync(this.file.fd)
-      this.file.fd = fd
-      this.file.size = compacted.length
-      this.file.dirty = false
-    } catch (err) {
-      if (this.file.fd < 0) throw err
-      this.log(`${this.path}: compaction failed, the journal keeps growing: ${(err as Error).message}`)
-    }
-    this.compactAt = Math.max(this.compactBytes, 4 * compacted.length)
-  }
-
-  /** Undoes a `set` whose record failed to persist, unless a later update came after it. */
-  revert (group: string, attempted: number, previous: number): void {
-    if (this.offsets.get(group) === attempted) this.offsets.set(group, previous)
+  /** Queued updates failed: the pending view falls back to what is persisted. */
+  rewind (): void {
+    this.latest = new Map(this.committed)
   }
 
   entries (): Array<{ group: string, offset: number }> {
-    return [...this.offsets].map(([group, offset]) => ({ group, offset }))
+    return [...this.committed].map(([group, offset]) => ({ group, offset }))
   }
 
-  /** Pulls every offset down to at most `end` (after a log was truncated in recovery); returns what changed. */
-  clamp (end: number): Buffer[] {
-    const records: Buffer[] = []
-    for (const [group, offset] of this.offsets) {
-      if (offset > end) records.push(this.set(group, end))
+  /** Pulls every offset down to at most `end` (after a torn tail was truncated in recovery); returns the updates. */
+  clamp (end: number): Array<{ group: string, offset: number, record: Buffer }> {
+    const updates = []
+    for (const [group, offset] of this.committed) {
+      if (offset > end) updates.push({ group, offset: end, record: this.set(group, end) })
     }
-    return records
+    return updates
+  }
+
+  /** Compacts when the journal has outgrown its bound. Only while no write or sync of it is in flight. */
+  compactIfDue (): void {
+    if (this.file.size > this.compactAt) this.compact()
+  }
+
+  private bound (): number {
+    let live = 0
+    for (const group of this.committed.keys()) live += RECORD_OVERHEAD + Buffer.byteLength(group)
+    return Math.max(this.compactBytes, 4 * live)
+  }
+
+  private compact (): void {
+    const compacted = Buffer.concat([...this.committed].map(([group, offset]) => encodeRecord(group, offset)))
+    const tmp = `${this.file.path}.tmp`
+    const io = this.file.io
+    let fd = -1
+    try {
+      if (fs.lstatSync(tmp, { throwIfNoEntry: false })?.isFile() === true) fs.rmSync(tmp)
+      fd = io.open(tmp, CREATE_NEW)
+      io.writev(fd, [compacted], 0)
+      io.fsyncPath(tmp)
+      fs.renameSync(tmp, this.file.path)
+      io.fsyncPath(path.dirname(this.file.path))
+      this.file.replaced(fd, compacted.length)
+      fd = -1
+    } catch (err) {
+      this.log(`${this.file.path}: compaction failed, the journal keeps growing: ${(err as Error).message}`)
+      if (fd >= 0) io.close(fd)
+      fs.rmSync(tmp, { force: true })
+    }
+    this.compactAt = this.bound()
   }
 
   close (): void {
-    fs.closeSync(this.file.fd)
-  }
-
-  private static encodeAll (offsets: Map<string, number>): Buffer {
-    return Buffer.concat([...offsets].map(([group, offset]) => encodeRecord(group, offset)))
+    this.file.closeFd()
   }
 }
 
-function encodeRecord (group: string, offset: number): Buffer {
+const RECORD_OVERHEAD = 4 + 2 + 8
+
+export function encodeRecord (group: string, offset: number): Buffer {
   const size = Buffer.byteLength(group)
-  const buf = Buffer.allocUnsafe(4 + 2 + size + 8)
+  const buf = Buffer.allocUnsafe(RECORD_OVERHEAD + size)
   buf.writeUInt16BE(size, 4)
   buf.write(group, 6)
   writeU64(buf, offset, 6 + size)
@@ -132,15 +174,31 @@ function encodeRecord (group: string, offset: number): Buffer {
   return buf
 }
 
-function parseJournal (buf: Buffer, into: Map<string, number>): number {
+/** The end of the intact record at `at`, or -1. */
+function recordEnd (buf: Buffer, at: number): number {
+  if (buf.length - at < RECORD_OVERHEAD) return -1
+  const end = at + RECORD_OVERHEAD + buf.readUInt16BE(at + 4)
+  if (end > buf.length || crc32c(buf.subarray(at + 4, end)) !== buf.readUInt32BE(at)) return -1
+  return end
+}
+
+/** Loads every intact record; returns the damaged ranges before the end, and the bytes of a torn last record. */
+export function parseJournal (buf: Buffer, into: Map<string, number>): { damage: Array<{ from: number, to: number }>, tail: number } {
+  const damage: Array<{ from: number, to: number }> = []
   let at = 0
-  while (buf.length - at >= 6) {
-    const size = buf.readUInt16BE(at + 4)
-    const end = at + 6 + size + 8
-    if (end > buf.length) break
-    if (crc32c(buf.subarray(at + 4, end)) !== buf.readUInt32BE(at)) break
-    into.set(buf.toString('utf8', at + 6, at + 6 + size), readU64(buf, at + 6 + size))
-    at = end
+  while (at < buf.length) {
+    const end = recordEnd(buf, at)
+    if (end >= 0) {
+      const size = buf.readUInt16BE(at + 4)
+      into.set(buf.toString('utf8', at + 6, at + 6 + size), readU64(buf, at + 6 + size))
+      at = end
+      continue
+    }
+    let next = at + 1
+    while (next < buf.length && recordEnd(buf, next) < 0) next++
+    if (next >= buf.length) return { damage, tail: buf.length - at }
+    damage.push({ from: at, to: next })
+    at = next
   }
-  return at
+  return { damage, tail: 0 }
 }

@@ -11,8 +11,10 @@
  * | position        | u32  | byte position of that entry in `.log`    |
  *
  * Both columns strictly increase. The index is a hint that is checked, never
- * trusted: `validate` rejects one that is out of order or points past the
- * log, and the segment then rebuilds it from the log.
+ * trusted: `decode` rejects one that is out of order or points past the log,
+ * and the segment then rebuilds it from the log; its last point is checked
+ * against the log on open, and every read checks that the entry a point leads
+ * to has the id it claims.
  */
 export const INDEX_INTERVAL = 4096
 export const INDEX_ENTRY = 8
@@ -53,6 +55,13 @@ export class OffsetIndex {
       }
     }
     return found < 0 ? [0, 0] : [this.offsets[found], this.positions[found]]
+  }
+
+  /** The last indexed point at or before byte `position`: [relative offset, position]. */
+  atOrBeforePosition (position: number): [number, number] {
+    let n = this.positions.length
+    while (n > 0 && this.positions[n - 1] > position) n--
+    return n === 0 ? [0, 0] : [this.offsets[n - 1], this.positions[n - 1]]
   }
 
   last (): [number, number] {

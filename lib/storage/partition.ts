@@ -1,20 +1,22 @@
 import * as fs from 'node:fs'
-import { once } from 'node:events'
-import type { FetchedMessage } from '../protocol/commands'
+import * as path from 'node:path'
 import { RogError } from '../errors'
-import { MAX_GROUP_BYTES } from '../protocol/limits'
-import { entrySize, stamp, writeEntry } from './entry'
-import { INDEX_INTERVAL, OffsetIndex } from './offset-index'
-import { GroupOffsets } from './group-offsets'
-import { Segment, type Logger, type SpareFiles } from './segment'
-import { SegmentWriter, type Append, type AppendTarget, type FsyncPolicy } from './segment-writer'
-import type { FileIo } from './file-io'
+import { MAX_GROUP_BYTES } from '../util/limits'
+import { stamp } from './entry'
+import { GroupOffsets, GROUPS_FILE } from './group-offsets'
+import { RECOVERY_POINT_FILE, RecoveryPoint } from './recovery-point'
+import { Segment, SPARE_INDEX, SPARE_LOG, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
+import { SegmentWriter, type FsyncPolicy, type Stream } from './segment-writer'
+import type { DataFile, FilePool } from './data-file'
+
 
 export interface PartitionOptions {
   segmentBytes: number
   fsync: FsyncPolicy
-  io: FileIo
+  pool: FilePool
   log: Logger
+  /** How clients are told about this partition, e.g. "Partition 0 of log events". */
+  label: string
   /** The group offsets journal is compacted once past this size (and 4x its live size). */
   groupsCompactBytes?: number
 }
@@ -25,91 +27,170 @@ export type DoneCallback = (err: RogError | null) => void
 
 interface Waiter { offset: number, wake: () => void }
 
+const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index)$/
+/** Files of Rog's own in a partition directory besides segments. */
+const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index)\.next)$/
+
 /**
  * One partition: an ordered list of segments, the last of them active, and
  * its consumer groups' committed offsets.
  *
  * Offsets: `nextOffset` is the next id to assign (appends queued included);
- * `endOffset` (the log end offset) is one past the last entry written to its
- * segment file; `highWatermark()` is what consumers may read up to. With one
- * node they are the same; a replicated partition will hold the high watermark
- * back to what its in-sync replicas have.
+ * `endOffset` (the log end offset) is one past the last entry written;
+ * `highWatermark()` is what consumers may read up to. With one node they are
+ * the same; a replicated partition will hold the high watermark back to what
+ * its in-sync replicas have.
  *
- * Appends take their ids synchronously, in call order, and are written by the
- * partition's SegmentWriter in that order. If a write fails, the appends
- * queued after it are cancelled and ids restart at the log end offset, so ids
- * stay gapless.
+ * Appends take their ids synchronously, in call order, and are written by
+ * the partition's SegmentWriter in that order. If a write fails, the appends
+ * queued behind it fail too and ids restart at the log end offset, so ids
+ * stay gapless. A partition decides which segment an append goes to and when
+ * to roll; the segment encodes, reserves and reads its entries.
  */
 export class Partition {
   readonly dir: string
-  readonly segments: Segment[]
   readonly groups: GroupOffsets
-  nextOffset: number
-  endOffset: number
+  private readonly segmentList: Segment[]
   private readonly options: PartitionOptions
+  private readonly ctx: SegmentContext
   private readonly writer: SegmentWriter
-  private readonly queued: Append[] = []
+  private readonly recoveryPoint: RecoveryPoint
+  /** Offset ranges [from, to) that recovery found missing between segments: reads there are refused. */
+  private readonly gaps: Array<[number, number]>
+  private nextId: number
+  private end: number
   private waiters: Waiter[] = []
   /** Set at shutdown: long polls answer at once instead of waiting. */
   private draining = false
   private spare: SpareFiles | null = null
   private preparingSpare: Promise<void> | null = null
 
-  private constructor (dir: string, segments: Segment[], groups: GroupOffsets, options: PartitionOptions) {
+  private constructor (dir: string, segments: Segment[], groups: GroupOffsets, recoveryPoint: RecoveryPoint, gaps: Array<[number, number]>, options: PartitionOptions, ctx: SegmentContext) {
     this.dir = dir
-    this.segments = segments
+    this.segmentList = segments
     this.groups = groups
+    this.recoveryPoint = recoveryPoint
+    this.gaps = gaps
     this.options = options
-    this.writer = new SegmentWriter(options.io, options.fsync)
+    this.ctx = ctx
+    this.writer = new SegmentWriter(options.fsync, {
+      beforeBatch: () => this.groups.compactIfDue(),
+      failed: (stream, err, first) => this.failed(stream, err, first.firstId ?? this.end),
+      synced: (sizes) => this.synced(sizes),
+      log: options.log
+    })
     const last = segments[segments.length - 1]
-    this.nextOffset = last.nextOffset
-    this.endOffset = last.nextOffset
+    this.nextId = last.nextOffset
+    this.end = last.nextOffset
   }
 
   /** Creates the files of a new, empty partition in `dir` (which exists). */
-  static init (dir: string): void {
-    Segment.create(dir, 0).close()
+  static init (dir: string, pool: FilePool): void {
+    Segment.create({ pool, log: () => {}, label: dir }, dir, 0).close()
+    GroupOffsets.init(dir, pool)
+    RecoveryPoint.init(dir, pool.io)
   }
 
+  /**
+   * Opens a partition and recovers it. Only canonical names are data:
+   * `<base>.log` and `<base>.index` (base in decimal, no leading zeros),
+   * regular files. Anything else is left alone with a warning; a symlink with
+   * a canonical name refuses the partition. Segments must follow on from
+   * each other; one inside another's range is not part of the log (warned,
+   * left alone). Only what lies after the recovery point may be truncated or
+   * removed as a torn tail; other damage is reported and contained.
+   */
   static async open (dir: string, options: PartitionOptions): Promise<Partition> {
-    const bases = fs.readdirSync(dir)
-      .filter((f) => /^\d+\.log$/.test(f))
-      .map((f) => Number(f.slice(0, -4)))
-      .sort((a, b) => a - b)
-    const segments: Segment[] = []
-    for (const base of bases) {
-      const previous = segments[segments.length - 1]
-      if (previous !== undefined && previous.nextOffset !== base) {
-        // A crash after a roll can leave a new segment whose predecessor's last writes never landed.
-        options.log(`${dir}: segment ${base}.log does not follow on from id ${previous.nextOffset}; removing it and the ${bases.length - segments.length - 1} after it`)
-        for (const later of bases.slice(segments.length)) {
-          fs.rmSync(`${dir}/${later}.log`, { force: true })
-          fs.rmSync(`${dir}/${later}.index`, { force: true })
-        }
-        break
+    const ctx: SegmentContext = { pool: options.pool, log: options.log, label: options.label }
+    const bases: number[] = []
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const name = entry.name
+      const file = path.join(dir, name)
+      const canonical = SEGMENT_NAME.exec(name)
+      if (canonical === null && !OWN_FILE.test(name)) {
+        options.log(`${file}: not a file of Rog's, left alone`)
+        continue
       }
-      segments.push(await Segment.open(dir, base, options.log))
+      if (entry.isSymbolicLink()) throw RogError.storage(`opening ${options.label}`, new Error(`${file} is a symbolic link; Rog never follows links in its data directory`))
+      if (!entry.isFile()) {
+        options.log(`${file}: not a regular file, left alone`)
+        continue
+      }
+      if (canonical !== null && canonical[2] === 'log') bases.push(Number(canonical[1]))
     }
-    if (segments.length === 0) segments.push(Segment.create(dir, 0))
+    bases.sort((a, b) => a - b)
     Segment.removeSpare(dir, null)
-    const groups = GroupOffsets.open(dir, options.log, options.groupsCompactBytes)
-    const partition = new Partition(dir, segments, groups, options)
-    const end = partition.endOffset
-    for (const record of groups.clamp(end)) partition.enqueue(groups.file, record, () => groups.settled())
+    const recoveryPoint = RecoveryPoint.read(dir, options.pool.io, options.log)
+    const point = recoveryPoint.value !== null && bases.includes(recoveryPoint.value.base) ? recoveryPoint.value : null
+    const truncatable = (base: number, last: boolean): Truncatable => {
+      if (point === null) return last ? 'tail' : null
+      return base < point.base ? null : base === point.base ? point.position : 0
+    }
+    const segments: Segment[] = []
+    const gaps: Array<[number, number]> = []
+    for (let i = 0; i < bases.length; i++) {
+      const base = bases[i]
+      const previous = segments[segments.length - 1]
+      if (previous !== undefined && base < previous.nextOffset) {
+        options.log(`${path.join(dir, `${base}.log`)}: starts inside the segment before it (which ends at offset ${previous.nextOffset}), so it is not part of this log; left alone`)
+        continue
+      }
+      if (previous !== undefined && base > previous.nextOffset) {
+        if (truncatable(base, false) === 0) {
+          // After the recovery point, following a torn tail: written after anything known synced.
+          options.log(`${dir}: segments from ${base}.log on follow a torn write (offsets ${previous.nextOffset} to ${base - 1} were never synced); removing them: ${bases.slice(i).map((b) => `${b}.log`).join(', ')}`)
+          for (const later of bases.slice(i)) {
+            fs.rmSync(path.join(dir, `${later}.log`))
+            fs.rmSync(path.join(dir, `${later}.index`), { force: true })
+          }
+          break
+        }
+        options.log(`${dir}: offsets ${previous.nextOffset} to ${base - 1} are missing before ${base}.log; reads of them answer an error`)
+        gaps.push([previous.nextOffset, base])
+      }
+      const last = i === bases.length - 1
+      const { segment } = await Segment.open(ctx, dir, base, truncatable(base, last), last ? undefined : bases[i + 1])
+      segments.push(segment)
+    }
+    if (segments.length === 0) {
+      const base = 0
+      options.log(`${dir}: no segment found, starting an empty one at offset ${base}`)
+      segments.push(Segment.create(ctx, dir, base))
+    }
+    const groups = GroupOffsets.open(dir, options.pool, options.log, options.groupsCompactBytes)
+    const partition = new Partition(dir, segments, groups, recoveryPoint, gaps, options, ctx)
+    for (const u of groups.clamp(partition.end)) {
+      options.log(`${dir}: group ${JSON.stringify(u.group)} was past the end of the log; moved back to ${u.offset}`)
+      partition.enqueue(groups.file, 'groups', u.record, undefined, (err) => { if (err === null) groups.applied(u.group, u.offset) })
+    }
     return partition
   }
 
+  get segments (): readonly Segment[] {
+    return this.segmentList
+  }
+
   get firstOffset (): number {
-    return this.segments[0].base
+    return this.segmentList[0].base
+  }
+
+  /** The next id to assign. */
+  get nextOffset (): number {
+    return this.nextId
+  }
+
+  /** One past the last entry written. */
+  get endOffset (): number {
+    return this.end
   }
 
   highWatermark (): number {
-    return this.endOffset
+    return this.end
   }
 
   /** Appends messages; `callback` gets the first id once all are written (and synced, per policy). */
   append (messages: Buffer[], callback: AppendCallback): void {
-    const first = this.nextOffset
+    const first = this.nextId
     const timestamp = stamp(Date.now())
     let pending = 0
     let stored = 0
@@ -119,62 +200,50 @@ export class Partition {
       if (err === null) stored += count
       if (--pending === 0) callback(failed, first, stored)
     }
+    const limit = this.options.segmentBytes
     let i = 0
     while (i < messages.length) {
       let segment = this.active()
-      if (segment.appendSize >= this.options.segmentBytes && segment.appendNext > segment.base) {
+      if (segment.sealed || (segment.appendSize >= limit && !segment.empty)) {
         try {
           segment = this.roll()
         } catch (err) {
           // The messages before this one are queued and keep their offsets; the rest are not appended.
           failed = RogError.storage('starting a new segment', err)
+          this.options.log(`${this.dir}: could not start segment ${this.nextId}: ${(err as Error).message}`)
           break
         }
       }
-      if (segment.appendSize >= this.options.segmentBytes / 2) this.prepareSpare()
-      let bytes = 0
-      let n = i
-      do bytes += entrySize(messages[n++].length)
-      while (n < messages.length && segment.appendSize + bytes < this.options.segmentBytes)
-      const buf = Buffer.allocUnsafe(bytes)
-      let indexEntries: Buffer[] | null = null
-      let at = 0
-      const count = n - i
-      for (; i < n; i++) {
-        const position = segment.appendSize + at
-        if (position - segment.lastIndexed >= INDEX_INTERVAL) {
-          segment.index.add(this.nextOffset - segment.base, position)
-          segment.lastIndexed = position
-          ;(indexEntries ??= []).push(OffsetIndex.encodeEntry(this.nextOffset - segment.base, position))
-        }
-        at = writeEntry(buf, at, this.nextOffset++, timestamp, messages[i])
-      }
-      segment.appendSize += bytes
-      segment.appendNext = this.nextOffset
-      const last = this.nextOffset
+      if (segment.appendSize >= limit / 2) this.prepareSpare()
+      const { data, index, count } = segment.reserve(this.nextId, messages, i, timestamp, limit)
+      i += count
+      this.nextId += count
+      const last = this.nextId
       pending++
-      this.enqueue(segment.log, buf, (err, cancelled) => {
+      this.enqueue(segment.log, 'segments', data, last - count, (err) => {
         if (err === null) {
-          segment.nextOffset = last
-          this.endOffset = last
-        } else if (!cancelled) {
-          this.rewind(err)
+          segment.written(last)
+          this.end = last
         }
         done(err, count)
       })
-      if (indexEntries !== null) this.enqueue(segment.indexFile, Buffer.concat(indexEntries), () => {})
+      if (index !== null) this.enqueue(segment.indexFile, 'index', index, undefined, () => {})
     }
     if (pending === 0) process.nextTick(callback, failed, first, 0)
   }
 
-  /** Reads from `offset` up to the high watermark. */
-  async read (offset: number, maxMessages: number, maxBytes: number): Promise<FetchedMessage[]> {
+  /** Reads from `offset` up to the high watermark; a damaged or missing range answers DAMAGED. */
+  async read (offset: number, maxMessages: number, maxBytes: number): Promise<StoredMessage[]> {
     const end = this.highWatermark()
     if (offset < this.firstOffset) offset = this.firstOffset
-    const out: FetchedMessage[] = []
+    const out: StoredMessage[] = []
     let bytes = 0
-    for (let s = this.segmentFor(offset); s < this.segments.length && offset < end && out.length < maxMessages; s++) {
-      const segment = this.segments[s]
+    for (let s = this.segmentFor(offset); s < this.segmentList.length && offset < end && out.length < maxMessages; s++) {
+      const segment = this.segmentList[s]
+      if (offset < segment.base) {
+        if (out.length > 0) break
+        throw RogError.damaged(this.options.label, offset)
+      }
       const got = await segment.read(offset, end, maxMessages - out.length, maxBytes - bytes, out.length === 0)
       for (const m of got) {
         out.push(m)
@@ -182,32 +251,42 @@ export class Partition {
       }
       if (got.length > 0) offset = got[got.length - 1].offset + 1
       if (offset < Math.min(segment.nextOffset, end)) break
-      if (s + 1 < this.segments.length) offset = Math.max(offset, this.segments[s + 1].base)
+      offset = Math.max(offset, segment.nextOffset)
     }
     return out
   }
 
-  /** Resolves once the high watermark passes `offset`, or after `ms`. */
-  waitFor (offset: number, ms: number): Promise<void> {
-    if (this.highWatermark() > offset || ms <= 0 || this.draining) return Promise.resolve()
+  /** Resolves once the high watermark passes `offset`, after `ms`, or when `signal` aborts. */
+  waitFor (offset: number, ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.highWatermark() > offset || ms <= 0 || this.draining || signal?.aborted === true) return Promise.resolve()
     return new Promise((resolve) => {
-      const waiter: Waiter = { offset, wake: () => { clearTimeout(timer); resolve() } }
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter)
+      const finish = (): void => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', abort)
         resolve()
-      }, ms)
+      }
+      const waiter: Waiter = { offset, wake: finish }
+      const abort = (): void => {
+        this.waiters = this.waiters.filter((w) => w !== waiter)
+        finish()
+      }
+      const timer = setTimeout(abort, ms)
+      signal?.addEventListener('abort', abort, { once: true })
       this.waiters.push(waiter)
     })
   }
 
   /** Moves a group's committed offset by one; an error when it has read everything. */
   ack (group: string, callback: DoneCallback): void {
-    const current = this.groups.get(group)
+    const current = this.groups.pending(group)
     if (current >= this.highWatermark()) return callback(RogError.noData())
     this.commit(group, current + 1, callback)
   }
 
-  /** Sets a group's committed offset, at most the high watermark. */
+  /**
+   * Sets a group's committed offset, at most the high watermark. It becomes
+   * visible once written; if the write fails, nothing of it does.
+   */
   commit (group: string, offset: number, callback: DoneCallback): void {
     const groupBytes = Buffer.byteLength(group)
     if (groupBytes > MAX_GROUP_BYTES) {
@@ -216,56 +295,50 @@ export class Partition {
     if (offset > this.highWatermark() || offset < 0) {
       return callback(RogError.badOffset(offset, this.highWatermark()))
     }
-    const previous = this.groups.get(group)
-    const record = this.groups.set(group, offset)
-    this.enqueue(this.groups.file, record, (err) => {
-      this.groups.settled()
-      if (err === null) return callback(null)
-      this.groups.revert(group, offset, previous)
-      callback(RogError.storage('saving the group offset', err))
+    this.enqueue(this.groups.file, 'groups', this.groups.set(group, offset), undefined, (err) => {
+      if (err !== null) return callback(RogError.storage('saving the group offset', err))
+      this.groups.applied(group, offset)
+      callback(null)
     })
   }
 
-  /** fdatasync of every file written since the last call (the 'interval' policy). */
+  /** Asks for an fdatasync of every file written since the last (the 'interval' policy). */
   syncDirty (): void {
-    for (const t of this.durableFiles()) {
-      if (t.dirty !== true) continue
-      t.dirty = false
-      fs.fdatasync(t.fd, (err) => { if (err !== null) this.options.log(`fdatasync failed in ${this.dir}: ${err.message}`) })
-    }
+    this.writer.requestSync(this.durableFiles().filter((f) => f.dirty))
   }
 
+  /** Writes what is queued, syncs everything, records the recovery point there and closes. */
   async close (): Promise<void> {
-    this.writer.end()
-    if (!this.writer.writableFinished) await once(this.writer, 'finish')
-    for (const t of this.durableFiles()) {
-      if (t.dirty === true) fs.fdatasyncSync(t.fd)
-    }
     this.wakeAll()
+    await this.writer.idle()
+    this.writer.requestSync(this.durableFiles())
+    await this.writer.idle()
+    const active = this.active()
+    this.recoveryPoint.advance({ base: active.base, position: active.log.size })
+    this.recoveryPoint.sync()
     await this.preparingSpare
     Segment.removeSpare(this.dir, this.spare)
     this.spare = null
-    for (const s of this.segments) s.close()
+    for (const s of this.segmentList) s.close()
     this.groups.close()
   }
 
   /** The files whose writes the fsync policy covers (indexes are rebuilt, not synced). */
-  private durableFiles (): AppendTarget[] {
-    return [this.groups.file, ...this.segments.map((s) => s.log)]
+  private durableFiles (): DataFile[] {
+    return [this.groups.file, ...this.segmentList.map((s) => s.log)]
   }
 
-  private enqueue (target: AppendTarget, data: Buffer, done: (err: Error | null, cancelled: boolean) => void): void {
-    const append: Append = {
-      target,
+  private enqueue (file: DataFile, stream: Stream, data: Buffer, firstId: number | undefined, done: (err: Error | null) => void): void {
+    this.writer.append({
+      file,
+      stream,
       data,
+      firstId,
       done: (err) => {
-        this.queued.shift()
-        done(err, append.cancelled !== undefined)
-        if (err === null && target !== this.groups.file) this.wake()
+        done(err)
+        if (err === null && stream === 'segments') this.wake()
       }
-    }
-    this.queued.push(append)
-    this.writer.append(append)
+    })
   }
 
   /** Answers every waiting long poll now, and any later one at once (shutdown). */
@@ -285,26 +358,30 @@ export class Partition {
     for (const w of ready) w.wake()
   }
 
-  /** After a failed write: cancel the segment appends queued behind it and reassign ids from the log end. */
-  private rewind (err: Error): void {
-    for (const a of this.queued) {
-      if (a.target !== this.groups.file) a.cancelled = err
+  /** A write failed: everything of its stream queued behind it fails too, so roll back what they reserved. */
+  private failed (stream: Stream, err: Error, firstFailedId: number): void {
+    if (stream === 'groups') return this.groups.rewind()
+    if (stream !== 'segments') return
+    this.options.log(`${this.dir}: append failed (${err.message}); appends queued behind it fail too, ids restart at ${firstFailedId}`)
+    this.nextId = firstFailedId
+    // Segments rolled for appends that were never written: empty files this process created.
+    while (this.segmentList.length > 1 && this.active().base > firstFailedId) this.segmentList.pop()?.remove()
+    this.active().rewind(firstFailedId)
+  }
+
+  /** Synced files move the recovery point to the newest segment synced. */
+  private synced (sizes: Map<DataFile, number>): void {
+    for (let s = this.segmentList.length - 1; s >= 0; s--) {
+      const segment = this.segmentList[s]
+      const size = sizes.get(segment.log)
+      if (size === undefined) continue
+      this.recoveryPoint.advance({ base: segment.base, position: size })
+      return
     }
-    this.nextOffset = this.endOffset
-    while (this.segments.length > 1 && this.active().base > this.endOffset) {
-      const dropped = this.segments.pop()
-      dropped?.remove()
-    }
-    const segment = this.active()
-    segment.appendSize = segment.log.size
-    segment.appendNext = segment.nextOffset
-    segment.index.truncateTo(segment.log.size)
-    segment.lastIndexed = segment.index.last()[1]
-    segment.indexFile.size = segment.index.length * 8
   }
 
   private active (): Segment {
-    return this.segments[this.segments.length - 1]
+    return this.segmentList[this.segmentList.length - 1]
   }
 
   private prepareSpare (): void {
@@ -317,28 +394,33 @@ export class Partition {
     }))
   }
 
+  /** Starts a new active segment at the next id; the one before is synced soon after (Kafka's flush on roll). */
   private roll (): Segment {
     const spare = this.spare ?? undefined
     this.spare = null
     let segment: Segment
     try {
-      segment = Segment.create(this.dir, this.nextOffset, spare)
+      segment = Segment.create(this.ctx, this.dir, this.nextId, spare)
     } catch (err) {
       if (spare !== undefined) Segment.removeSpare(this.dir, spare)
       throw err
     }
-    this.segments.push(segment)
+    const sealed = this.active()
+    this.segmentList.push(segment)
+    if (this.options.fsync !== 'always' && !sealed.empty) this.writer.requestSync([sealed.log])
     return segment
   }
 
   private segmentFor (offset: number): number {
     let lo = 0
-    let hi = this.segments.length - 1
+    let hi = this.segmentList.length - 1
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1
-      if (this.segments[mid].base <= offset) lo = mid
+      if (this.segmentList[mid].base <= offset) lo = mid
       else hi = mid - 1
     }
     return lo
   }
 }
+
+export { GROUPS_FILE, RECOVERY_POINT_FILE, SPARE_INDEX, SPARE_LOG }

@@ -1,121 +1,261 @@
-import { Writable } from 'node:stream'
-import type { FileIo } from './file-io'
+import type { DataFile } from './data-file'
 
 export type FsyncPolicy = 'always' | 'interval' | 'never'
 
-/** A file that only grows at `size`, the end of what is known to be written. */
-export interface AppendTarget {
-  fd: number
-  size: number
-  /** Whether appends here are fsynced under the 'always' policy (an index is not: it is rebuilt). */
-  durable: boolean
-  dirty?: boolean
-}
+/**
+ * What a write belongs to. A failed write fails everything of its stream that
+ * is queued behind it (ids were taken in order, and nothing may land after a
+ * hole); other streams go on. Index writes are hints: a failed one fails no
+ * request (the index is checked on every read and rebuilt on open).
+ */
+export type Stream = 'segments' | 'groups' | 'index'
 
 export interface Append {
-  target: AppendTarget
+  file: DataFile
+  stream: Stream
   data: Buffer
-  /** Set by the owner when an earlier failure made this append void; it is then skipped. */
-  cancelled?: Error
+  /** The first id a segment append holds (what ids restart from if it fails). */
+  firstId?: number
   done: (err: Error | null) => void
 }
 
+export interface WriterHooks {
+  /** Runs when no write or sync is in flight, before each batch (journal compaction). */
+  beforeBatch: () => void
+  /** A write of `stream` failed, `first` the earliest append that fails with it: runs before any callback. */
+  failed: (stream: Stream, err: Error, first: Append) => void
+  /** These durable files were synced up to the sizes given (the recovery point moves). */
+  synced: (sizes: Map<DataFile, number>) => void
+  log: (line: string) => void
+}
+
 /**
- * SegmentWriter: the single writer of a partition's files. Appends made in
- * one turn of the event loop (the stream is corked until `setImmediate`), or
- * while an fdatasync is in flight, reach `_writev` together: one `writev` per
- * file and, under `--fsync always`, one `fdatasync` per file for all of them
- * (group commit).
+ * SegmentWriter: the single writer of one partition's files, and the owner of
+ * its queue of appends.
  *
- * A failed write is truncated back to the target's last good size and fails
- * every append of that write; the stream itself stays usable.
+ * Appends queue in call order. A drain, scheduled with `setImmediate` so that
+ * the appends of one turn of the event loop travel together, takes the whole
+ * queue as one batch: one `writev` per file and, under `--fsync always`, one
+ * `fdatasync` per durable file (group commit). Appends made while a batch is
+ * in flight, including those made from its own callbacks, go into a new queue
+ * that the next drain takes: nothing queued is ever dropped or reordered,
+ * whether a batch completes synchronously or not.
+ *
+ * A failed write is truncated back to the file's last good size. Under the
+ * 'interval' policy, `requestSync()` asks for one fdatasync of every file
+ * written since the last, run between batches.
  */
-export class SegmentWriter extends Writable {
-  private readonly io: FileIo
+export class SegmentWriter {
   private readonly fsync: FsyncPolicy
+  private readonly hooks: WriterHooks
+  private queue: Append[] = []
+  private busy = false
+  private scheduled = false
+  private syncWanted: DataFile[] = []
+  private idleWaiters: Array<() => void> = []
 
-  constructor (io: FileIo, fsync: FsyncPolicy) {
-    super({ objectMode: true, highWaterMark: 1024 })
-    this.io = io
+  constructor (fsync: FsyncPolicy, hooks: WriterHooks) {
     this.fsync = fsync
+    this.hooks = hooks
   }
 
-  /** Queues an append; appends queued in this turn of the event loop are written together. */
+  get policy (): FsyncPolicy {
+    return this.fsync
+  }
+
   append (append: Append): void {
-    if (!this.writableCorked) {
-      this.cork()
-      setImmediate(() => this.uncork())
+    this.queue.push(append)
+    this.schedule()
+  }
+
+  /** Syncs these files between batches. */
+  requestSync (files: DataFile[]): void {
+    for (const f of files) if (!this.syncWanted.includes(f)) this.syncWanted.push(f)
+    if (this.syncWanted.length > 0) this.schedule()
+  }
+
+  /** Resolves once nothing is queued or in flight. */
+  idle (): Promise<void> {
+    if (!this.busy && !this.scheduled && this.queue.length === 0 && this.syncWanted.length === 0) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  private schedule (): void {
+    if (this.scheduled || this.busy) return
+    this.scheduled = true
+    setImmediate(() => this.drain())
+  }
+
+  private drain (): void {
+    this.scheduled = false
+    if (this.busy) return
+    if (this.queue.length > 0) {
+      this.busy = true
+      try {
+        this.hooks.beforeBatch()
+      } catch (err) {
+        this.hooks.log(`before a write batch: ${(err as Error).message}`)
+      }
+      const batch = this.queue
+      this.queue = []
+      this.writeBatch(batch, () => this.finished())
+    } else if (this.syncWanted.length > 0) {
+      this.busy = true
+      const files = this.syncWanted
+      this.syncWanted = []
+      const sizes = new Map(files.map((f) => [f, f.size]))
+      this.syncFiles(files, (errors) => {
+        for (const f of errors.keys()) sizes.delete(f)
+        if (sizes.size > 0) this.hooks.synced(sizes)
+        this.finished()
+      })
+    } else {
+      const waiters = this.idleWaiters
+      this.idleWaiters = []
+      for (const w of waiters) w()
     }
-    this.write(append)
   }
 
-  override _write (append: Append, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    this.writeBatch([append], callback)
-  }
-
-  override _writev (chunks: Array<{ chunk: Append }>, callback: (err?: Error | null) => void): void {
-    this.writeBatch(chunks.map((c) => c.chunk), callback)
+  private finished (): void {
+    this.busy = false
+    this.scheduled = true
+    setImmediate(() => this.drain())
   }
 
   /**
-   * One writev (and, per policy, one fdatasync) per file for the whole batch,
-   * files in the order they first appear (a segment before its index, an older
-   * segment before a newer one). After a failure no further file is written:
-   * the appends to that file and to every file after it fail with that error;
-   * an append to a file already written succeeds. Callbacks run in append
-   * order (the partition cancels appends queued behind a failed one).
+   * Writes each file's appends with one writev, files in the order they first
+   * appear; then syncs the durable ones per policy. Callbacks run in append
+   * order, after every write and sync of the batch.
    */
-  private writeBatch (appends: Append[], callback: (err?: Error | null) => void): void {
-    const targets: AppendTarget[] = []
-    const buffers = new Map<AppendTarget, Buffer[]>()
+  private writeBatch (appends: Append[], callback: () => void): void {
+    const files: DataFile[] = []
+    const buffers = new Map<DataFile, Buffer[]>()
+    const streamOf = new Map<DataFile, Stream>()
     for (const a of appends) {
-      if (a.cancelled !== undefined) continue
-      let list = buffers.get(a.target)
+      let list = buffers.get(a.file)
       if (list === undefined) {
         list = []
-        buffers.set(a.target, list)
-        targets.push(a.target)
+        buffers.set(a.file, list)
+        files.push(a.file)
+        streamOf.set(a.file, a.stream)
       }
       list.push(a.data)
     }
-    const failed = new Map<AppendTarget, Error>()
-    const finish = (): void => {
-      for (const a of appends) a.done(a.cancelled ?? failed.get(a.target) ?? null)
+    const failedFiles = new Map<DataFile, Error>()
+    const failedStreams = new Map<Stream, Error>()
+    const toSync: DataFile[] = []
+    for (const file of files) {
+      const stream = streamOf.get(file) as Stream
+      const earlier = failedStreams.get(stream)
+      if (earlier !== undefined) {
+        failedFiles.set(file, earlier)
+        continue
+      }
+      const err = this.writeFile(file, buffers.get(file) as Buffer[])
+      if (err !== null) {
+        failedFiles.set(file, err)
+        if (stream !== 'index') failedStreams.set(stream, err)
+        continue
+      }
+      if (!file.durable || this.fsync === 'never') continue
+      if (this.fsync === 'interval') file.dirty = true
+      else toSync.push(file)
+    }
+    const complete = (syncErrors: Map<DataFile, Error>): void => {
+      for (const [file, err] of syncErrors) {
+        this.truncate(file, file.size - bytesOf(buffers.get(file) as Buffer[]))
+        failedFiles.set(file, err)
+        failedStreams.set(streamOf.get(file) as Stream, err)
+      }
+      // Appends queued behind a failure of their stream took ids (or offsets) after it: they fail too.
+      let behind: Append[] = []
+      if (failedStreams.size > 0) {
+        const keep: Append[] = []
+        for (const a of this.queue) (failedStreams.has(a.stream) ? behind : keep).push(a)
+        this.queue = keep
+        for (const [stream, err] of failedStreams) {
+          const first = appends.find((a) => a.stream === stream && failedFiles.has(a.file)) as Append
+          this.hooks.failed(stream, err, first)
+        }
+      }
+      if (toSync.length > 0 && syncErrors.size < toSync.length) {
+        const synced = new Map<DataFile, number>()
+        for (const f of toSync) if (!syncErrors.has(f)) synced.set(f, f.size)
+        this.hooks.synced(synced)
+      }
+      for (const a of appends) a.done(failedFiles.get(a.file) ?? null)
+      for (const a of behind) a.done(failedStreams.get(a.stream) as Error)
+      behind = []
       callback()
     }
-    const next = (i: number): void => {
-      if (i === targets.length) return finish()
-      const target = targets[i]
-      this.writeTarget(target, buffers.get(target) ?? [], (err) => {
-        if (err === null) return next(i + 1)
-        for (let j = i; j < targets.length; j++) failed.set(targets[j], err)
-        finish()
-      })
-    }
-    next(0)
+    if (toSync.length === 0) return complete(new Map())
+    this.syncFiles(toSync, complete)
   }
 
-  private writeTarget (target: AppendTarget, buffers: Buffer[], done: (err: Error | null) => void): void {
-    let bytes = 0
-    for (const b of buffers) bytes += b.length
-    const fail = (err: Error): void => {
-      try { this.io.ftruncate(target.fd, target.size) } catch {}
-      done(err)
-    }
+  /** Appends `buffers` at the file's end; on failure truncates back and returns the error. */
+  private writeFile (file: DataFile, buffers: Buffer[]): Error | null {
     try {
-      this.io.writev(target.fd, buffers, target.size)
+      file.io.writev(file.handle(), buffers, file.size)
     } catch (err) {
-      return fail(err as Error)
+      this.truncate(file, file.size)
+      return this.failure(err, file)
     }
-    const written = (): void => {
-      target.size += bytes
-      done(null)
+    file.size += bytesOf(buffers)
+    return null
+  }
+
+  private truncate (file: DataFile, size: number): void {
+    try {
+      file.io.ftruncate(file.handle(), size)
+      file.size = size
+    } catch (err) {
+      this.hooks.log(`could not truncate ${file.path} back to ${size} bytes after a failed write: ${(err as Error).message}`)
     }
-    if (!target.durable || this.fsync === 'never') return written()
-    if (this.fsync === 'interval') {
-      target.dirty = true
-      return written()
+  }
+
+  /** The server log names the file; the error itself (which clients see worded) does not. */
+  private failure (err: unknown, file: DataFile): Error {
+    const e = err instanceof Error ? err : new Error(String(err))
+    this.hooks.log(`${file.path}: ${e.message}`)
+    return e
+  }
+
+  /** fdatasync of each file (and, for a new file, of its directory first), all at once. */
+  private syncFiles (files: DataFile[], callback: (errors: Map<DataFile, Error>) => void): void {
+    const errors = new Map<DataFile, Error>()
+    let pending = files.length
+    for (const file of files) {
+      file.dirty = false
+      if (file.createdIn !== null) {
+        try {
+          file.io.fsyncPath(file.createdIn)
+          file.createdIn = null
+        } catch (err) {
+          errors.set(file, this.failure(err, file))
+          if (--pending === 0) callback(errors)
+          continue
+        }
+      }
+      let fd: number
+      try {
+        fd = file.pin()
+      } catch (err) {
+        errors.set(file, this.failure(err, file))
+        if (--pending === 0) callback(errors)
+        continue
+      }
+      file.io.fdatasync(fd, (err) => {
+        file.unpin()
+        if (err !== null) errors.set(file, this.failure(err, file))
+        if (--pending === 0) callback(errors)
+      })
     }
-    this.io.fdatasync(target.fd, (err) => err === null ? written() : fail(err))
   }
 }
+
+function bytesOf (buffers: Buffer[]): number {
+  let n = 0
+  for (const b of buffers) n += b.length
+  return n
+}
+

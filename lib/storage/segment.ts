@@ -1,78 +1,155 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { promisify } from 'node:util'
-import type { FetchedMessage } from '../protocol/commands'
 import { RogError } from '../errors'
-import { ENTRY_OVERHEAD, entryIsIntact, entryMessage, readEntryHeader } from './entry'
+import { ENTRY_OVERHEAD, entryFormat, entryIsIntact, entryMessage, entrySize, entryTimestamp, plausibleSize, readEntryHeader, writeEntry, type Stamp } from './entry'
 import { INDEX_ENTRY, INDEX_INTERVAL, OffsetIndex } from './offset-index'
-import type { AppendTarget } from './segment-writer'
+import { DataFile, type FilePool } from './data-file'
+import { CREATE_NEW } from './file-io'
 
-const read = promisify(fs.read)
 const READ_CHUNK = 256 * 1024
-/** No entry is larger than this; a header claiming more is damage. */
-export const MAX_ENTRY_BYTES = 256 * 1024 * 1024
 
 export type Logger = (line: string) => void
 
-/** Files made ahead of a roll, renamed into place by it (creating a file costs ~40x a rename). */
+/** A message as stored: its offset, append time (ms since the epoch) and bytes. */
+export interface StoredMessage { offset: number, timestamp: number, data: Buffer }
+
+/** Files made ahead of a roll, linked into place by it (creating a file costs ~40x a link). */
 export const SPARE_LOG = 'spare.log.next'
 export const SPARE_INDEX = 'spare.index.next'
 export interface SpareFiles { logFd: number, indexFd: number }
+
+export interface SegmentContext {
+  pool: FilePool
+  log: Logger
+  /** How clients are told where damage is, e.g. "Partition 0 of log events". */
+  label: string
+}
+
+/**
+ * Which damage at open may be truncated as a torn tail: from a byte position
+ * on (everything after the partition's recovery point), only a tail with no
+ * intact entry after it ('tail', when there is no recovery point), or none.
+ */
+export type Truncatable = number | 'tail' | null
+
+/** What recovery found in a segment. */
+export interface Recovery {
+  /** Bytes truncated as a torn tail (0 when none). */
+  truncated: number
+  /** Damage left in place: the position of each bad entry and the offset expected there. */
+  damage: Array<{ position: number, offset: number }>
+}
 
 /**
  * A segment: the entries of one partition from id `base` on, in `<base>.log`,
  * with its sparse index in `<base>.index` (see entry.ts and offset-index.ts
  * for the byte layouts).
  *
- * Invariants: `log.size` bytes of the file hold whole, intact entries with ids
- * base, base+1, ... nextOffset-1, and readers never look past `log.size`.
- * `appendSize`/`appendNext` run ahead of them by the appends queued on the
- * partition's writer. The index only names positions inside the log.
+ * Invariants: `log.size` bytes of the file hold entries with ids base,
+ * base+1, ... nextOffset-1, and readers never look past `log.size`. Appends
+ * are encoded here (`reserve`) and written by the partition's writer; the
+ * reserved size and next id run ahead of the written ones until `written`
+ * (or `rewind`, after a failure) settles them. The index only names positions
+ * inside the log, and every read checks the entry it points at.
+ *
+ * A segment with damage, or of the legacy entry format, is sealed: it is
+ * read, never appended to.
  */
 export class Segment {
   readonly base: number
   readonly logPath: string
   readonly indexPath: string
-  readonly log: AppendTarget
-  readonly indexFile: AppendTarget
-  readonly index: OffsetIndex
-  nextOffset: number
-  appendSize: number
-  appendNext: number
-  lastIndexed: number
+  readonly log: DataFile
+  readonly indexFile: DataFile
+  readonly legacy: boolean
+  private readonly index: OffsetIndex
+  private readonly ctx: SegmentContext
+  private next: number
+  private reservedSize: number
+  private reservedNext: number
+  private lastIndexed: number
+  private isSealed: boolean
 
-  private constructor (dir: string, base: number, logFd: number, indexFd: number, index: OffsetIndex, size: number, nextOffset: number, durable: boolean) {
+  private constructor (ctx: SegmentContext, dir: string, base: number, log: DataFile, indexFile: DataFile, index: OffsetIndex, nextOffset: number, legacy: boolean, sealed: boolean) {
+    this.ctx = ctx
     this.base = base
     this.logPath = path.join(dir, `${base}.log`)
     this.indexPath = path.join(dir, `${base}.index`)
-    this.log = { fd: logFd, size, durable }
-    this.indexFile = { fd: indexFd, size: index.length * INDEX_ENTRY, durable: false }
+    this.log = log
+    this.indexFile = indexFile
     this.index = index
-    this.nextOffset = nextOffset
-    this.appendSize = size
-    this.appendNext = nextOffset
+    this.next = nextOffset
+    this.reservedSize = log.size
+    this.reservedNext = nextOffset
     this.lastIndexed = index.last()[1]
+    this.legacy = legacy
+    this.isSealed = sealed || legacy
   }
 
-  /** A new, empty segment; from `spare` files when given (they are renamed to its names). */
-  static create (dir: string, base: number, spare?: SpareFiles): Segment {
+  /** One past the last id written. */
+  get nextOffset (): number {
+    return this.next
+  }
+
+  /** Bytes written plus bytes reserved by appends in flight. */
+  get appendSize (): number {
+    return this.reservedSize
+  }
+
+  /** Whether any entry is written or reserved. */
+  get empty (): boolean {
+    return this.reservedNext === this.base
+  }
+
+  get sealed (): boolean {
+    return this.isSealed
+  }
+
+  /**
+   * A new, empty segment; from `spare` files when given. Its files are linked
+   * into place, never renamed over: a file already there of that name is not
+   * part of this log and is left alone (the roll fails instead).
+   */
+  static create (ctx: SegmentContext, dir: string, base: number, spare?: SpareFiles): Segment {
+    const logPath = path.join(dir, `${base}.log`)
+    const indexPath = path.join(dir, `${base}.index`)
+    let logFd: number
+    let indexFd: number
     if (spare !== undefined) {
-      fs.renameSync(path.join(dir, SPARE_LOG), path.join(dir, `${base}.log`))
-      fs.renameSync(path.join(dir, SPARE_INDEX), path.join(dir, `${base}.index`))
-      return new Segment(dir, base, spare.logFd, spare.indexFd, new OffsetIndex(), 0, base, true)
+      fs.linkSync(path.join(dir, SPARE_LOG), logPath)
+      try {
+        fs.linkSync(path.join(dir, SPARE_INDEX), indexPath)
+      } catch (err) {
+        fs.unlinkSync(logPath)
+        throw err
+      }
+      fs.unlinkSync(path.join(dir, SPARE_LOG))
+      fs.unlinkSync(path.join(dir, SPARE_INDEX))
+      logFd = spare.logFd
+      indexFd = spare.indexFd
+    } else {
+      logFd = ctx.pool.io.open(logPath, CREATE_NEW)
+      try {
+        indexFd = ctx.pool.io.open(indexPath, CREATE_NEW)
+      } catch (err) {
+        ctx.pool.io.close(logFd)
+        fs.unlinkSync(logPath)
+        throw err
+      }
     }
-    const logFd = fs.openSync(path.join(dir, `${base}.log`), 'w+')
-    const indexFd = fs.openSync(path.join(dir, `${base}.index`), 'w+')
-    return new Segment(dir, base, logFd, indexFd, new OffsetIndex(), 0, base, true)
+    const log = new DataFile(ctx.pool, logPath, 0, { durable: true, fd: logFd, createdIn: dir })
+    const indexFile = new DataFile(ctx.pool, indexPath, 0, { durable: false, fd: indexFd })
+    return new Segment(ctx, dir, base, log, indexFile, new OffsetIndex(), base, false, false)
   }
 
   /** Creates spare segment files in the background. */
   static prepareSpare (dir: string, callback: (err: Error | null, spare: SpareFiles | null) => void): void {
-    fs.open(path.join(dir, SPARE_LOG), 'w+', (err, logFd) => {
+    fs.open(path.join(dir, SPARE_LOG), CREATE_NEW, (err, logFd) => {
       if (err !== null) return callback(err, null)
-      fs.open(path.join(dir, SPARE_INDEX), 'w+', (err2, indexFd) => {
+      fs.open(path.join(dir, SPARE_INDEX), CREATE_NEW, (err2, indexFd) => {
         if (err2 !== null) {
           fs.closeSync(logFd)
+          fs.rmSync(path.join(dir, SPARE_LOG), { force: true })
           return callback(err2, null)
         }
         callback(null, { logFd, indexFd })
@@ -80,105 +157,219 @@ export class Segment {
     })
   }
 
+  /** Removes spare files: Rog's own names, made by an earlier run or this one. */
   static removeSpare (dir: string, spare: SpareFiles | null): void {
     if (spare !== null) {
       fs.closeSync(spare.logFd)
       fs.closeSync(spare.indexFd)
     }
-    fs.rmSync(path.join(dir, SPARE_LOG), { force: true })
-    fs.rmSync(path.join(dir, SPARE_INDEX), { force: true })
+    for (const name of [SPARE_LOG, SPARE_INDEX]) {
+      const file = path.join(dir, name)
+      if (fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() === true) fs.rmSync(file)
+    }
   }
 
   /**
-   * Opens an existing segment and recovers it: a damaged or missing index is
-   * rebuilt from the log; entries from the last index point on are checked,
-   * and the first one cut short, failing its checksum or out of sequence is
-   * truncated away with everything after it.
+   * Opens an existing segment and recovers it (`nextBase`: the next segment's
+   * base, if any). Its index is checked (and
+   * rebuilt from the log when missing or damaged); entries from the last index
+   * point on, and from `truncatable` on, are checked. Damage that `truncatable`
+   * allows is truncated away as a torn tail; any other damage is left in place
+   * and reported, and seals the segment. Entries past damage are found again
+   * by their checksums, so `nextOffset` never falls back onto an id in use.
    */
-  static async open (dir: string, base: number, log: Logger): Promise<Segment> {
+  static async open (ctx: SegmentContext, dir: string, base: number, truncatable: Truncatable, nextBase?: number): Promise<{ segment: Segment, recovery: Recovery }> {
     const logPath = path.join(dir, `${base}.log`)
     const indexPath = path.join(dir, `${base}.index`)
-    const logFd = fs.openSync(logPath, 'r+')
-    const fileSize = fs.fstatSync(logFd).size
-    let index: OffsetIndex | null = null
-    if (fs.existsSync(indexPath)) index = OffsetIndex.decode(fs.readFileSync(indexPath), fileSize)
-    if (index !== null && index.length > 0) {
-      const [rel, position] = index.last()
-      const head = Buffer.alloc(16)
-      fs.readSync(logFd, head, 0, 16, position)
-      if (readEntryHeader(head, 0)?.id !== base + rel) index = null
+    const log = new DataFile(ctx.pool, logPath, 0, { durable: true })
+    const fd = log.pin()
+    try {
+      const fileSize = fs.fstatSync(fd).size
+      log.size = fileSize
+      const legacy = await detectLegacy(fd, fileSize)
+      const indexStat = fs.lstatSync(indexPath, { throwIfNoEntry: false })
+      let index: OffsetIndex | null = null
+      if (indexStat?.isFile() === true) index = OffsetIndex.decode(fs.readFileSync(indexPath), fileSize)
+      if (index !== null && index.length > 0 && !(await indexPointIsRight(fd, fileSize, base, index.last()))) index = null
+      let indexChanged = false
+      if (index === null) {
+        if (fileSize > 0) ctx.log(`${indexPath}: offset index missing or damaged, rebuilding it`)
+        index = new OffsetIndex()
+        indexChanged = true
+      }
+      let [rel, from] = index.last()
+      if (typeof truncatable === 'number' && truncatable < from) {
+        [rel, from] = index.atOrBeforePosition(truncatable)
+        if (!(await indexPointIsRight(fd, fileSize, base, [rel, from]))) [rel, from] = [0, 0]
+      }
+      const scan = await scanEntries(fd, fileSize, from, base + rel, legacy, index, base)
+      const recovery: Recovery = { truncated: 0, damage: [] }
+      let nextOffset = scan.nextOffset
+      let end = scan.end
+      while (end < fileSize) {
+        const after = await findEntry(fd, end + 1, fileSize, nextOffset, legacy)
+        if ((typeof truncatable === 'number' && end >= truncatable) || (truncatable === 'tail' && after === null)) {
+          recovery.truncated = fileSize - end
+          ctx.log(`${logPath}: truncated ${fileSize - end} bytes of a torn write at position ${end} (written after the last point known synced; offsets from ${nextOffset} on were never synced)`)
+          ctx.pool.io.ftruncate(log.handle(), end)
+          log.size = end
+          index.truncateTo(end)
+          indexChanged = true
+          break
+        }
+        recovery.damage.push({ position: end, offset: nextOffset })
+        const head = readEntryHeader(await readRange(fd, end, 16), 0)
+        // A whole entry in sequence whose checksum fails: one message lost, found again right after it.
+        const single = head !== null && head.id === nextOffset && plausibleSize(head.size) &&
+          (after === null ? end + head.size >= fileSize : after.position === end + head.size && after.id === nextOffset + 1)
+        if (after === null) {
+          // Damage to the end of the file: ids it may have held are never given out again.
+          const next = single ? nextOffset + 1 : nextBase !== undefined && nextBase >= nextOffset ? nextBase : nextOffset + Math.ceil((fileSize - end) / ENTRY_OVERHEAD)
+          ctx.log(`${logPath}: ${fileSize - end} damaged bytes at position ${end} to the end of the file, left in place; offsets ${nextOffset} to ${next - 1} are not served or reused`)
+          nextOffset = next
+          break
+        }
+        ctx.log(`${logPath}: ${after.position - end} damaged bytes at position ${end} (offsets ${nextOffset} to ${after.id - 1}), left in place; reads of them answer an error`)
+        const more = await scanEntries(fd, fileSize, after.position, after.id, legacy, index, base)
+        nextOffset = more.nextOffset
+        end = more.end
+      }
+      if (indexChanged || (indexStat?.isFile() === true && indexStat.size !== index.length * INDEX_ENTRY)) writeIndex(ctx, indexPath, index)
+      const indexSize = fs.lstatSync(indexPath, { throwIfNoEntry: false })?.size ?? 0
+      const indexFile = new DataFile(ctx.pool, indexPath, indexSize, { durable: false })
+      const segment = new Segment(ctx, dir, base, log, indexFile, index, nextOffset, legacy, recovery.damage.length > 0)
+      return { segment, recovery }
+    } finally {
+      log.unpin()
     }
-    const rebuilt = index === null
-    if (index === null) {
-      log(`segment ${logPath}: offset index missing or damaged, rebuilding it`)
-      index = new OffsetIndex()
+  }
+
+  /**
+   * Encodes as many of `messages` from `from` as fit under `maxBytes` (at
+   * least one), with ids from `firstId` (which must be this segment's next
+   * reserved id), and reserves their space. Returns the log bytes, the index
+   * bytes to append (or null), and how many messages it took.
+   */
+  reserve (firstId: number, messages: Buffer[], from: number, stamp: Stamp, maxBytes: number): { data: Buffer, index: Buffer | null, count: number } {
+    if (firstId !== this.reservedNext) throw new Error(`segment ${this.logPath}: append of id ${firstId} where ${this.reservedNext} is next`)
+    let bytes = 0
+    let n = from
+    do bytes += entrySize(messages[n++].length)
+    while (n < messages.length && this.reservedSize + bytes + entrySize(messages[n].length) <= maxBytes)
+    const data = Buffer.allocUnsafe(bytes)
+    let indexEntries: Buffer[] | null = null
+    let at = 0
+    let id = firstId
+    for (let i = from; i < n; i++) {
+      const position = this.reservedSize + at
+      if (position - this.lastIndexed >= INDEX_INTERVAL) {
+        this.index.add(id - this.base, position)
+        this.lastIndexed = position
+        ;(indexEntries ??= []).push(OffsetIndex.encodeEntry(id - this.base, position))
+      }
+      at = writeEntry(data, at, id++, stamp, messages[i])
     }
-    const [rel, from] = index.last()
-    const { end, nextOffset } = await scan(logFd, fileSize, from, base + rel, index, base)
-    if (end < fileSize) {
-      log(`segment ${logPath}: truncated ${fileSize - end} bytes of damaged or incomplete entries at position ${end}`)
-      fs.ftruncateSync(logFd, end)
-    }
-    const indexFd = fs.openSync(indexPath, fs.existsSync(indexPath) ? 'r+' : 'w+')
-    const encoded = index.encode()
-    if (rebuilt || fs.fstatSync(indexFd).size !== encoded.length) {
-      fs.writeSync(indexFd, encoded, 0, encoded.length, 0)
-      fs.ftruncateSync(indexFd, encoded.length)
-    }
-    return new Segment(dir, base, logFd, indexFd, index, end, nextOffset, true)
+    this.reservedSize += bytes
+    this.reservedNext = id
+    return { data, index: indexEntries === null ? null : Buffer.concat(indexEntries), count: n - from }
+  }
+
+  /** The writer wrote the reserved entries up to `nextOffset`. */
+  written (nextOffset: number): void {
+    this.next = nextOffset
+  }
+
+  /** After a failed write: what is reserved falls back to what is written, the next id to `nextId`. */
+  rewind (nextId: number): void {
+    this.reservedSize = this.log.size
+    this.reservedNext = nextId
+    this.index.truncateTo(this.log.size)
+    this.lastIndexed = this.index.last()[1]
   }
 
   /**
    * Messages with ids in [offset, endOffset), at most `maxMessages` and about
-   * `maxBytes` of message bytes (but with `atLeastOne`, the first message whatever its size).
+   * `maxBytes` of message bytes (but with `atLeastOne`, the first message
+   * whatever its size). Every entry read is checked: its id follows on from
+   * the one before (or from the index point it was found by), its size is one
+   * Rog writes, and a returned entry's checksum holds. An entry that fails
+   * ends the read with what came before it, or, when it comes first, with a
+   * DAMAGED error naming the offset.
    */
-  async read (offset: number, endOffset: number, maxMessages: number, maxBytes: number, atLeastOne: boolean): Promise<FetchedMessage[]> {
-    const out: FetchedMessage[] = []
-    const limit = Math.min(endOffset, this.nextOffset)
+  async read (offset: number, endOffset: number, maxMessages: number, maxBytes: number, atLeastOne: boolean): Promise<StoredMessage[]> {
+    const out: StoredMessage[] = []
+    const limit = Math.min(endOffset, this.next)
     if (offset >= limit || maxMessages <= 0) return out
-    let position = this.index.lookup(offset - this.base)[1]
+    let [rel, position] = this.index.lookup(offset - this.base)
+    let expected = this.base + rel
     const fileEnd = this.log.size
     let bytes = 0
-    let want = Math.min(READ_CHUNK, Math.max(4096, maxBytes + INDEX_INTERVAL))
-    while (position < fileEnd && out.length < maxMessages) {
-      const length = Math.min(want, fileEnd - position)
-      const buf = Buffer.allocUnsafe(length)
-      const { bytesRead } = await read(this.log.fd, buf, 0, length, position)
-      let at = 0
-      let entry = readEntryHeader(buf, at)
-      if (entry === null || entry.size > bytesRead) {
-        if (entry === null || bytesRead < length) throw this.corrupt(position)
-        want = entry.size
-        continue
-      }
-      while (entry !== null && at + entry.size <= bytesRead) {
-        if (entry.id >= limit) return out
-        if (entry.id >= offset) {
-          if (!entryIsIntact(buf, at, entry.size)) throw this.corrupt(position + at)
-          const data = entryMessage(buf, at, entry.size)
-          if ((out.length > 0 || !atLeastOne) && bytes + data.length > maxBytes) return out
-          out.push({ offset: entry.id, data })
-          bytes += data.length
-          if (out.length >= maxMessages) return out
+    const fd = this.log.pin()
+    try {
+      let want = Math.min(READ_CHUNK, Math.max(4096, maxBytes + INDEX_INTERVAL))
+      while (expected < limit && out.length < maxMessages) {
+        const length = Math.min(want, fileEnd - position)
+        const buf = length > 0 ? Buffer.allocUnsafe(length) : Buffer.alloc(0)
+        const bytesRead = length > 0 ? await readAt(this.log, fd, buf, position) : 0
+        const view = bytesRead < length ? buf.subarray(0, bytesRead) : buf
+        let at = 0
+        let bad = false
+        for (;;) {
+          const entry = readEntryHeader(view, at)
+          if (entry === null) {
+            bad = position + at + 16 > fileEnd
+            break
+          }
+          if (entry.id !== expected || !plausibleSize(entry.size) || position + at + entry.size > fileEnd) {
+            bad = true
+            break
+          }
+          if (at + entry.size > view.length) {
+            if (at === 0) want = entry.size
+            break
+          }
+          if (entry.id >= offset) {
+            if (!entryIsIntact(view, at, entry.size, this.legacy)) {
+              bad = true
+              break
+            }
+            const data = entryMessage(view, at, entry.size)
+            if ((out.length > 0 || !atLeastOne) && bytes + data.length > maxBytes) return out
+            out.push({ offset: entry.id, timestamp: entryTimestamp(view, at), data })
+            bytes += data.length
+          }
+          expected++
+          at += entry.size
+          if (expected >= limit || out.length >= maxMessages) return out
         }
-        at += entry.size
-        entry = readEntryHeader(buf, at)
+        if (bad) {
+          if (out.length > 0) return out
+          const found = offset > expected ? await findEntry(fd, position + at + 1, fileEnd, expected + 1, this.legacy) : null
+          if (found === null || found.id > offset) throw this.damaged(offset > expected ? offset : expected, position + at)
+          position = found.position
+          expected = found.id
+          continue
+        }
+        position += at
+        if (at > 0) want = Math.min(READ_CHUNK, Math.max(4096, maxBytes - bytes + INDEX_INTERVAL))
       }
-      position += at
-      want = Math.min(READ_CHUNK, Math.max(4096, maxBytes - bytes + INDEX_INTERVAL))
+    } finally {
+      this.log.unpin()
     }
     return out
   }
 
-  private corrupt (position: number): RogError {
-    return new RogError('STORAGE', `Segment ${this.logPath} is damaged at position ${position}`)
+  private damaged (offset: number, position: number): RogError {
+    this.ctx.log(`${this.logPath}: damaged entry at position ${position}, read of offset ${offset} refused`)
+    return RogError.damaged(this.ctx.label, offset)
   }
 
   close (): void {
-    fs.closeSync(this.log.fd)
-    fs.closeSync(this.indexFile.fd)
+    this.log.closeFd()
+    this.indexFile.closeFd()
   }
 
+  /** Deletes this segment's files: only for a segment this process created and never wrote, or an unsynced tail. */
   remove (): void {
     this.close()
     fs.rmSync(this.logPath, { force: true })
@@ -186,23 +377,48 @@ export class Segment {
   }
 }
 
-/** Walks entries from `from` (the entry with id `expected`), indexing as appends do; stops at the first bad one. */
-async function scan (fd: number, fileSize: number, from: number, expected: number, index: OffsetIndex, base: number): Promise<{ end: number, nextOffset: number }> {
+function readAt (file: DataFile, fd: number, buf: Buffer, position: number): Promise<number> {
+  return new Promise((resolve, reject) => file.io.read(fd, buf, position, (err, n) => err === null ? resolve(n) : reject(err)))
+}
+
+function readRange (fd: number, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length)
+  return new Promise((resolve, reject) => fs.read(fd, buf, 0, length, position, (err, n) => err === null ? resolve(n < length ? buf.subarray(0, n) : buf) : reject(err)))
+}
+
+/** Legacy segments (Rog before 0.2) are recognised by their first intact entry. */
+async function detectLegacy (fd: number, fileSize: number): Promise<boolean> {
+  if (fileSize === 0) return false
+  const found = await findEntry(fd, 0, fileSize, 0, null)
+  return found?.format === 'legacy'
+}
+
+async function indexPointIsRight (fd: number, fileSize: number, base: number, [rel, position]: [number, number]): Promise<boolean> {
+  if (position === 0 && rel === 0) return true
+  const head = await readRange(fd, position, 16)
+  const entry = readEntryHeader(head, 0)
+  return entry !== null && entry.id === base + rel && position + entry.size <= fileSize
+}
+
+/**
+ * Walks entries from `from` (the entry with id `expected`), adding index
+ * points as appends do past the index's last; stops at the first entry that
+ * is out of sequence, implausible, cut short or fails its checksum.
+ */
+async function scanEntries (fd: number, fileSize: number, from: number, expected: number, legacy: boolean, index: OffsetIndex, base: number): Promise<{ end: number, nextOffset: number }> {
   let position = from
   let lastIndexed = index.last()[1]
   let want = READ_CHUNK
   while (position < fileSize) {
-    const length = Math.min(want, fileSize - position)
-    const buf = Buffer.allocUnsafe(length)
-    const { bytesRead } = await read(fd, buf, 0, length, position)
+    const buf = await readRange(fd, position, Math.min(want, fileSize - position))
     let at = 0
     for (;;) {
-      const entry = readEntryHeader(buf.subarray(0, bytesRead), at)
+      const entry = readEntryHeader(buf, at)
       if (entry === null) break
-      if (entry.id !== expected || entry.size > MAX_ENTRY_BYTES || entry.size < ENTRY_OVERHEAD) return { end: position + at, nextOffset: expected }
-      if (at + entry.size > bytesRead) break
-      if (!entryIsIntact(buf, at, entry.size)) return { end: position + at, nextOffset: expected }
-      if (position + at - lastIndexed >= INDEX_INTERVAL) {
+      if (entry.id !== expected || !plausibleSize(entry.size) || position + at + entry.size > fileSize) return { end: position + at, nextOffset: expected }
+      if (at + entry.size > buf.length) break
+      if (!entryIsIntact(buf, at, entry.size, legacy)) return { end: position + at, nextOffset: expected }
+      if (position + at - lastIndexed >= INDEX_INTERVAL && position + at > index.last()[1]) {
         index.add(entry.id - base, position + at)
         lastIndexed = position + at
       }
@@ -210,8 +426,8 @@ async function scan (fd: number, fileSize: number, from: number, expected: numbe
       at += entry.size
     }
     if (at === 0) {
-      const entry = readEntryHeader(buf.subarray(0, bytesRead), 0)
-      if (entry === null || position + entry.size > fileSize) return { end: position, nextOffset: expected }
+      const entry = readEntryHeader(buf, 0)
+      if (entry === null) return { end: position, nextOffset: expected }
       want = entry.size
       continue
     }
@@ -219,4 +435,42 @@ async function scan (fd: number, fileSize: number, from: number, expected: numbe
     want = READ_CHUNK
   }
   return { end: position, nextOffset: expected }
+}
+
+/**
+ * The first intact entry at or after byte `from` whose id is at least `minId`
+ * (any id when `legacy` is null, which also accepts either checksum), found
+ * by trying every position: how reads and recovery find their footing again
+ * past damage. A checksum over id and size makes a false match a 1 in 2^32 event.
+ */
+async function findEntry (fd: number, from: number, fileSize: number, minId: number, legacy: boolean | null): Promise<{ position: number, id: number, format: 'current' | 'legacy' } | null> {
+  const window = 1024 * 1024
+  for (let start = from; start + ENTRY_OVERHEAD <= fileSize; start += window) {
+    const buf = await readRange(fd, start, Math.min(window + 16, fileSize - start))
+    const stop = Math.min(window, buf.length - 16 + 1)
+    for (let at = 0; at < stop; at++) {
+      const entry = readEntryHeader(buf, at)
+      if (entry === null || entry.id < minId || !plausibleSize(entry.size) || start + at + entry.size > fileSize) continue
+      const whole = at + entry.size <= buf.length ? buf : await readRange(fd, start + at, entry.size)
+      const offset = whole === buf ? at : 0
+      const format = legacy === null ? entryFormat(whole, offset, entry.size) : entryIsIntact(whole, offset, entry.size, legacy) ? (legacy ? 'legacy' : 'current') : null
+      if (format !== null) return { position: start + at, id: entry.id, format }
+    }
+  }
+  return null
+}
+
+function writeIndex (ctx: SegmentContext, indexPath: string, index: OffsetIndex): void {
+  const encoded = index.encode()
+  let fd = -1
+  try {
+    const exists = fs.lstatSync(indexPath, { throwIfNoEntry: false })
+    fd = exists === undefined ? ctx.pool.io.open(indexPath, CREATE_NEW) : ctx.pool.io.open(indexPath, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW)
+    ctx.pool.io.writev(fd, [encoded], 0)
+    ctx.pool.io.ftruncate(fd, encoded.length)
+  } catch (err) {
+    ctx.log(`${indexPath}: could not write the offset index (${(err as Error).message}); it is kept in memory`)
+  } finally {
+    if (fd >= 0) ctx.pool.io.close(fd)
+  }
 }

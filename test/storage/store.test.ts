@@ -7,6 +7,7 @@ import { nodeFileIo, type FileIo } from '../../lib/storage/file-io'
 import { ENTRY_OVERHEAD, readEntryHeader } from '../../lib/storage/entry'
 import { INDEX_INTERVAL } from '../../lib/storage/offset-index'
 import { RogError } from '../../lib/errors'
+import type { Test } from 'tap'
 
 function append (p: Partition, messages: Buffer[]): Promise<number> {
   return new Promise((resolve, reject) => p.append(messages, (err, first) => err === null ? resolve(first) : reject(err)))
@@ -149,27 +150,33 @@ t.test('a missing or damaged offset index is rebuilt from its segment', async (t
   }
 })
 
-t.test('recovery truncates a damaged tail and appends continue from the right offset', async (t) => {
-  const damages: Array<[string, (file: string) => void, number]> = [
-    ['a header with no body', (f) => fs.appendFileSync(f, Buffer.from('00000000000000640000000000000070', 'hex')), 100],
-    ['half a header', (f) => fs.appendFileSync(f, Buffer.from('0000000000', 'hex')), 100],
-    ['a body with a wrong checksum', (f) => { const b = fs.readFileSync(f); b[b.length - 5] ^= 0xff; fs.writeFileSync(f, b) }, 99],
-    ['an entry cut short', (f) => { const s = fs.statSync(f).size; fs.truncateSync(f, s - 30) }, 99],
-    ['an absurd entry size', (f) => fs.appendFileSync(f, Buffer.from('0000000000000064ffffffffffffffff', 'hex')), 100]
-  ]
-  for (const [name, damage, survivors] of damages) {
-    const dir = t.testdir()
-    let store = await openStore(dir)
-    await store.createLog('r', 1)
-    let p = store.partition('r', 0)
-    await append(p, Array.from({ length: 100 }, (_, i) => msg(i)))
-    await commit(p, 'ahead', 100)
-    await store.close()
-    damage(path.join(dir, 'r', '0', '0.log'))
+const tailDamages: Array<[string, (file: string) => void, number]> = [
+  ['a header with no body', (f) => fs.appendFileSync(f, Buffer.from('00000000000000640000000000000070', 'hex')), 100],
+  ['half a header', (f) => fs.appendFileSync(f, Buffer.from('0000000000', 'hex')), 100],
+  ['a body with a wrong checksum', (f) => { const b = fs.readFileSync(f); b[b.length - 5] ^= 0xff; fs.writeFileSync(f, b) }, 99],
+  ['an entry cut short', (f) => { const s = fs.statSync(f).size; fs.truncateSync(f, s - 30) }, 99],
+  ['an absurd entry size', (f) => fs.appendFileSync(f, Buffer.from('0000000000000064ffffffffffffffff', 'hex')), 100]
+]
 
-    const lines: string[] = []
-    store = await openStore(dir, {}, lines)
-    p = store.partition('r', 0)
+async function damagedPartition (t: Test, damage: (file: string) => void, crash: boolean): Promise<{ dir: string, store: Store, p: Partition, lines: string[] }> {
+  const dir = t.testdir()
+  let store = await openStore(dir)
+  await store.createLog('r', 1)
+  const p = store.partition('r', 0)
+  await append(p, Array.from({ length: 100 }, (_, i) => msg(i)))
+  await commit(p, 'ahead', 100)
+  await store.close()
+  // A crash before anything was synced leaves no recovery point.
+  if (crash) fs.rmSync(path.join(dir, 'r', '0', 'recovery-point'))
+  damage(path.join(dir, 'r', '0', '0.log'))
+  const lines: string[] = []
+  store = await openStore(dir, {}, lines)
+  return { dir, store, p: store.partition('r', 0), lines }
+}
+
+t.test('with no recovery point, a damaged tail with nothing intact after it is truncated as torn', async (t) => {
+  for (const [name, damage, survivors] of tailDamages) {
+    let { dir, store, p, lines } = await damagedPartition(t, damage, true)
     t.match(lines.join('\n'), /truncated \d+ bytes/, `${name}: reported with the byte count`)
     t.equal(p.highWatermark(), survivors, `${name}: ${survivors} intact messages`)
     const all = await p.read(0, 1000, 1 << 20)
@@ -179,6 +186,30 @@ t.test('recovery truncates a damaged tail and appends continue from the right of
     await store.close()
     store = await openStore(dir, {}, lines)
     t.equal(store.partition('r', 0).highWatermark(), survivors + 1, `${name}: clean after the repair`)
+    await store.close()
+  }
+})
+
+t.test('damage before the recovery point is reported and left in place; what follows the point is truncated', async (t) => {
+  for (const [name, damage, survivors] of tailDamages) {
+    const { store, p, lines } = await damagedPartition(t, damage, false)
+    const file = path.join(store.dataDir, 'r', '0', '0.log')
+    const size = fs.statSync(file).size
+    if (survivors === 100) {
+      t.match(lines.join('\n'), /truncated \d+ bytes of a torn write/, `${name}: past the recovery point, so torn: truncated`)
+      t.equal(p.highWatermark(), 100)
+    } else {
+      t.match(lines.join('\n'), /damaged bytes at position \d+ to the end of the file, left in place/, `${name}: reported`)
+      t.notMatch(lines.join('\n'), /truncated \d+ bytes/, `${name}: nothing truncated`)
+      t.equal(fs.statSync(file).size, size)
+      t.equal(p.highWatermark(), 100, `${name}: the damaged offset is not reused`)
+      const all = await p.read(0, 1000, 1 << 20)
+      t.ok(all.length === 99 && all.every((m, i) => m.data.equals(msg(i))), `${name}: reads stop before the damage`)
+      await t.rejects(p.read(99, 10, 1 << 20), { code: 'DAMAGED', message: 'Partition 0 of log r is damaged at offset 99: the data there failed its checks and is not served' })
+      t.equal(p.groups.get('ahead'), 100, `${name}: the group keeps its offset`)
+    }
+    t.equal(await append(p, [msg(100)]), 100, `${name}: appends continue at 100`)
+    t.ok((await p.read(100, 1, 1000))[0].data.equals(msg(100)))
     await store.close()
   }
 })
@@ -197,7 +228,7 @@ t.test('a torn group offsets record is dropped, the earlier ones kept', async (t
   const lines: string[] = []
   store = await openStore(dir, {}, lines)
   t.teardown(() => store.close())
-  t.match(lines.join('\n'), /dropped 9 bytes/)
+  t.match(lines.join('\n'), /9 bytes of an incomplete record at the end/)
   t.equal(store.partition('g', 0).groups.get('keep'), 2)
 })
 
@@ -323,7 +354,7 @@ t.test('a crash right after a roll (new segment empty, the last writes before it
   store = await openStore(dir, { segmentBytes: 4096 }, lines)
   t.teardown(() => store.close())
   const p = store.partition('roll', 0)
-  t.match(lines.join('\n'), /does not follow on from id 100/)
+  t.match(lines.join('\n'), /follow a torn write \(offsets 100 to \d+ were never synced\); removing them/)
   t.equal(p.highWatermark(), 100)
   t.equal((await p.read(0, 1000, 1 << 20)).length, 100)
   t.equal(await append(p, [msg(100)]), 100)
@@ -387,7 +418,7 @@ t.test('an append that fails part way reports how many of its messages were stor
   t.teardown(() => store.close())
   await store.createLog('part', 1)
   const p = store.partition('part', 0)
-  firstSegmentFd = p.segments[0].log.fd
+  firstSegmentFd = p.segments[0].log.handle()
   failNewSegment = true
   const result = await new Promise<[RogError | null, number, number]>((resolve) => p.append(Array.from({ length: 100 }, (_, i) => msg(i)), (...args) => resolve(args)))
   failNewSegment = false

@@ -1,0 +1,113 @@
+import { OPEN_EXISTING, type FileIo } from './file-io'
+
+/** Descriptors are cheap but finite; past `max` open, the least recently used idle one is closed. */
+export const DEFAULT_MAX_OPEN_FILES = 1000
+
+/**
+ * The descriptors of every DataFile of a store: at most `max` open at once
+ * (more only while that many are pinned by I/O in flight), the least recently
+ * used idle one closed first, and any file reopened on its next use.
+ */
+export class FilePool {
+  readonly io: FileIo
+  readonly max: number
+  /** Files with an open descriptor, least recently used first (Map keeps insertion order). */
+  private readonly lru = new Map<DataFile, true>()
+
+  constructor (io: FileIo, max = DEFAULT_MAX_OPEN_FILES) {
+    this.io = io
+    this.max = Math.max(1, max)
+  }
+
+  get openCount (): number {
+    return this.lru.size
+  }
+
+  /** Called by a file when it opens or uses its descriptor. */
+  touched (file: DataFile): void {
+    this.lru.delete(file)
+    this.lru.set(file, true)
+    if (this.lru.size <= this.max) return
+    for (const other of this.lru.keys()) {
+      if (this.lru.size <= this.max) break
+      if (other !== file && other.idle) other.closeFd()
+    }
+  }
+
+  /** Called by a file when it closes its descriptor. */
+  closed (file: DataFile): void {
+    this.lru.delete(file)
+  }
+}
+
+/**
+ * One file of a partition (a segment's log or index, the groups journal),
+ * opened on demand through the pool. `size` is the end of what is known to be
+ * written: appends land there, readers never look past it. Only the
+ * partition's writer moves it.
+ */
+export class DataFile {
+  readonly path: string
+  readonly durable: boolean
+  size: number
+  /** Written since its last sync (the 'interval' policy). */
+  dirty = false
+  /** The directory of a file just created, which must be synced before the file's data counts as durable. */
+  createdIn: string | null
+  private readonly pool: FilePool
+  private fd: number
+  private pins = 0
+
+  constructor (pool: FilePool, path: string, size: number, options: { durable: boolean, fd?: number, createdIn?: string }) {
+    this.pool = pool
+    this.path = path
+    this.size = size
+    this.durable = options.durable
+    this.fd = options.fd ?? -1
+    this.createdIn = options.createdIn ?? null
+    if (this.fd >= 0) pool.touched(this)
+  }
+
+  get io (): FileIo {
+    return this.pool.io
+  }
+
+  get idle (): boolean {
+    return this.pins === 0 && this.fd >= 0
+  }
+
+  /** The descriptor, opened if needed, for synchronous use now. */
+  handle (): number {
+    if (this.fd < 0) this.fd = this.pool.io.open(this.path, OPEN_EXISTING)
+    this.pool.touched(this)
+    return this.fd
+  }
+
+  /** The descriptor, kept open until `unpin()`: for asynchronous I/O. */
+  pin (): number {
+    const fd = this.handle()
+    this.pins++
+    return fd
+  }
+
+  unpin (): void {
+    this.pins--
+  }
+
+  /** The file at `path` was replaced (renamed over): use `fd`, of `size` bytes, from now on. */
+  replaced (fd: number, size: number): void {
+    this.closeFd()
+    this.fd = fd
+    this.size = size
+    this.dirty = false
+    this.pool.touched(this)
+  }
+
+  closeFd (): void {
+    if (this.fd < 0) return
+    const fd = this.fd
+    this.fd = -1
+    this.pool.closed(this)
+    this.pool.io.close(fd)
+  }
+}

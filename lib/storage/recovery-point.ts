@@ -1,0 +1,104 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { crc32c } from '@node-rs/crc32'
+import { readU64, writeU64 } from '../util/u64'
+import { CREATE_NEW, OPEN_EXISTING, type FileIo } from './file-io'
+import type { Logger } from './segment'
+
+export const RECOVERY_POINT_FILE = 'recovery-point'
+const MAGIC = 0x52475250 // "RGRP"
+const SIZE = 24
+
+export interface Point { base: number, position: number }
+
+/**
+ * A partition's recovery point (Kafka's recovery-point checkpoint): every
+ * segment before `base` and the first `position` bytes of segment `base`
+ * are known synced. Only what lies after it can have been torn by a crash,
+ * so only that may be truncated at start. File `recovery-point`, rewritten
+ * in place (one sector, so a write lands whole or fails its checksum):
+ *
+ * | field    | size | meaning                                    |
+ * |----------|------|--------------------------------------------|
+ * | magic    | u32  | 0x52475250 ("RGRP")                        |
+ * | base     | u64  | base id of the segment                     |
+ * | position | u64  | bytes of that segment known synced         |
+ * | crc32c   | u32  | CRC-32C of the fields before it            |
+ *
+ * It is written after each sync, without a sync of its own (a crash may
+ * leave an older point, which only widens what recovery checks), and synced
+ * at close. A missing, empty or damaged file means no point is known.
+ */
+export class RecoveryPoint {
+  private readonly file: string
+  private readonly io: FileIo
+  private readonly log: Logger
+  private point: Point | null
+  private failed = false
+
+  private constructor (file: string, io: FileIo, log: Logger, point: Point | null) {
+    this.file = file
+    this.io = io
+    this.log = log
+    this.point = point
+  }
+
+  /** The file of a new partition, empty until its first sync. */
+  static init (dir: string, io: FileIo): void {
+    io.close(io.open(path.join(dir, RECOVERY_POINT_FILE), CREATE_NEW))
+  }
+
+  static read (dir: string, io: FileIo, log: Logger): RecoveryPoint {
+    const file = path.join(dir, RECOVERY_POINT_FILE)
+    let point: Point | null = null
+    const stat = fs.lstatSync(file, { throwIfNoEntry: false })
+    if (stat?.isFile() === true && stat.size > 0) {
+      const buf = fs.readFileSync(file)
+      if (buf.length === SIZE && buf.readUInt32BE(0) === MAGIC && crc32c(buf.subarray(0, 20)) === buf.readUInt32BE(20)) {
+        point = { base: readU64(buf, 4), position: readU64(buf, 12) }
+      } else {
+        log(`${file}: damaged, ignored (recovery checks the last segment instead)`)
+      }
+    }
+    return new RecoveryPoint(file, io, log, point)
+  }
+
+  get value (): Point | null {
+    return this.point
+  }
+
+  /** Moves the point forward (never back). */
+  advance (point: Point): void {
+    const p = this.point
+    if (p !== null && (point.base < p.base || (point.base === p.base && point.position <= p.position))) return
+    this.point = point
+    this.write(false)
+  }
+
+  /** Writes the point and syncs it (at close, once everything before it is synced). */
+  sync (): void {
+    this.write(true)
+  }
+
+  private write (sync: boolean): void {
+    if (this.point === null) return
+    const buf = Buffer.allocUnsafe(SIZE)
+    buf.writeUInt32BE(MAGIC, 0)
+    writeU64(buf, this.point.base, 4)
+    writeU64(buf, this.point.position, 12)
+    buf.writeUInt32BE(crc32c(buf.subarray(0, 20)), 20)
+    let fd = -1
+    try {
+      const exists = fs.lstatSync(this.file, { throwIfNoEntry: false }) !== undefined
+      fd = this.io.open(this.file, exists ? OPEN_EXISTING : CREATE_NEW)
+      this.io.writev(fd, [buf], 0)
+      if (sync) this.io.fsyncPath(this.file)
+      this.failed = false
+    } catch (err) {
+      if (!this.failed) this.log(`${this.file}: could not write the recovery point: ${(err as Error).message}`)
+      this.failed = true
+    } finally {
+      if (fd >= 0) this.io.close(fd)
+    }
+  }
+}
