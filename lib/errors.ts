@@ -1,3 +1,5 @@
+import { getSystemErrorMap } from 'node:util'
+
 /**
  * The one error class of Rog. `code` is stable and is what programs test;
  * `message` is for people, except the reference texts of PROTOCOL.md, which
@@ -121,10 +123,22 @@ export class RogError extends Error {
     return new RogError('DAMAGED', `${where} is damaged at offset ${offset}: the data there failed its checks and is not served`)
   }
 
+  /**
+   * A file-system failure, worded for clients: the error code and its
+   * meaning, never a path (the server log names the file).
+   */
   static storage (what: string, cause: unknown): RogError {
-    const reason = cause instanceof Error ? cause.message : String(cause)
-    return new RogError('STORAGE', `Storage error while ${what}: ${reason}`, { cause })
+    return new RogError('STORAGE', `Storage error while ${what}: ${systemReason(cause)}`, { cause })
   }
+}
+
+function systemReason (cause: unknown): string {
+  const errno = (cause as { errno?: unknown } | null)?.errno
+  const known = typeof errno === 'number' ? getSystemErrorMap().get(errno) : undefined
+  if (known !== undefined) return `${known[0]}: ${known[1]}`
+  const message = cause instanceof Error ? cause.message : String(cause)
+  // Paths are for the server log only.
+  return message.replace(/\s*'\/[^']*'/g, '').replace(/\s*\/\S*/g, '').trim()
 }
 
 /** The server's error texts (worded by the factories of RogError), matched back to their codes. */

@@ -111,7 +111,7 @@ export class Partition {
         options.log(`${file}: not a file of Rog's, left alone`)
         continue
       }
-      if (entry.isSymbolicLink()) throw RogError.storage(`opening ${options.label}`, new Error(`${file} is a symbolic link; Rog never follows links in its data directory`))
+      if (entry.isSymbolicLink()) throw new Error(`${file} is a symbolic link; Rog never follows links in its data directory`)
       if (!entry.isFile()) {
         options.log(`${file}: not a regular file, left alone`)
         continue

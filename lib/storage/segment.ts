@@ -310,7 +310,7 @@ export class Segment {
       while (expected < limit && out.length < maxMessages) {
         const length = Math.min(want, fileEnd - position)
         const buf = length > 0 ? Buffer.allocUnsafe(length) : Buffer.alloc(0)
-        const bytesRead = length > 0 ? await readAt(this.log, fd, buf, position) : 0
+        const bytesRead = length > 0 ? await readAt(this.ctx, this.log, fd, buf, position) : 0
         const view = bytesRead < length ? buf.subarray(0, bytesRead) : buf
         let at = 0
         let bad = false
@@ -377,8 +377,12 @@ export class Segment {
   }
 }
 
-function readAt (file: DataFile, fd: number, buf: Buffer, position: number): Promise<number> {
-  return new Promise((resolve, reject) => file.io.read(fd, buf, position, (err, n) => err === null ? resolve(n) : reject(err)))
+function readAt (ctx: SegmentContext, file: DataFile, fd: number, buf: Buffer, position: number): Promise<number> {
+  return new Promise((resolve, reject) => file.io.read(fd, buf, position, (err, n) => {
+    if (err === null) return resolve(n)
+    ctx.log(`${file.path}: read at position ${position} failed: ${err.message}`)
+    reject(RogError.storage('reading', err))
+  }))
 }
 
 function readRange (fd: number, position: number, length: number): Promise<Buffer> {
