@@ -23,6 +23,8 @@ export type RogErrorCode =
   | 'CONNECTION'
   | 'BAD_ADDRESS'
   | 'PROTOCOL'
+  /** Data of the original (Rust) Rog server that the importer cannot account for. */
+  | 'ORIGINAL_LAYOUT'
   /** A server error text the client does not recognise. */
   | 'SERVER_ERROR'
 
@@ -107,6 +109,10 @@ export class RogError extends Error {
       if (pattern.test(message)) return new RogError(code, message)
     }
     return new RogError('SERVER_ERROR', message)
+  }
+
+  static originalLayout (path: string, why: string): RogError {
+    return new RogError('ORIGINAL_LAYOUT', `Cannot import ${path}, data of the original Rog server: ${why}. Nothing was changed; move it aside or repair it, then start again`)
   }
 
   static storage (what: string, cause: unknown): RogError {
