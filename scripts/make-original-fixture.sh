@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates fixtures/original/: a data directory ($ROG_HOME) written by the
-# original Rust Rog server (github.com/eaneto/rog), and expected.json, what
+# original Rust Rog server (eaneto/rog), and expected.json, what
 # was published and acknowledged into it. Tests import it; they never run this.
 #
 # Needs the original's binaries and Python client, built from its source:

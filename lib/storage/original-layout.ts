@@ -271,7 +271,7 @@ async function importLog (dataDir: string, original: OriginalLog, log: (line: st
   syncDir(dataDir)
   fs.renameSync(tmp, dir)
   syncDir(dataDir)
-  log(`${dir}: imported from the original Rog server (${partitions.length} partitions, ${messages} messages, ${groups} group offsets); its original files are kept in ${backup}, which Rog ignores: delete it once you will not go back`)
+  log(`${dir}: imported from the original Rog server (partitions: ${partitions.length}, messages: ${messages}, group offsets: ${groups}); its original files are kept in ${backup}, which Rog ignores: delete it once you will not go back`)
   return { log: name, dir, backup, partitions: partitions.length, messages, groups }
 }
 

@@ -97,7 +97,7 @@ t.test('imports the fixture: every message at its offset with its timestamp, eve
   t.same(report.finished, [])
   t.same(fs.readdirSync(dir).sort(), ['bad name', 'logA', `logA${BACKUP}`, 'ünï'])
   t.same(snapshot(path.join(dir, `logA${BACKUP}`)), snapshot(path.join(FIXTURE, 'data', 'logA')), 'the backup is the original, byte for byte')
-  t.match(lines.join('\n'), `logA: imported from the original Rog server (2 partitions, 8 messages, 8 group offsets); its original files are kept in ${path.join(dir, `logA${BACKUP}`)}`)
+  t.match(lines.join('\n'), `logA: imported from the original Rog server (partitions: 2, messages: 8, group offsets: 8); its original files are kept in ${path.join(dir, `logA${BACKUP}`)}`)
   t.match(lines.join('\n'), /ahead\.offset: group "ahead" is at offset 4, past the end of the partition \(2\)/)
 
   for (const p of [0, 1]) {
