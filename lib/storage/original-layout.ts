@@ -102,15 +102,15 @@ export async function importOriginalLayout (dataDir: string, log: (line: string)
     if (isOriginalLog(dir)) {
       if (isValidLogName(name)) originals.push(name)
       else report.skipped.push({ dir, reason: `"${name}" is not a valid Rog log name (1-249 bytes of A-Z a-z 0-9 . _ -)` })
-    } else if (name.endsWith(IMPORTING) && fs.statSync(dir).isDirectory()) {
+    } else if (name.endsWith(IMPORTING) && fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true) {
       builds.push(name)
     }
   }
   for (const { dir, reason } of report.skipped) {
     log(`${dir}: a log of the original Rog server, left as it is and not served: ${reason}. Rename the directory to a valid name and restart to import it`)
   }
-  const logs = originals.map((name) => readOriginalLog(dataDir, name))
   try {
+    const logs = originals.map((name) => readOriginalLog(dataDir, name))
     for (const name of builds) finishBuild(dataDir, name, originals, log, report)
     for (const original of logs) report.imported.push(await importLog(dataDir, original, log, io))
   } catch (err) {
