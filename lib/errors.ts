@@ -29,6 +29,8 @@ export type RogErrorCode =
   | 'CONNECTION'
   | 'BAD_ADDRESS'
   | 'PROTOCOL'
+  /** Data of the original (Rust) Rog server that the importer cannot account for. */
+  | 'ORIGINAL_LAYOUT'
   /** A server error text the client does not recognise. */
   | 'SERVER_ERROR'
 
@@ -117,6 +119,10 @@ export class RogError extends Error {
 
   static logUnavailable (log: string): RogError {
     return new RogError('LOG_UNAVAILABLE', `Log ${log} is unavailable: its files could not be opened; the server log says why`)
+  }
+
+  static originalLayout (path: string, why: string): RogError {
+    return new RogError('ORIGINAL_LAYOUT', `Cannot import ${path}, data of the original Rog server: ${why}. Nothing was changed; move it aside or repair it, then start again`)
   }
 
   static damaged (where: string, offset: number): RogError {

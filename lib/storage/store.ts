@@ -6,6 +6,10 @@ import { FilePool, DEFAULT_MAX_OPEN_FILES } from './data-file'
 import { Partition, type PartitionOptions } from './partition'
 import type { Logger } from './segment'
 import type { FsyncPolicy } from './segment-writer'
+import { isValidLogName } from './log-name'
+import { BACKUP, importOriginalLayout } from './original-layout'
+
+export { isValidLogName }
 
 export interface StoreOptions {
   dataDir: string
@@ -23,16 +27,11 @@ export interface LogInfo { log: string, partitions: number }
 
 export const DEFAULT_SEGMENT_BYTES = 1024 * 1024
 export const MAX_PARTITIONS = 255
-const LOG_NAME = /^[A-Za-z0-9._-]{1,249}$/
 const PARTITION_NAME = /^(0|[1-9]\d{0,2})$/
 /** A directory being created is named `<log>~new`; `~` never appears in a log name. */
 const CREATING = '~new'
 /** Names in the data directory that are Rog's own and not logs. */
 const OWN_NAMES = new Set(['.lock'])
-
-export function isValidLogName (name: string): boolean {
-  return LOG_NAME.test(name) && name !== '.' && name !== '..'
-}
 
 /**
  * Every log under the data directory: `<data>/<log>/<partition>/`, each
@@ -71,6 +70,7 @@ export class Store {
       groupsCompactBytes: opts.groupsCompactBytes
     }
     fs.mkdirSync(opts.dataDir, { recursive: true })
+    await importOriginalLayout(opts.dataDir, log, io)
     const store = new Store(opts.dataDir, options)
     for (const entry of fs.readdirSync(opts.dataDir, { withFileTypes: true })) {
       const name = entry.name
@@ -93,6 +93,7 @@ export class Store {
         }
         continue
       }
+      if (name.endsWith(BACKUP)) continue
       if (!isValidLogName(name)) {
         log(`${dir}: ${JSON.stringify(name)} is not a log name Rog serves (1-249 bytes of A-Z a-z 0-9 . _ -); left alone`)
         continue
