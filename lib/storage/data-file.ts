@@ -50,7 +50,7 @@ export class DataFile {
   readonly path: string
   readonly durable: boolean
   size: number
-  /** Written since its last sync (the 'interval' policy). */
+  /** Written since its last sync. */
   dirty = false
   /** The directory of a file just created, which must be synced before the file's data counts as durable. */
   createdIn: string | null

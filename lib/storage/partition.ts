@@ -311,7 +311,7 @@ export class Partition {
   async close (): Promise<void> {
     this.wakeAll()
     await this.writer.idle()
-    this.writer.requestSync(this.durableFiles())
+    this.writer.requestSync(this.durableFiles().filter((f) => f.dirty || f.createdIn !== null))
     await this.writer.idle()
     const active = this.active()
     this.recoveryPoint.advance({ base: active.base, position: active.log.size })

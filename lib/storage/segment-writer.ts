@@ -157,9 +157,9 @@ export class SegmentWriter {
         if (stream !== 'index') failedStreams.set(stream, err)
         continue
       }
-      if (!file.durable || this.fsync === 'never') continue
-      if (this.fsync === 'interval') file.dirty = true
-      else toSync.push(file)
+      if (!file.durable) continue
+      file.dirty = true
+      if (this.fsync === 'always') toSync.push(file)
     }
     const complete = (syncErrors: Map<DataFile, Error>): void => {
       for (const [file, err] of syncErrors) {
@@ -220,38 +220,52 @@ export class SegmentWriter {
     return e
   }
 
-  /** fdatasync of each file (and, for a new file, of its directory first), all at once. */
+  /**
+   * fdatasync of each file (and, for a new file, of its directory first), at
+   * most SYNC_CONCURRENCY at a time, so the descriptors they pin stay bounded.
+   */
   private syncFiles (files: DataFile[], callback: (errors: Map<DataFile, Error>) => void): void {
     const errors = new Map<DataFile, Error>()
-    let pending = files.length
-    for (const file of files) {
-      file.dirty = false
-      if (file.createdIn !== null) {
-        try {
-          file.io.fsyncPath(file.createdIn)
-          file.createdIn = null
-        } catch (err) {
-          errors.set(file, this.failure(err, file))
-          if (--pending === 0) callback(errors)
-          continue
-        }
+    if (files.length === 0) return callback(errors)
+    let next = 0
+    let running = 0
+    const start = (): void => {
+      while (running < SYNC_CONCURRENCY && next < files.length) {
+        const file = files[next++]
+        running++
+        this.syncFile(file, (err) => {
+          if (err !== null) errors.set(file, err)
+          running--
+          if (next < files.length) start()
+          else if (running === 0) callback(errors)
+        })
       }
-      let fd: number
-      try {
-        fd = file.pin()
-      } catch (err) {
-        errors.set(file, this.failure(err, file))
-        if (--pending === 0) callback(errors)
-        continue
-      }
-      file.io.fdatasync(fd, (err) => {
-        file.unpin()
-        if (err !== null) errors.set(file, this.failure(err, file))
-        if (--pending === 0) callback(errors)
-      })
     }
+    start()
+  }
+
+  private syncFile (file: DataFile, done: (err: Error | null) => void): void {
+    file.dirty = false
+    let fd: number
+    try {
+      if (file.createdIn !== null) {
+        file.io.fsyncPath(file.createdIn)
+        file.createdIn = null
+      }
+      fd = file.pin()
+    } catch (err) {
+      file.dirty = true
+      return done(this.failure(err, file))
+    }
+    file.io.fdatasync(fd, (err) => {
+      file.unpin()
+      if (err !== null) file.dirty = true
+      done(err === null ? null : this.failure(err, file))
+    })
   }
 }
+
+const SYNC_CONCURRENCY = 16
 
 function bytesOf (buffers: Buffer[]): number {
   let n = 0
