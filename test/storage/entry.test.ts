@@ -1,0 +1,46 @@
+import t from 'tap'
+import fc from 'fast-check'
+import { crc32c } from '@node-rs/crc32'
+import { crcJs, entryFormat, entryIsIntact, entryMessage, entrySize, entryTimestamp, MAX_ENTRY_BYTES, plausibleSize, readEntryHeader, stamp, writeEntry } from '../../lib/storage/entry'
+
+t.test('the JS CRC-32C continues exactly as the native one', async (t) => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), fc.nat({ max: 0xffffffff }), fc.nat({ max: 8 }), (bytes, previous, skip) => {
+    const buf = Buffer.from(bytes)
+    const from = Math.min(skip, buf.length)
+    return crcJs(buf, from, buf.length, previous) === crc32c(buf.subarray(from), previous)
+  }), { numRuns: 500 })
+})
+
+t.test('an entry\'s checksum covers its id, size, timestamp and message', async (t) => {
+  const message = Buffer.from('hello, rog')
+  const buf = Buffer.alloc(entrySize(message.length))
+  t.equal(writeEntry(buf, 0, 42, stamp(1_700_000_000_123), message), buf.length)
+  t.same(readEntryHeader(buf, 0), { id: 42, size: buf.length })
+  t.ok(entryIsIntact(buf, 0, buf.length))
+  t.equal(entryFormat(buf, 0, buf.length), 'current')
+  t.ok(entryMessage(buf, 0, buf.length).equals(message))
+  t.equal(entryTimestamp(buf, 0), 1_700_000_000_123)
+  for (let byte = 0; byte < buf.length; byte++) {
+    const damaged = Buffer.from(buf)
+    damaged[byte] ^= 0x01
+    const size = readEntryHeader(damaged, 0)?.size ?? 0
+    if (entryIsIntact(damaged, 0, size)) t.fail(`a flipped bit in byte ${byte} went unnoticed`)
+  }
+  t.pass('every single-bit flip is caught')
+})
+
+t.test('legacy entries (checksum of timestamp and message only) are recognised as such', async (t) => {
+  const message = Buffer.from('old')
+  const buf = Buffer.alloc(entrySize(message.length))
+  writeEntry(buf, 0, 7, stamp(5), message)
+  buf.writeUInt32BE(crc32c(buf.subarray(20)), 16)
+  t.equal(entryFormat(buf, 0, buf.length), 'legacy')
+  t.ok(entryIsIntact(buf, 0, buf.length, true))
+  t.notOk(entryIsIntact(buf, 0, buf.length))
+})
+
+t.test('the largest entry recovery keeps is the largest message plus the entry overhead', async (t) => {
+  t.ok(plausibleSize(MAX_ENTRY_BYTES))
+  t.notOk(plausibleSize(MAX_ENTRY_BYTES + 1))
+  t.notOk(plausibleSize(entrySize(0) - 1))
+})
