@@ -4,6 +4,7 @@ import { Option } from 'commander'
 import { RogServer } from '../server/server'
 import type { FsyncPolicy } from '../storage/segment-writer'
 import { DEFAULT_SEGMENT_BYTES } from '../storage/store'
+import { MAX_MESSAGE_BYTES } from '../storage/entry'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/limits'
 import { integer } from './options'
 
@@ -17,6 +18,7 @@ interface ServerFlags {
   fsyncIntervalMs: number
   idleTimeoutMs: number
   maxConnections: number
+  maxOpenFiles?: number
 }
 
 export function serverCommand (program: Command): void {
@@ -26,11 +28,12 @@ export function serverCommand (program: Command): void {
     .option('-p, --port <port>', 'port to listen on (0 picks a free one)', integer(0, 65535), 7878)
     .option('--data-dir <dir>', 'where logs are kept (default: $ROG_HOME, else ./rog-data)')
     .option('--segment-bytes <n>', 'roll a segment file once it holds this many bytes', integer(4096, 1024 ** 3), DEFAULT_SEGMENT_BYTES)
-    .option('--max-message-bytes <n>', 'largest message a publish may carry', integer(1, 256 * 1024 * 1024), DEFAULT_MAX_MESSAGE_BYTES)
+    .option('--max-message-bytes <n>', 'largest message a publish may carry (at most 256 MiB)', integer(1, MAX_MESSAGE_BYTES), DEFAULT_MAX_MESSAGE_BYTES)
     .addOption(new Option('--fsync <mode>', 'when appends reach stable storage before they are answered').choices(['always', 'interval', 'never']).default('always'))
     .option('--fsync-interval-ms <ms>', 'with --fsync interval: how often dirty files are synced', integer(1, 3_600_000), 1000)
     .option('--idle-timeout-ms <ms>', 'close a connection that sent part of a request and then nothing for this long (0: never)', integer(0), 30_000)
     .option('--max-connections <n>', 'refuse clients beyond this many open connections', integer(1), 10_000)
+    .option('--max-open-files <n>', 'data files kept open at once, least recently used closed first (default: half the descriptor limit)', integer(16))
     .action(async (flags: ServerFlags) => {
       process.title = 'rog-server'
       const dataDir = path.resolve(flags.dataDir ?? process.env.ROG_HOME ?? 'rog-data')
@@ -43,7 +46,8 @@ export function serverCommand (program: Command): void {
         fsync: flags.fsync,
         fsyncIntervalMs: flags.fsyncIntervalMs,
         idleTimeoutMs: flags.idleTimeoutMs,
-        maxConnections: flags.maxConnections
+        maxConnections: flags.maxConnections,
+        maxOpenFiles: flags.maxOpenFiles
       })
       const { host, port } = server.address()
       process.stdout.write(`rog server listening on ${host}:${port}, data in ${dataDir}\n`)
