@@ -94,6 +94,10 @@ export class RogError extends Error {
     return new RogError('BAD_GROUP_NAME', `Group name of ${bytes} bytes (as UTF-8) exceeds ${limit}`)
   }
 
+  static partitionsOnlyGrow (log: string, count: number): RogError {
+    return new RogError('BAD_PARTITION_COUNT', `Log ${log} has ${count} partitions; partitions can be added, never removed`)
+  }
+
   static tooManyPartitions (): RogError {
     return new RogError('BAD_PARTITION_COUNT', 'Number of partitions must be at most 255')
   }
@@ -152,7 +156,7 @@ const SERVER_TEXTS: Array<[RegExp, RogErrorCode]> = [
   [/^No data left in the log to be read$/, 'NO_DATA'],
   [/^No log registered with name /, 'NO_LOG'],
   [/^Log .* already exists$/, 'LOG_EXISTS'],
-  [/^Number of partitions must be at (least|most) \d+$/, 'BAD_PARTITION_COUNT'],
+  [/^Number of partitions must be at (least|most) \d+$|^Log .* has \d+ partitions; partitions can be added/, 'BAD_PARTITION_COUNT'],
   [/^Trying to access partition \d+ but log .* has \d+ partitions$/, 'BAD_PARTITION'],
   [/^Invalid log name /, 'BAD_LOG_NAME'],
   [/^Group name of \d+ bytes/, 'BAD_GROUP_NAME'],

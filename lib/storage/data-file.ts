@@ -1,3 +1,4 @@
+import { constants as fsConstants } from 'node:fs'
 import { OPEN_EXISTING, type FileIo } from './file-io'
 
 /** Descriptors are cheap but finite; past `max` open, the least recently used idle one is closed. */
@@ -57,9 +58,15 @@ export class DataFile {
   private readonly pool: FilePool
   private fd: number
   private pins = 0
+  /** Closed while pinned: the descriptor is closed once the last I/O on it ends. */
+  private closeWhenIdle = false
 
-  constructor (pool: FilePool, path: string, size: number, options: { durable: boolean, fd?: number, createdIn?: string }) {
+  private readonly openFlags: number
+
+  /** `create`: the file is made on first use if missing (a hint file such as a time index). */
+  constructor (pool: FilePool, path: string, size: number, options: { durable: boolean, fd?: number, createdIn?: string, create?: boolean }) {
     this.pool = pool
+    this.openFlags = options.create === true ? OPEN_EXISTING | fsConstants.O_CREAT : OPEN_EXISTING
     this.path = path
     this.size = size
     this.durable = options.durable
@@ -78,7 +85,7 @@ export class DataFile {
 
   /** The descriptor, opened if needed, for synchronous use now. */
   handle (): number {
-    if (this.fd < 0) this.fd = this.pool.io.open(this.path, OPEN_EXISTING)
+    if (this.fd < 0) this.fd = this.pool.io.open(this.path, this.openFlags)
     this.pool.touched(this)
     return this.fd
   }
@@ -91,7 +98,7 @@ export class DataFile {
   }
 
   unpin (): void {
-    this.pins--
+    if (--this.pins === 0 && this.closeWhenIdle) this.closeFd()
   }
 
   /** The file at `path` was replaced (renamed over): use `fd`, of `size` bytes, from now on. */
@@ -103,8 +110,14 @@ export class DataFile {
     this.pool.touched(this)
   }
 
+  /** Closes the descriptor now, or, while I/O on it is in flight, when that ends. */
   closeFd (): void {
     if (this.fd < 0) return
+    if (this.pins > 0) {
+      this.closeWhenIdle = true
+      return
+    }
+    this.closeWhenIdle = false
     const fd = this.fd
     this.fd = -1
     this.pool.closed(this)

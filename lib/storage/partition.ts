@@ -19,6 +19,8 @@ export interface PartitionOptions {
   label: string
   /** The group offsets journal is compacted once past this size (and 4x its live size). */
   groupsCompactBytes?: number
+  /** Called after a segment roll (retention is checked then). */
+  rolled?: () => void
 }
 
 /** `stored` messages from `firstOffset` on were written (all of them when `err` is null). */
@@ -27,9 +29,14 @@ export type DoneCallback = (err: RogError | null) => void
 
 interface Waiter { offset: number, wake: () => void }
 
-const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index)$/
+const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
 /** Files of Rog's own in a partition directory besides segments. */
 const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index)\.next)$/
+
+/** Whether `name` is one Rog writes in a partition directory. */
+export function isPartitionFile (name: string): boolean {
+  return SEGMENT_NAME.test(name) || OWN_FILE.test(name)
+}
 
 /**
  * One partition: an ordered list of segments, the last of them active, and
@@ -55,22 +62,21 @@ export class Partition {
   private readonly ctx: SegmentContext
   private readonly writer: SegmentWriter
   private readonly recoveryPoint: RecoveryPoint
-  /** Offset ranges [from, to) that recovery found missing between segments: reads there are refused. */
-  private readonly gaps: Array<[number, number]>
   private nextId: number
   private end: number
   private waiters: Waiter[] = []
   /** Set at shutdown: long polls answer at once instead of waiting. */
   private draining = false
+  /** Set when the log is deleted: every later request answers it. */
+  private gone: RogError | null = null
   private spare: SpareFiles | null = null
   private preparingSpare: Promise<void> | null = null
 
-  private constructor (dir: string, segments: Segment[], groups: GroupOffsets, recoveryPoint: RecoveryPoint, gaps: Array<[number, number]>, options: PartitionOptions, ctx: SegmentContext) {
+  private constructor (dir: string, segments: Segment[], groups: GroupOffsets, recoveryPoint: RecoveryPoint, options: PartitionOptions, ctx: SegmentContext) {
     this.dir = dir
     this.segmentList = segments
     this.groups = groups
     this.recoveryPoint = recoveryPoint
-    this.gaps = gaps
     this.options = options
     this.ctx = ctx
     this.writer = new SegmentWriter(options.fsync, {
@@ -127,7 +133,6 @@ export class Partition {
       return base < point.base ? null : base === point.base ? point.position : 0
     }
     const segments: Segment[] = []
-    const gaps: Array<[number, number]> = []
     for (let i = 0; i < bases.length; i++) {
       const base = bases[i]
       const previous = segments[segments.length - 1]
@@ -142,11 +147,11 @@ export class Partition {
           for (const later of bases.slice(i)) {
             fs.rmSync(path.join(dir, `${later}.log`))
             fs.rmSync(path.join(dir, `${later}.index`), { force: true })
+            fs.rmSync(path.join(dir, `${later}.timeindex`), { force: true })
           }
           break
         }
         options.log(`${dir}: offsets ${previous.nextOffset} to ${base - 1} are missing before ${base}.log; reads of them answer an error`)
-        gaps.push([previous.nextOffset, base])
       }
       const last = i === bases.length - 1
       const { segment } = await Segment.open(ctx, dir, base, truncatable(base, last), last ? undefined : bases[i + 1])
@@ -158,7 +163,7 @@ export class Partition {
       segments.push(Segment.create(ctx, dir, base))
     }
     const groups = GroupOffsets.open(dir, options.pool, options.log, options.groupsCompactBytes)
-    const partition = new Partition(dir, segments, groups, recoveryPoint, gaps, options, ctx)
+    const partition = new Partition(dir, segments, groups, recoveryPoint, options, ctx)
     for (const u of groups.clamp(partition.end)) {
       options.log(`${dir}: group ${JSON.stringify(u.group)} was past the end of the log; moved back to ${u.offset}`)
       partition.enqueue(groups.file, 'groups', u.record, undefined, (err) => { if (err === null) groups.applied(u.group, u.offset) })
@@ -190,6 +195,7 @@ export class Partition {
 
   /** Appends messages; `callback` gets the first id once all are written (and synced, per policy). */
   append (messages: Buffer[], callback: AppendCallback): void {
+    if (this.gone !== null) return process.nextTick(callback, this.gone, this.nextId, 0)
     const first = this.nextId
     const timestamp = stamp(Date.now())
     let pending = 0
@@ -215,7 +221,7 @@ export class Partition {
         }
       }
       if (segment.appendSize >= limit / 2) this.prepareSpare()
-      const { data, index, count } = segment.reserve(this.nextId, messages, i, timestamp, limit)
+      const { data, index, timeIndex, count } = segment.reserve(this.nextId, messages, i, timestamp, limit)
       i += count
       this.nextId += count
       const last = this.nextId
@@ -228,20 +234,26 @@ export class Partition {
         done(err, count)
       })
       if (index !== null) this.enqueue(segment.indexFile, 'index', index, undefined, () => {})
+      if (timeIndex !== null) this.enqueue(segment.timeIndexFile, 'index', timeIndex, undefined, () => {})
     }
     if (pending === 0) process.nextTick(callback, failed, first, 0)
   }
 
   /** Reads from `offset` up to the high watermark; a damaged or missing range answers DAMAGED. */
   async read (offset: number, maxMessages: number, maxBytes: number): Promise<StoredMessage[]> {
+    if (this.gone !== null) throw this.gone
     const end = this.highWatermark()
-    if (offset < this.firstOffset) offset = this.firstOffset
     const out: StoredMessage[] = []
     let bytes = 0
-    for (let s = this.segmentFor(offset); s < this.segmentList.length && offset < end && out.length < maxMessages; s++) {
-      const segment = this.segmentList[s]
-      if (offset < segment.base) {
-        if (out.length > 0) break
+    while (out.length < maxMessages) {
+      // Found again on each step: retention may remove segments while a read waits.
+      if (offset < this.firstOffset) offset = this.firstOffset
+      if (offset >= end) break
+      const index = this.segmentFor(offset)
+      const segment = this.segmentList[index]
+      if (offset >= segment.nextOffset) {
+        // Between this segment's last entry and the next segment's base: offsets recovery found missing.
+        if (out.length > 0 || index === this.segmentList.length - 1) break
         throw RogError.damaged(this.options.label, offset)
       }
       const got = await segment.read(offset, end, maxMessages - out.length, maxBytes - bytes, out.length === 0)
@@ -249,11 +261,59 @@ export class Partition {
         out.push(m)
         bytes += m.data.length
       }
-      if (got.length > 0) offset = got[got.length - 1].offset + 1
+      if (got.length === 0) break
+      offset = got[got.length - 1].offset + 1
       if (offset < Math.min(segment.nextOffset, end)) break
-      offset = Math.max(offset, segment.nextOffset)
     }
     return out
+  }
+
+  /** The first offset whose message is stamped at or after `timestamp` (ms), or the end offset when none is. */
+  async offsetForTime (timestamp: number): Promise<number> {
+    for (let s = 0; s < this.segmentList.length; s++) {
+      const segment = this.segmentList[s]
+      if ((await segment.maxTimestamp()) < timestamp) continue
+      const found = await segment.offsetForTime(timestamp)
+      if (found !== null) return Math.max(found, this.firstOffset)
+    }
+    return this.end
+  }
+
+  /** Bytes of every segment file. */
+  get sizeBytes (): number {
+    let n = 0
+    for (const s of this.segmentList) n += s.log.size
+    return n
+  }
+
+  /**
+   * Deletes whole sealed segments, oldest first, while the partition would
+   * still hold at least `bytes` without it, or while its newest message is
+   * older than `ms` before `now` (Kafka's retention.bytes and retention.ms).
+   * The active segment is never deleted. Returns how many were.
+   */
+  async enforceRetention (bytes: number | null, ms: number | null, now: number): Promise<number> {
+    let deleted = 0
+    let size = this.sizeBytes
+    while (this.segmentList.length > 1) {
+      const oldest = this.segmentList[0]
+      const bySize = bytes !== null && size - oldest.log.size >= bytes
+      const byAge = ms !== null && !bySize && (await oldest.maxTimestamp()) < now - ms
+      if ((!bySize && !byAge) || oldest !== this.segmentList[0] || this.segmentList.length <= 1) break
+      this.segmentList.shift()
+      size -= oldest.log.size
+      oldest.remove()
+      deleted++
+      this.options.log(`${this.dir}: retention deleted segment ${oldest.base} (${bySize ? 'size' : 'age'} limit); the first offset is now ${this.firstOffset}`)
+    }
+    if (deleted > 0 && this.options.fsync !== 'never') {
+      try {
+        this.options.pool.io.fsyncPath(this.dir)
+      } catch (err) {
+        this.options.log(`${this.dir}: fsync after retention failed: ${(err as Error).message}`)
+      }
+    }
+    return deleted
   }
 
   /** Resolves once the high watermark passes `offset`, after `ms`, or when `signal` aborts. */
@@ -278,7 +338,9 @@ export class Partition {
 
   /** Moves a group's committed offset by one; an error when it has read everything. */
   ack (group: string, callback: DoneCallback): void {
-    const current = this.groups.pending(group)
+    if (this.gone !== null) return callback(this.gone)
+    // A group left behind by retention resumes at the first offset (Kafka's auto.offset.reset=earliest).
+    const current = Math.max(this.groups.pending(group), this.firstOffset)
     if (current >= this.highWatermark()) return callback(RogError.noData())
     this.commit(group, current + 1, callback)
   }
@@ -288,6 +350,7 @@ export class Partition {
    * visible once written; if the write fails, nothing of it does.
    */
   commit (group: string, offset: number, callback: DoneCallback): void {
+    if (this.gone !== null) return callback(this.gone)
     const groupBytes = Buffer.byteLength(group)
     if (groupBytes > MAX_GROUP_BYTES) {
       return callback(RogError.groupNameTooLong(groupBytes, MAX_GROUP_BYTES))
@@ -339,6 +402,12 @@ export class Partition {
         if (err === null && stream === 'segments') this.wake()
       }
     })
+  }
+
+  /** The log was deleted: long polls answer now, and every later request gets `reason`. */
+  markDeleted (reason: RogError): void {
+    this.gone = reason
+    this.wakeAll()
   }
 
   /** Answers every waiting long poll now, and any later one at once (shutdown). */
@@ -408,6 +477,7 @@ export class Partition {
     const sealed = this.active()
     this.segmentList.push(segment)
     if (this.options.fsync !== 'always' && !sealed.empty) this.writer.requestSync([sealed.log])
+    if (this.options.rolled !== undefined) setImmediate(this.options.rolled)
     return segment
   }
 

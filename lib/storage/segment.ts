@@ -3,6 +3,7 @@ import * as path from 'node:path'
 import { RogError } from '../errors'
 import { ENTRY_OVERHEAD, entryFormat, entryIsIntact, entryMessage, entrySize, entryTimestamp, plausibleSize, readEntryHeader, writeEntry, type Stamp } from './entry'
 import { INDEX_ENTRY, INDEX_INTERVAL, OffsetIndex } from './offset-index'
+import { TIME_INDEX_ENTRY, TimeIndex } from './time-index'
 import { DataFile, type FilePool } from './data-file'
 import { CREATE_NEW } from './file-io'
 
@@ -61,6 +62,8 @@ export class Segment {
   readonly indexPath: string
   readonly log: DataFile
   readonly indexFile: DataFile
+  readonly timeIndexPath: string
+  readonly timeIndexFile: DataFile
   readonly legacy: boolean
   private readonly index: OffsetIndex
   private readonly ctx: SegmentContext
@@ -69,14 +72,22 @@ export class Segment {
   private reservedNext: number
   private lastIndexed: number
   private isSealed: boolean
+  /** Null until built (from its file, or by a scan of the log on the first lookup by time). */
+  private timeIndex: TimeIndex | null
+  /** The largest timestamp written here; null until known (read on demand). */
+  private maxTs: number | null
 
-  private constructor (ctx: SegmentContext, dir: string, base: number, log: DataFile, indexFile: DataFile, index: OffsetIndex, nextOffset: number, legacy: boolean, sealed: boolean) {
+  private constructor (ctx: SegmentContext, dir: string, base: number, log: DataFile, indexFile: DataFile, index: OffsetIndex, nextOffset: number, legacy: boolean, sealed: boolean, timeIndex: TimeIndex | null) {
     this.ctx = ctx
     this.base = base
     this.logPath = path.join(dir, `${base}.log`)
     this.indexPath = path.join(dir, `${base}.index`)
     this.log = log
     this.indexFile = indexFile
+    this.timeIndexPath = path.join(dir, `${base}.timeindex`)
+    this.timeIndexFile = new DataFile(ctx.pool, this.timeIndexPath, timeIndex === null ? 0 : timeIndex.length * TIME_INDEX_ENTRY, { durable: false, create: true })
+    this.timeIndex = timeIndex
+    this.maxTs = nextOffset === base ? -Infinity : null
     this.index = index
     this.next = nextOffset
     this.reservedSize = log.size
@@ -139,7 +150,7 @@ export class Segment {
     }
     const log = new DataFile(ctx.pool, logPath, 0, { durable: true, fd: logFd, createdIn: dir })
     const indexFile = new DataFile(ctx.pool, indexPath, 0, { durable: false, fd: indexFd })
-    return new Segment(ctx, dir, base, log, indexFile, new OffsetIndex(), base, false, false)
+    return new Segment(ctx, dir, base, log, indexFile, new OffsetIndex(), base, false, false, new TimeIndex())
   }
 
   /** Creates spare segment files in the background. */
@@ -237,7 +248,7 @@ export class Segment {
       if (indexChanged || (indexStat?.isFile() === true && indexStat.size !== index.length * INDEX_ENTRY)) writeIndex(ctx, indexPath, index)
       const indexSize = fs.lstatSync(indexPath, { throwIfNoEntry: false })?.size ?? 0
       const indexFile = new DataFile(ctx.pool, indexPath, indexSize, { durable: false })
-      const segment = new Segment(ctx, dir, base, log, indexFile, index, nextOffset, legacy, recovery.damage.length > 0)
+      const segment = new Segment(ctx, dir, base, log, indexFile, index, nextOffset, legacy, recovery.damage.length > 0, readTimeIndex(path.join(dir, `${base}.timeindex`), nextOffset - base))
       return { segment, recovery }
     } finally {
       log.unpin()
@@ -250,7 +261,7 @@ export class Segment {
    * reserved id), and reserves their space. Returns the log bytes, the index
    * bytes to append (or null), and how many messages it took.
    */
-  reserve (firstId: number, messages: Buffer[], from: number, stamp: Stamp, maxBytes: number): { data: Buffer, index: Buffer | null, count: number } {
+  reserve (firstId: number, messages: Buffer[], from: number, stamp: Stamp, maxBytes: number): { data: Buffer, index: Buffer | null, timeIndex: Buffer | null, count: number } {
     if (firstId !== this.reservedNext) throw new Error(`segment ${this.logPath}: append of id ${firstId} where ${this.reservedNext} is next`)
     let bytes = 0
     let n = from
@@ -258,20 +269,28 @@ export class Segment {
     while (n < messages.length && this.reservedSize + bytes + entrySize(messages[n].length) <= maxBytes)
     const data = Buffer.allocUnsafe(bytes)
     let indexEntries: Buffer[] | null = null
+    let timeEntries: Buffer[] | null = null
     let at = 0
     let id = firstId
     for (let i = from; i < n; i++) {
       const position = this.reservedSize + at
-      if (position - this.lastIndexed >= INDEX_INTERVAL) {
-        this.index.add(id - this.base, position)
-        this.lastIndexed = position
-        ;(indexEntries ??= []).push(OffsetIndex.encodeEntry(id - this.base, position))
+      if (position - this.lastIndexed >= INDEX_INTERVAL || (id === this.base && this.timeIndex?.length === 0)) {
+        if (position - this.lastIndexed >= INDEX_INTERVAL) {
+          this.index.add(id - this.base, position)
+          this.lastIndexed = position
+          ;(indexEntries ??= []).push(OffsetIndex.encodeEntry(id - this.base, position))
+        }
+        if (this.timeIndex !== null) {
+          this.timeIndex.add(stamp.ms, id - this.base)
+          ;(timeEntries ??= []).push(TimeIndex.encodeEntry(this.timeIndex.timestamps[this.timeIndex.length - 1], id - this.base))
+        }
       }
       at = writeEntry(data, at, id++, stamp, messages[i])
     }
     this.reservedSize += bytes
     this.reservedNext = id
-    return { data, index: indexEntries === null ? null : Buffer.concat(indexEntries), count: n - from }
+    if (this.maxTs !== null) this.maxTs = Math.max(this.maxTs, stamp.ms)
+    return { data, index: indexEntries === null ? null : Buffer.concat(indexEntries), timeIndex: timeEntries === null ? null : Buffer.concat(timeEntries), count: n - from }
   }
 
   /** The writer wrote the reserved entries up to `nextOffset`. */
@@ -285,6 +304,58 @@ export class Segment {
     this.reservedNext = nextId
     this.index.truncateTo(this.log.size)
     this.lastIndexed = this.index.last()[1]
+    this.timeIndex?.truncateTo(nextId - this.base)
+    this.maxTs = null
+  }
+
+  /** The largest timestamp of the entries written here (-Infinity when none). */
+  async maxTimestamp (): Promise<number> {
+    if (this.maxTs !== null) return this.maxTs
+    let max = -Infinity
+    const fd = this.log.pin()
+    try {
+      await scanEntries(fd, this.log.size, this.index.last()[1], this.base + this.index.last()[0], this.legacy, new OffsetIndex(), this.base, (id, timestamp) => { max = Math.max(max, timestamp) })
+    } finally {
+      this.log.unpin()
+    }
+    if (this.timeIndex !== null && this.timeIndex.length > 0) max = Math.max(max, this.timeIndex.timestamps[this.timeIndex.length - 1])
+    this.maxTs ??= max
+    return max
+  }
+
+  /**
+   * The first id here stamped at or after `timestamp`, or null when none is.
+   * Builds the time index from the log on first use when its file was
+   * missing or damaged.
+   */
+  async offsetForTime (timestamp: number): Promise<number | null> {
+    const fd = this.log.pin()
+    try {
+      if (this.timeIndex === null) {
+        const rebuilt = new TimeIndex()
+        let lastIndexed = -INDEX_INTERVAL
+        await scanEntries(fd, this.log.size, 0, this.base, this.legacy, new OffsetIndex(), this.base, (id, ts, position) => {
+          if (position - lastIndexed >= INDEX_INTERVAL) {
+            rebuilt.add(ts, id - this.base)
+            lastIndexed = position
+          }
+        })
+        if (this.timeIndex === null) {
+          this.timeIndex = rebuilt
+          writeHint(this.ctx, this.timeIndexPath, rebuilt.encode(), 'time index')
+          this.timeIndexFile.size = rebuilt.length * TIME_INDEX_ENTRY
+        }
+      }
+      const [rel, position] = this.index.lookup(this.timeIndex.scanFrom(timestamp))
+      let found: number | null = null
+      await scanEntries(fd, this.log.size, position, this.base + rel, this.legacy, new OffsetIndex(), this.base, (id, ts) => {
+        if (found === null && ts >= timestamp) found = id
+        return found === null
+      })
+      return found
+    } finally {
+      this.log.unpin()
+    }
   }
 
   /**
@@ -367,6 +438,7 @@ export class Segment {
   close (): void {
     this.log.closeFd()
     this.indexFile.closeFd()
+    this.timeIndexFile.closeFd()
   }
 
   /** Deletes this segment's files: only for a segment this process created and never wrote, or an unsynced tail. */
@@ -374,6 +446,7 @@ export class Segment {
     this.close()
     fs.rmSync(this.logPath, { force: true })
     fs.rmSync(this.indexPath, { force: true })
+    fs.rmSync(this.timeIndexPath, { force: true })
   }
 }
 
@@ -407,9 +480,10 @@ async function indexPointIsRight (fd: number, fileSize: number, base: number, [r
 /**
  * Walks entries from `from` (the entry with id `expected`), adding index
  * points as appends do past the index's last; stops at the first entry that
- * is out of sequence, implausible, cut short or fails its checksum.
+ * is out of sequence, implausible, cut short or fails its checksum, or when
+ * `onEntry` returns false.
  */
-async function scanEntries (fd: number, fileSize: number, from: number, expected: number, legacy: boolean, index: OffsetIndex, base: number): Promise<{ end: number, nextOffset: number }> {
+async function scanEntries (fd: number, fileSize: number, from: number, expected: number, legacy: boolean, index: OffsetIndex, base: number, onEntry?: (id: number, timestamp: number, position: number) => boolean | undefined | void): Promise<{ end: number, nextOffset: number }> {
   let position = from
   let lastIndexed = index.last()[1]
   let want = READ_CHUNK
@@ -422,6 +496,7 @@ async function scanEntries (fd: number, fileSize: number, from: number, expected
       if (entry.id !== expected || !plausibleSize(entry.size) || position + at + entry.size > fileSize) return { end: position + at, nextOffset: expected }
       if (at + entry.size > buf.length) break
       if (!entryIsIntact(buf, at, entry.size, legacy)) return { end: position + at, nextOffset: expected }
+      if (onEntry !== undefined && onEntry(entry.id, entryTimestamp(buf, at), position + at) === false) return { end: position + at, nextOffset: expected }
       if (position + at - lastIndexed >= INDEX_INTERVAL && position + at > index.last()[1]) {
         index.add(entry.id - base, position + at)
         lastIndexed = position + at
@@ -465,7 +540,11 @@ async function findEntry (fd: number, from: number, fileSize: number, minId: num
 }
 
 function writeIndex (ctx: SegmentContext, indexPath: string, index: OffsetIndex): void {
-  const encoded = index.encode()
+  writeHint(ctx, indexPath, index.encode(), 'offset index')
+}
+
+/** Rewrites a hint file (an index) whole; a failure is logged, the hint stays in memory. */
+function writeHint (ctx: SegmentContext, indexPath: string, encoded: Buffer, what: string): void {
   let fd = -1
   try {
     const exists = fs.lstatSync(indexPath, { throwIfNoEntry: false })
@@ -473,8 +552,14 @@ function writeIndex (ctx: SegmentContext, indexPath: string, index: OffsetIndex)
     ctx.pool.io.writev(fd, [encoded], 0)
     ctx.pool.io.ftruncate(fd, encoded.length)
   } catch (err) {
-    ctx.log(`${indexPath}: could not write the offset index (${(err as Error).message}); it is kept in memory`)
+    ctx.log(`${indexPath}: could not write the ${what} (${(err as Error).message}); it is kept in memory`)
   } finally {
     if (fd >= 0) ctx.pool.io.close(fd)
   }
+}
+
+/** A segment's time index from its file, or null when missing or damaged (rebuilt on first use). */
+function readTimeIndex (file: string, entries: number): TimeIndex | null {
+  if (fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() !== true) return null
+  return TimeIndex.decode(fs.readFileSync(file), entries)
 }

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { RogError } from '../errors'
-import { nodeFileIo, type FileIo } from './file-io'
+import { CREATE_NEW, nodeFileIo, type FileIo } from './file-io'
 import { FilePool, DEFAULT_MAX_OPEN_FILES } from './data-file'
-import { Partition, type PartitionOptions } from './partition'
+import { isPartitionFile, Partition, type PartitionOptions } from './partition'
 import type { Logger } from './segment'
 import type { FsyncPolicy } from './segment-writer'
 import { isValidLogName } from './log-name'
@@ -21,6 +21,22 @@ export interface StoreOptions {
   groupsCompactBytes?: number
   /** Most data-file descriptors open at once (default: half the process's limit, at most 4096). */
   maxOpenFiles?: number
+  /** Server-wide retention defaults, for logs that set none (null: keep everything). */
+  retentionBytes?: number | null
+  retentionMs?: number | null
+  /** How often retention runs (it also runs after each segment roll). */
+  retentionCheckMs?: number
+}
+
+/** A log's own settings; null means the server default. */
+export interface LogSettings { retentionBytes: number | null, retentionMs: number | null }
+
+export interface LogDetails {
+  log: string
+  /** The effective retention (the log's own, else the server default; null: none). */
+  retentionBytes: number | null
+  retentionMs: number | null
+  partitions: Array<{ partition: number, firstOffset: number, endOffset: number, bytes: number, groups: Array<{ group: string, offset: number }> }>
 }
 
 export interface LogInfo { log: string, partitions: number }
@@ -30,6 +46,11 @@ export const MAX_PARTITIONS = 255
 const PARTITION_NAME = /^(0|[1-9]\d{0,2})$/
 /** A directory being created is named `<log>~new`; `~` never appears in a log name. */
 const CREATING = '~new'
+/** A log being deleted is renamed `<log>~deleted` first, so a crash never leaves half a log that comes back. */
+const DELETING = '~deleted'
+/** A log's own settings, in its directory (written whole: temporary file, synced, renamed over). */
+export const LOG_SETTINGS_FILE = 'log.json'
+export const DEFAULT_RETENTION_CHECK_MS = 30_000
 /** Names in the data directory that are Rog's own and not logs. */
 const OWN_NAMES = new Set(['.lock'])
 
@@ -51,18 +72,24 @@ export class Store {
   private readonly logs = new Map<string, Partition[]>()
   private readonly unavailable = new Map<string, string>()
   private readonly creating = new Set<string>()
+  private readonly settings = new Map<string, LogSettings>()
   private readonly options: Omit<PartitionOptions, 'label'>
+  private readonly defaults: LogSettings
   private timer: NodeJS.Timeout | null = null
+  private retentionTimer: NodeJS.Timeout | null = null
+  private retaining: Promise<void> | null = null
+  private retainAgain = false
 
-  private constructor (dataDir: string, options: Omit<PartitionOptions, 'label'>) {
+  private constructor (dataDir: string, options: Omit<PartitionOptions, 'label'>, defaults: LogSettings) {
     this.dataDir = dataDir
     this.options = options
+    this.defaults = defaults
   }
 
   static async open (opts: StoreOptions): Promise<Store> {
     const io = opts.io ?? nodeFileIo
     const log = opts.log ?? ((line) => process.stderr.write(`${line}\n`))
-    const options = {
+    const options: Omit<PartitionOptions, 'label'> = {
       segmentBytes: opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
       fsync: opts.fsync ?? 'always',
       pool: new FilePool(io, opts.maxOpenFiles ?? defaultMaxOpenFiles()),
@@ -71,7 +98,8 @@ export class Store {
     }
     fs.mkdirSync(opts.dataDir, { recursive: true })
     await importOriginalLayout(opts.dataDir, log, io)
-    const store = new Store(opts.dataDir, options)
+    const store = new Store(opts.dataDir, options, { retentionBytes: opts.retentionBytes ?? null, retentionMs: opts.retentionMs ?? null })
+    options.rolled = () => store.retain()
     for (const entry of fs.readdirSync(opts.dataDir, { withFileTypes: true })) {
       const name = entry.name
       const dir = path.join(opts.dataDir, name)
@@ -84,12 +112,14 @@ export class Store {
         log(`${dir}: not a log, left alone`)
         continue
       }
-      if (name.endsWith(CREATING) && isValidLogName(name.slice(0, -CREATING.length))) {
+      const leftover = [CREATING, DELETING].find((suffix) => name.endsWith(suffix) && isValidLogName(name.slice(0, -suffix.length)))
+      if (leftover !== undefined) {
+        const what = leftover === CREATING ? 'a log creation' : 'a log deletion'
         if (holdsOnlyRogFiles(dir)) {
-          log(`${dir}: a log creation that did not finish; removing it`)
+          log(`${dir}: ${what} that did not finish; removing it`)
           fs.rmSync(dir, { recursive: true })
         } else {
-          log(`${dir}: looks like an unfinished log creation but holds files Rog does not make; left alone`)
+          log(`${dir}: looks like ${what} that did not finish but holds files Rog does not make; left alone`)
         }
         continue
       }
@@ -104,6 +134,9 @@ export class Store {
       store.timer = setInterval(() => store.syncDirty(), opts.fsyncIntervalMs ?? 1000)
       store.timer.unref()
     }
+    store.retentionTimer = setInterval(() => store.retain(), opts.retentionCheckMs ?? DEFAULT_RETENTION_CHECK_MS)
+    store.retentionTimer.unref()
+    store.retain()
     return store
   }
 
@@ -119,6 +152,7 @@ export class Store {
     }
     const partitions: Partition[] = []
     try {
+      this.settings.set(name, readSettings(dir))
       for (let p = 0; p < count; p++) partitions.push(await Partition.open(path.join(dir, String(p)), this.partitionOptions(name, p)))
       this.logs.set(name, partitions)
     } catch (err) {
@@ -133,7 +167,7 @@ export class Store {
     return { ...this.options, label: `Partition ${partition} of log ${log}` }
   }
 
-  async createLog (name: string, partitions: number): Promise<void> {
+  async createLog (name: string, partitions: number, settings: Partial<LogSettings> = {}): Promise<void> {
     if (!isValidLogName(name)) throw RogError.badLogName(name)
     if (this.logs.has(name) || this.creating.has(name) || this.unavailable.has(name)) throw RogError.logExists(name)
     if (partitions < 1) throw RogError.badPartitionCount()
@@ -152,6 +186,8 @@ export class Store {
         await fs.promises.mkdir(path.join(tmp, String(p)), { recursive: true })
         Partition.init(path.join(tmp, String(p)), this.options.pool)
       }
+      const own = { retentionBytes: settings.retentionBytes ?? null, retentionMs: settings.retentionMs ?? null }
+      if (own.retentionBytes !== null || own.retentionMs !== null) writeSettings(this.options.pool.io, tmp, own)
       if (this.options.fsync !== 'never') for (let p = 0; p < partitions; p++) this.options.pool.io.fsyncPath(path.join(tmp, String(p)))
       await fs.promises.rename(tmp, dir)
       renamed = true
@@ -163,6 +199,7 @@ export class Store {
         await Promise.all(opened.map((p) => p.close()))
         throw err
       }
+      this.settings.set(name, own)
       this.logs.set(name, opened)
     } catch (err) {
       // Nothing was written to it yet: the directory this call made is removed, whichever name it has.
@@ -172,6 +209,115 @@ export class Store {
     } finally {
       this.creating.delete(name)
     }
+  }
+
+  /**
+   * Changes a live log: its retention (null: back to the server default) and
+   * its partition count, which only grows (a new partition is made in
+   * `<p>~new` and renamed into place).
+   */
+  async alterLog (name: string, change: { partitions?: number, retentionBytes?: number | null, retentionMs?: number | null }): Promise<void> {
+    const partitions = this.partitions(name)
+    const dir = path.join(this.dataDir, name)
+    if (change.partitions !== undefined) {
+      if (change.partitions < partitions.length) throw RogError.partitionsOnlyGrow(name, partitions.length)
+      if (change.partitions > MAX_PARTITIONS) throw RogError.tooManyPartitions()
+    }
+    const current = this.settings.get(name) ?? { retentionBytes: null, retentionMs: null }
+    const next: LogSettings = {
+      retentionBytes: change.retentionBytes === undefined ? current.retentionBytes : change.retentionBytes,
+      retentionMs: change.retentionMs === undefined ? current.retentionMs : change.retentionMs
+    }
+    try {
+      if (next.retentionBytes !== current.retentionBytes || next.retentionMs !== current.retentionMs) {
+        writeSettings(this.options.pool.io, dir, next)
+        this.settings.set(name, next)
+      }
+      for (let p = partitions.length; p < (change.partitions ?? 0); p++) {
+        const pdir = path.join(dir, String(p))
+        const tmp = pdir + CREATING
+        await fs.promises.rm(tmp, { recursive: true, force: true })
+        await fs.promises.mkdir(tmp)
+        Partition.init(tmp, this.options.pool)
+        if (this.options.fsync !== 'never') this.options.pool.io.fsyncPath(tmp)
+        await fs.promises.rename(tmp, pdir)
+        if (this.options.fsync !== 'never') this.options.pool.io.fsyncPath(dir)
+        partitions.push(await Partition.open(pdir, this.partitionOptions(name, p)))
+      }
+    } catch (err) {
+      this.options.log(`${dir}: altering log ${name} failed: ${err instanceof Error ? err.message : String(err)}`)
+      throw err instanceof RogError ? err : RogError.storage(`altering log ${name}`, err)
+    }
+    this.retain()
+  }
+
+  /**
+   * Deletes a log and all its data: its long polls are answered at once and
+   * later requests are told it does not exist; once its writes are done it is
+   * renamed `<log>~deleted` (the point of no return, synced) and removed.
+   */
+  async deleteLog (name: string): Promise<void> {
+    const partitions = this.partitions(name)
+    this.logs.delete(name)
+    this.settings.delete(name)
+    for (const p of partitions) p.markDeleted(RogError.noLog(name))
+    await Promise.all(partitions.map((p) => p.close()))
+    const dir = path.join(this.dataDir, name)
+    const doomed = dir + DELETING
+    try {
+      await fs.promises.rm(doomed, { recursive: true, force: true })
+      await fs.promises.rename(dir, doomed)
+      if (this.options.fsync !== 'never') this.options.pool.io.fsyncPath(this.dataDir)
+    } catch (err) {
+      this.options.log(`${dir}: deleting log ${name} failed: ${err instanceof Error ? err.message : String(err)}; it is served again after a restart`)
+      throw RogError.storage(`deleting log ${name}`, err)
+    }
+    await fs.promises.rm(doomed, { recursive: true, force: true }).catch((err: Error) => this.options.log(`${doomed}: ${err.message}; removed at the next start`))
+    this.options.log(`${dir}: log ${name} deleted`)
+  }
+
+  /** A log's effective settings and, per partition, its offsets, size and groups. */
+  describe (name: string): LogDetails {
+    const own = this.settings.get(name) ?? { retentionBytes: null, retentionMs: null }
+    return {
+      log: name,
+      retentionBytes: own.retentionBytes ?? this.defaults.retentionBytes,
+      retentionMs: own.retentionMs ?? this.defaults.retentionMs,
+      partitions: this.partitions(name).map((p, partition) => ({
+        partition,
+        firstOffset: p.firstOffset,
+        endOffset: p.highWatermark(),
+        bytes: p.sizeBytes,
+        groups: p.groups.entries()
+      }))
+    }
+  }
+
+  /** Runs retention over every partition now (one pass at a time; a request during a pass runs another after it). */
+  retain (): void {
+    if (this.retaining !== null) {
+      this.retainAgain = true
+      return
+    }
+    this.retaining = (async () => {
+      do {
+        this.retainAgain = false
+        const now = Date.now()
+        for (const [name, partitions] of [...this.logs]) {
+          const own = this.settings.get(name)
+          const bytes = own?.retentionBytes ?? this.defaults.retentionBytes
+          const ms = own?.retentionMs ?? this.defaults.retentionMs
+          if (bytes === null && ms === null) continue
+          for (const p of partitions) {
+            try {
+              await p.enforceRetention(bytes, ms, now)
+            } catch (err) {
+              this.options.log(`${p.dir}: retention failed: ${(err as Error).message}`)
+            }
+          }
+        }
+      } while (this.retainAgain)
+    })().finally(() => { this.retaining = null })
   }
 
   partition (log: string, partition: number): Partition {
@@ -208,6 +354,8 @@ export class Store {
 
   async close (): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer)
+    if (this.retentionTimer !== null) clearInterval(this.retentionTimer)
+    await this.retaining
     const all = [...this.logs.values()].flat()
     this.logs.clear()
     await Promise.all(all.map((p) => p.close()))
@@ -219,6 +367,12 @@ function partitionCount (dir: string, log: Logger): number | string {
   const found = new Set<number>()
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const file = path.join(dir, entry.name)
+    if (entry.name === LOG_SETTINGS_FILE || entry.name === `${LOG_SETTINGS_FILE}.tmp`) continue
+    if (entry.name.endsWith(CREATING) && PARTITION_NAME.test(entry.name.slice(0, -CREATING.length)) && entry.isDirectory() && !entry.isSymbolicLink()) {
+      log(`${file}: a partition being added when the server stopped; removing it`)
+      fs.rmSync(file, { recursive: true })
+      continue
+    }
     if (!PARTITION_NAME.test(entry.name)) {
       log(`${file}: not a partition, left alone`)
       continue
@@ -241,12 +395,37 @@ function partitionCount (dir: string, log: Logger): number | string {
 /** Whether a directory holds only partition directories of Rog's files (what a log creation makes). */
 function holdsOnlyRogFiles (dir: string): boolean {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === LOG_SETTINGS_FILE && entry.isFile()) continue
     if (!PARTITION_NAME.test(entry.name) || !entry.isDirectory()) return false
     for (const file of fs.readdirSync(path.join(dir, entry.name), { withFileTypes: true })) {
-      if (!file.isFile() || !/^(0\.(log|index)|groups\.offsets|recovery-point)$/.test(file.name)) return false
+      if (!file.isFile() || !isPartitionFile(file.name)) return false
     }
   }
   return true
+}
+
+/** A log's own settings from its directory (none: the server defaults). */
+function readSettings (dir: string): LogSettings {
+  const file = path.join(dir, LOG_SETTINGS_FILE)
+  if (fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() !== true) return { retentionBytes: null, retentionMs: null }
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<LogSettings>
+  const limit = (v: unknown): number | null => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null
+  return { retentionBytes: limit(parsed.retentionBytes), retentionMs: limit(parsed.retentionMs) }
+}
+
+function writeSettings (io: FileIo, dir: string, settings: LogSettings): void {
+  const file = path.join(dir, LOG_SETTINGS_FILE)
+  const tmp = `${file}.tmp`
+  fs.rmSync(tmp, { force: true })
+  const fd = io.open(tmp, CREATE_NEW)
+  try {
+    io.writev(fd, [Buffer.from(JSON.stringify(settings, null, 2) + '\n')], 0)
+  } finally {
+    io.close(fd)
+  }
+  io.fsyncPath(tmp)
+  fs.renameSync(tmp, file)
+  io.fsyncPath(dir)
 }
 
 /** Half the process's descriptor limit (Linux: /proc/self/limits), so sockets keep the rest. */

@@ -1,0 +1,121 @@
+import t from 'tap'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { Store, type StoreOptions } from '../../lib/storage/store'
+import type { Partition } from '../../lib/storage/partition'
+
+function append (p: Partition, messages: Buffer[]): Promise<number> {
+  return new Promise((resolve, reject) => p.append(messages, (err, first) => err === null ? resolve(first) : reject(err)))
+}
+
+function ack (p: Partition, group: string): Promise<void> {
+  return new Promise((resolve, reject) => p.ack(group, (err) => err === null ? resolve() : reject(err)))
+}
+
+async function openStore (dir: string, extra: Partial<StoreOptions> = {}, lines: string[] = []): Promise<Store> {
+  return await Store.open({ dataDir: dir, fsync: 'never', log: (l) => lines.push(l), ...extra })
+}
+
+function dirBytes (dir: string): number {
+  return fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0)
+}
+
+t.test('retention by size keeps a partition within its limit plus the active segment, durably', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { segmentBytes: 65536 })
+  await store.createLog('r', 1, { retentionBytes: 1024 * 1024 })
+  let p = store.partition('r', 0)
+  const batch = Array.from({ length: 1000 }, (_, i) => Buffer.alloc(100, i % 251))
+  let maxBytes = 0
+  for (let i = 0; i < 160; i++) {
+    await append(p, batch)
+    maxBytes = Math.max(maxBytes, dirBytes(p.dir))
+  }
+  await store.close()
+  store = await openStore(dir, { segmentBytes: 65536 })
+  p = store.partition('r', 0)
+  await new Promise((resolve) => setImmediate(resolve))
+  const pdir = p.dir
+  t.ok(maxBytes < 1.2 * 1024 * 1024 + 65536 * 2, `20 MB published; the partition directory peaked at ${maxBytes} bytes`)
+  t.ok(dirBytes(pdir) < 1.2 * 1024 * 1024, `and holds ${dirBytes(pdir)} bytes`)
+  const first = p.firstOffset
+  t.ok(first > 100_000, `the first offset moved up to ${first} and survived a restart`)
+  t.equal(p.highWatermark(), 160_000)
+  const [m] = await p.read(0, 1, 1000)
+  t.equal(m.offset, first, 'a read below the first offset starts at the first offset')
+  t.equal(p.groups.get('late'), 0)
+  await ack(p, 'late')
+  t.equal(p.groups.get('late'), first + 1, 'a group left behind resumes at the first offset')
+  t.same(store.describe('r').partitions[0], { partition: 0, firstOffset: first, endOffset: 160_000, bytes: p.sizeBytes, groups: [{ group: 'late', offset: first + 1 }] })
+  t.equal(store.describe('r').retentionBytes, 1024 * 1024)
+  await store.close()
+})
+
+t.test('retention by age deletes sealed segments whose newest message is older than the limit, never the active one', async (t) => {
+  const dir = t.testdir()
+  const store = await openStore(dir, { segmentBytes: 4096 })
+  t.teardown(() => store.close())
+  await store.createLog('a', 1)
+  const p = store.partition('a', 0)
+  for (let i = 0; i < 10; i++) await append(p, Array.from({ length: 40 }, () => Buffer.alloc(100)))
+  const segments = p.segments.length
+  t.ok(segments > 5)
+  const newest = Math.max(...(await p.read(0, 1000, 1 << 20)).map((m) => m.timestamp))
+  t.equal(await p.enforceRetention(null, 2000, newest + 1000), 0, 'nothing is older than the limit yet')
+  t.equal(await p.enforceRetention(null, 2000, newest + 2001), segments - 1, 'every sealed segment is, later')
+  t.equal(p.segments.length, 1, 'the active segment stays')
+  t.equal(p.firstOffset, p.segments[0].base)
+  t.equal(await append(p, [Buffer.from('next')]), 400)
+})
+
+t.test('alter-log changes retention and adds partitions; delete-log removes the log, and a new one takes its name', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { retentionMs: 60_000 })
+  await store.createLog('x', 2)
+  t.same(store.describe('x').retentionMs, 60_000, 'the server default')
+  await store.alterLog('x', { retentionBytes: 5000, partitions: 4 })
+  await t.rejects(store.alterLog('x', { partitions: 3 }), { code: 'BAD_PARTITION_COUNT' })
+  await append(store.partition('x', 3), [Buffer.from('p3')])
+  await store.close()
+  store = await openStore(dir, { retentionMs: 60_000 })
+  t.equal(store.partitions('x').length, 4, 'added partitions survive a restart')
+  t.same([store.describe('x').retentionBytes, store.describe('x').retentionMs], [5000, 60_000], 'so do the settings')
+  t.ok(fs.existsSync(path.join(dir, 'x', 'log.json')))
+
+  const waiting = store.partition('x', 0).waitFor(0, 60_000)
+  await store.deleteLog('x')
+  await waiting
+  t.throws(() => store.partition('x', 0), { code: 'NO_LOG', message: 'No log registered with name x' })
+  t.notOk(fs.existsSync(path.join(dir, 'x')))
+  await store.createLog('x', 1)
+  t.equal(store.partition('x', 0).highWatermark(), 0, 'a new log of the same name is empty')
+  await store.close()
+
+  // A crash between the rename and the removal leaves `<log>~deleted`, removed on start.
+  fs.mkdirSync(path.join(dir, 'y~deleted', '0'), { recursive: true })
+  fs.writeFileSync(path.join(dir, 'y~deleted', '0', '0.log'), 'x')
+  const lines: string[] = []
+  store = await openStore(dir, {}, lines)
+  t.teardown(() => store.close())
+  t.notOk(fs.existsSync(path.join(dir, 'y~deleted')))
+  t.match(lines.join('\n'), /a log deletion that did not finish; removing it/)
+  t.same(store.listLogs(), [{ log: 'x', partitions: 1 }])
+})
+
+t.test('the first offset at or after a time, checked against the stored timestamps, with a damaged time index too', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { segmentBytes: 8192 })
+  await store.createLog('t', 1)
+  let p = store.partition('t', 0)
+  for (let i = 0; i < 300; i++) await append(p, [Buffer.alloc(50, i % 251), Buffer.alloc(50, i % 251)])
+  const all = await p.read(0, 10_000, 1 << 24)
+  const expected = (ts: number): number => all.find((m) => m.timestamp >= ts)?.offset ?? p.highWatermark()
+  const probes = [all[0].timestamp - 1, all[0].timestamp, all[123].timestamp, all[all.length - 1].timestamp, all[all.length - 1].timestamp + 1, all[300].timestamp + 0.5]
+  for (const ts of probes) t.equal(await p.offsetForTime(ts), expected(ts), `time ${ts}`)
+  await store.close()
+  for (const f of fs.readdirSync(p.dir).filter((f) => f.endsWith('.timeindex'))) fs.writeFileSync(path.join(p.dir, f), 'garbage')
+  store = await openStore(dir, { segmentBytes: 8192 })
+  t.teardown(() => store.close())
+  p = store.partition('t', 0)
+  for (const ts of probes) t.equal(await p.offsetForTime(ts), expected(ts), `rebuilt: time ${ts}`)
+})
