@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { Option } from 'commander'
 import { RogServer } from '../server/server'
 import type { FsyncPolicy } from '../storage/segment-writer'
-import { DEFAULT_SEGMENT_BYTES } from '../storage/store'
+import { DEFAULT_RETENTION_CHECK_MS, DEFAULT_SEGMENT_BYTES } from '../storage/store'
 import { MAX_MESSAGE_BYTES } from '../storage/entry'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/limits'
 import { integer } from './options'
@@ -19,6 +19,9 @@ interface ServerFlags {
   idleTimeoutMs: number
   maxConnections: number
   maxOpenFiles?: number
+  retentionBytes?: number
+  retentionMs?: number
+  retentionCheckMs: number
 }
 
 export function serverCommand (program: Command): void {
@@ -33,6 +36,9 @@ export function serverCommand (program: Command): void {
     .option('--fsync-interval-ms <ms>', 'with --fsync interval: how often dirty files are synced', integer(1, 3_600_000), 1000)
     .option('--idle-timeout-ms <ms>', 'close a connection that sent part of a request and then nothing for this long (0: never)', integer(0), 30_000)
     .option('--max-connections <n>', 'refuse clients beyond this many open connections', integer(1), 10_000)
+    .option('--retention-bytes <n>', 'default size limit per partition for logs that set none: older segments are deleted past it (default: keep everything)', integer(0))
+    .option('--retention-ms <ms>', 'default age limit for logs that set none: segments whose newest message is older are deleted (default: keep everything)', integer(0))
+    .option('--retention-check-ms <ms>', 'how often retention runs (it also runs after each segment roll)', integer(100), DEFAULT_RETENTION_CHECK_MS)
     .option('--max-open-files <n>', 'data files kept open at once, least recently used closed first (default: half the descriptor limit)', integer(16))
     .action(async (flags: ServerFlags) => {
       process.title = 'rog-server'
@@ -47,7 +53,10 @@ export function serverCommand (program: Command): void {
         fsyncIntervalMs: flags.fsyncIntervalMs,
         idleTimeoutMs: flags.idleTimeoutMs,
         maxConnections: flags.maxConnections,
-        maxOpenFiles: flags.maxOpenFiles
+        maxOpenFiles: flags.maxOpenFiles,
+        retentionBytes: flags.retentionBytes ?? null,
+        retentionMs: flags.retentionMs ?? null,
+        retentionCheckMs: flags.retentionCheckMs
       })
       const { host, port } = server.address()
       process.stdout.write(`rog server listening on ${host}:${port}, data in ${dataDir}\n`)
