@@ -77,6 +77,7 @@ function boundedIo (): FileIo {
   }
 }
 
+/** Tests close their stores themselves, not in a teardown: tap removes a test's directory before its teardowns run. */
 async function openStore (dir: string, lines: string[], extra: Partial<StoreOptions> = {}): Promise<Store> {
   return await Store.open({ dataDir: dir, segmentBytes: SEGMENT_BYTES, fsync: 'always', io: boundedIo(), log: (l) => lines.push(l), ...extra })
 }
@@ -220,12 +221,12 @@ async function runCase (t: Test, c: Case): Promise<string> {
   await store.close()
 
   store = await openStore(dir, [])
-  t.teardown(() => store.close())
   p = store.partition(LOG, 0)
   t.equal(p.highWatermark(), next + 1, 'reopened: the same end')
   t.same((await p.read(next, 10, 1 << 20)).map((m) => [m.offset, m.data.equals(msg(COUNT))]), [[next, true]], 'the appended message is at its offset')
   for (const d of damaged) await t.rejects(p.read(d, 1, 1 << 20), { code: 'DAMAGED' }, `reopened: ${d} still refused`)
   t.same(Object.fromEntries(p.groups.entries().map((g) => [g.group, g.offset])), groups, 'reopened: the same group offsets')
+  await store.close()
   return dir
 }
 
@@ -383,7 +384,6 @@ t.test('a bit flipped in the last 4 KiB of a sealed segment: 1,000 fsynced messa
 
   const lines: string[] = []
   store = await openStore(dir, lines, { segmentBytes })
-  t.teardown(() => store.close())
   p = store.partition(LOG, 0)
   for (const f of ['0.log', '512.log', '1024.log']) t.ok(fs.readFileSync(path.join(pdir, f)).equals(before.get(`${LOG}/0/${f}`) as Buffer), `${f} unchanged`)
   t.notMatch(lines.join('\n'), /truncated|removing/, 'nothing truncated or removed')
@@ -393,6 +393,7 @@ t.test('a bit flipped in the last 4 KiB of a sealed segment: 1,000 fsynced messa
   t.same(refused, [damagedOffset])
   t.same(served, range(0, 1500).filter((o) => o !== damagedOffset), 'every other message, the 1,000 after the segment included')
   t.equal(await append(p, [msg(1500)]), 1500, 'the next publish takes a new offset')
+  await store.close()
 })
 
 t.test('stray names, directories and symlinks are left alone; nothing of them is deleted, created or followed', async (t) => {
@@ -446,7 +447,6 @@ t.test('storage errors answered to a client name no path', async (t) => {
     const dir = t.testdir()
     const segmentBytes = 512 * ENTRY
     const store = await openStore(dir, [], { segmentBytes })
-    t.teardown(() => store.close())
     await store.createLog('R', 1)
     const p = store.partition('R', 0)
     const big = Buffer.alloc(9000, 7)
@@ -457,13 +457,13 @@ t.test('storage errors answered to a client name no path', async (t) => {
     t.match(err, { code: 'STORAGE' }, 'the publish fails')
     t.notOk((err as Error).message.includes(dir), `naming no path: ${(err as Error).message}`)
     t.ok(fs.statSync(path.join(dir, 'R', '0', `${rollAt}.log`)).isDirectory(), 'the directory is left alone')
+    await store.close()
   })
 
   await t.test('a segment file gone while the store runs', { todo: TODO['no path on read'] }, async (t) => {
     const dir = t.testdir()
     writeFiles(dir, await cleanFiles())
     const store = await openStore(dir, [], { maxOpenFiles: 1 })
-    t.teardown(() => store.close())
     const p = store.partition(LOG, 0)
     t.equal((await p.read(0, 1, 1))[0].offset, 0)
     t.equal((await p.read(COUNT - 1, 1, 1))[0].offset, COUNT - 1, 'another file is used, so the first one\'s descriptor is closed')
@@ -471,6 +471,7 @@ t.test('storage errors answered to a client name no path', async (t) => {
     const err = await p.read(0, 1, 1).then(() => null, (e: unknown) => e)
     t.match(err, { code: 'STORAGE' }, 'an error answer')
     t.notOk((err as Error).message.includes(dir), `naming no path: ${(err as Error).message}`)
+    await store.close()
   })
 })
 
@@ -487,13 +488,13 @@ t.test('the largest message: recovery keeps an entry of the largest size; an 8 M
   await store.close()
   const lines: string[] = []
   store = await openStore(dir, lines)
-  t.teardown(() => store.close())
   const p = store.partition('big', 0)
   t.same(lines, [], 'a clean start')
   t.equal(p.highWatermark(), 3)
   t.ok((await p.read(1, 1, 1))[0].data.equals(large), 'the large message, whole')
   t.same((await p.read(0, 10, 1 << 30)).map((m) => m.offset), [0, 1, 2])
   t.equal(await append(p, [msg(3)]), 3)
+  await store.close()
 })
 
 const NOT_ROOT = process.getuid?.() !== 0 ? 'needs root to mount a tmpfs' : false
