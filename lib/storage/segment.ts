@@ -292,7 +292,9 @@ export class Segment {
    * `maxBytes` of message bytes (but with `atLeastOne`, the first message
    * whatever its size). Every entry read is checked: its id follows on from
    * the one before (or from the index point it was found by), its size is one
-   * Rog writes, and a returned entry's checksum holds. An entry that fails
+   * Rog writes, and its checksum holds, whether it is returned or stepped over
+   * on the way (the checksum covers the size that leads to the next entry,
+   * and past damage the next intact entry is searched for). An entry that fails
    * ends the read with what came before it, or, when it comes first, with a
    * DAMAGED error naming the offset.
    */
@@ -328,11 +330,11 @@ export class Segment {
             if (at === 0) want = entry.size
             break
           }
+          if (!entryIsIntact(view, at, entry.size, this.legacy)) {
+            bad = true
+            break
+          }
           if (entry.id >= offset) {
-            if (!entryIsIntact(view, at, entry.size, this.legacy)) {
-              bad = true
-              break
-            }
             const data = entryMessage(view, at, entry.size)
             if ((out.length > 0 || !atLeastOne) && bytes + data.length > maxBytes) return out
             out.push({ offset: entry.id, timestamp: entryTimestamp(view, at), data })

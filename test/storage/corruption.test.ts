@@ -256,17 +256,10 @@ const ENTRY_PLACES: Array<{ name: string, offset: number, prepare?: (dir: string
 ]
 
 /** Cases that fail today, by the bug that fails them (each fix removes its lines). */
-const SKIPPED_SIZES = 'reads trust the size of the entries they step over'
 const ACROSS_SEGMENTS = 'a read that reaches damage at the head of the next segment fails whole'
 const INDEX_POINT = 'an index point that leads to another entry is taken for damaged data'
 const PATHS = 'storage errors answered to clients name paths'
 const TODO: Record<string, string> = {
-  'size at the head (the first entry)': SKIPPED_SIZES,
-  'size in the middle of a sealed segment': SKIPPED_SIZES,
-  'size 27': SKIPPED_SIZES,
-  'size 29': SKIPPED_SIZES,
-  'size 1112': SKIPPED_SIZES,
-  'size 48': SKIPPED_SIZES,
   'id at the head of a sealed segment': ACROSS_SEGMENTS,
   'size at the head of a sealed segment': ACROSS_SEGMENTS,
   'crc at the head of a sealed segment': ACROSS_SEGMENTS,
