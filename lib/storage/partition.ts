@@ -232,7 +232,11 @@ export class Partition {
     if (pending === 0) process.nextTick(callback, failed, first, 0)
   }
 
-  /** Reads from `offset` up to the high watermark; a damaged or missing range answers DAMAGED. */
+  /**
+   * Reads from `offset` up to the high watermark. A read that starts at a
+   * damaged or missing offset answers DAMAGED; one that reaches such an
+   * offset, in any segment, returns what came before it.
+   */
   async read (offset: number, maxMessages: number, maxBytes: number): Promise<StoredMessage[]> {
     const end = this.highWatermark()
     if (offset < this.firstOffset) offset = this.firstOffset
@@ -244,7 +248,13 @@ export class Partition {
         if (out.length > 0) break
         throw RogError.damaged(this.options.label, offset)
       }
-      const got = await segment.read(offset, end, maxMessages - out.length, maxBytes - bytes, out.length === 0)
+      let got: StoredMessage[]
+      try {
+        got = await segment.read(offset, end, maxMessages - out.length, maxBytes - bytes, out.length === 0)
+      } catch (err) {
+        if (out.length > 0 && err instanceof RogError && err.code === 'DAMAGED') break
+        throw err
+      }
       for (const m of got) {
         out.push(m)
         bytes += m.data.length

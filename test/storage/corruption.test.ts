@@ -256,15 +256,9 @@ const ENTRY_PLACES: Array<{ name: string, offset: number, prepare?: (dir: string
 ]
 
 /** Cases that fail today, by the bug that fails them (each fix removes its lines). */
-const ACROSS_SEGMENTS = 'a read that reaches damage at the head of the next segment fails whole'
 const INDEX_POINT = 'an index point that leads to another entry is taken for damaged data'
 const PATHS = 'storage errors answered to clients name paths'
 const TODO: Record<string, string> = {
-  'id at the head of a sealed segment': ACROSS_SEGMENTS,
-  'size at the head of a sealed segment': ACROSS_SEGMENTS,
-  'crc at the head of a sealed segment': ACROSS_SEGMENTS,
-  'timestamp at the head of a sealed segment': ACROSS_SEGMENTS,
-  'message at the head of a sealed segment': ACROSS_SEGMENTS,
   'relative offset at the head': INDEX_POINT,
   'position at the head': INDEX_POINT,
   'position at the head, pointing 5 entries further': INDEX_POINT,
