@@ -291,7 +291,8 @@ export class Segment {
    * Messages with ids in [offset, endOffset), at most `maxMessages` and about
    * `maxBytes` of message bytes (but with `atLeastOne`, the first message
    * whatever its size). Every entry read is checked: its id follows on from
-   * the one before (or from the index point it was found by), its size is one
+   * the one before (or is the one its index point names: a point that leads
+   * elsewhere is dropped, and an earlier one used), its size is one
    * Rog writes, and its checksum holds, whether it is returned or stepped over
    * on the way (the checksum covers the size that leads to the next entry,
    * and past damage the next intact entry is searched for). An entry that fails
@@ -304,6 +305,8 @@ export class Segment {
     if (offset >= limit || maxMessages <= 0) return out
     let [rel, position] = this.index.lookup(offset - this.base)
     let expected = this.base + rel
+    /** Whether reading starts at an index point not yet seen to lead to the entry it names. */
+    let unchecked = position > 0
     const fileEnd = this.log.size
     let bytes = 0
     const fd = this.log.pin()
@@ -326,6 +329,7 @@ export class Segment {
             bad = true
             break
           }
+          unchecked = false
           if (at + entry.size > view.length) {
             if (at === 0) want = entry.size
             break
@@ -344,6 +348,12 @@ export class Segment {
           at += entry.size
           if (expected >= limit || out.length >= maxMessages) return out
         }
+        if (bad && unchecked) {
+          [rel, position] = this.dropIndexPoint(rel, position, offset)
+          expected = this.base + rel
+          unchecked = position > 0
+          continue
+        }
         if (bad) {
           if (out.length > 0) return out
           const found = offset > expected ? await findEntry(fd, position + at + 1, fileEnd, expected + 1, this.legacy) : null
@@ -359,6 +369,17 @@ export class Segment {
       this.log.unpin()
     }
     return out
+  }
+
+  /**
+   * An index point that leads to no entry of the id it names is a wrong hint,
+   * not damaged data: it is dropped (the file keeps it; reads check it again)
+   * and the read goes from the point before it. Returns that point.
+   */
+  private dropIndexPoint (rel: number, position: number, offset: number): [number, number] {
+    this.ctx.log(`${this.indexPath}: the point for offset ${this.base + rel} (position ${position}) leads to no entry of that offset; ignored`)
+    this.index.drop(rel)
+    return this.index.lookup(offset - this.base)
   }
 
   private damaged (offset: number, position: number): RogError {

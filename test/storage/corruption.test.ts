@@ -256,15 +256,8 @@ const ENTRY_PLACES: Array<{ name: string, offset: number, prepare?: (dir: string
 ]
 
 /** Cases that fail today, by the bug that fails them (each fix removes its lines). */
-const INDEX_POINT = 'an index point that leads to another entry is taken for damaged data'
 const PATHS = 'storage errors answered to clients name paths'
 const TODO: Record<string, string> = {
-  'relative offset at the head': INDEX_POINT,
-  'position at the head': INDEX_POINT,
-  'position at the head, pointing 5 entries further': INDEX_POINT,
-  'relative offset at the middle': INDEX_POINT,
-  'position at the middle': INDEX_POINT,
-  'position at the middle, pointing 5 entries further': INDEX_POINT,
   'no path on roll': PATHS,
   'no path on read': PATHS
 }
