@@ -3,6 +3,7 @@ import * as path from 'node:path'
 import { RogError } from '../errors'
 import { MAX_GROUP_BYTES } from '../util/limits'
 import { stamp } from './entry'
+import { withoutPath } from './file-io'
 import { GroupOffsets, GROUPS_FILE } from './group-offsets'
 import { RECOVERY_POINT_FILE, RecoveryPoint } from './recovery-point'
 import { Segment, SPARE_INDEX, SPARE_LOG, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
@@ -196,7 +197,7 @@ export class Partition {
     let stored = 0
     let failed: RogError | null = null
     const done = (err: Error | null, count: number): void => {
-      if (err !== null && failed === null) failed = err instanceof RogError ? err : RogError.storage('appending', err)
+      if (err !== null && failed === null) failed = err instanceof RogError ? err : RogError.storage('appending', withoutPath(err))
       if (err === null) stored += count
       if (--pending === 0) callback(failed, first, stored)
     }
@@ -209,7 +210,7 @@ export class Partition {
           segment = this.roll()
         } catch (err) {
           // The messages before this one are queued and keep their offsets; the rest are not appended.
-          failed = RogError.storage('starting a new segment', err)
+          failed = RogError.storage('starting a new segment', withoutPath(err))
           this.options.log(`${this.dir}: could not start segment ${this.nextId}: ${(err as Error).message}`)
           break
         }
@@ -253,7 +254,9 @@ export class Partition {
         got = await segment.read(offset, end, maxMessages - out.length, maxBytes - bytes, out.length === 0)
       } catch (err) {
         if (out.length > 0 && err instanceof RogError && err.code === 'DAMAGED') break
-        throw err
+        if (err instanceof RogError) throw err
+        this.options.log(`${segment.logPath}: read failed: ${(err as Error).message}`)
+        throw RogError.storage('reading', withoutPath(err))
       }
       for (const m of got) {
         out.push(m)
@@ -306,7 +309,7 @@ export class Partition {
       return callback(RogError.badOffset(offset, this.highWatermark()))
     }
     this.enqueue(this.groups.file, 'groups', this.groups.set(group, offset), undefined, (err) => {
-      if (err !== null) return callback(RogError.storage('saving the group offset', err))
+      if (err !== null) return callback(RogError.storage('saving the group offset', withoutPath(err)))
       this.groups.applied(group, offset)
       callback(null)
     })

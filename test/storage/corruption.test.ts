@@ -255,18 +255,12 @@ const ENTRY_PLACES: Array<{ name: string, offset: number, prepare?: (dir: string
   { name: 'at the tail, with no recovery point', offset: COUNT - 1, prepare: (dir) => fs.rmSync(path.join(dir, LOG, '0', 'recovery-point')), torn: true }
 ]
 
-/** Cases that fail today, by the bug that fails them (each fix removes its lines). */
-const PATHS = 'storage errors answered to clients name paths'
-const TODO: Record<string, string> = {
-  'no path on roll': PATHS,
-  'no path on read': PATHS
-}
 
 t.test('an entry: each field damaged at each place', async (t) => {
   for (const place of ENTRY_PLACES) {
     for (const [field, at, mask] of ENTRY_FIELDS) {
       const name = `${field} ${place.name}`
-      await t.test(name, { todo: TODO[name] }, async (t) => { await runCase(t, {
+      await t.test(name, async (t) => { await runCase(t, {
         name,
         damage: (dir) => {
           place.prepare?.(dir)
@@ -292,7 +286,7 @@ t.test('an index entry: each field damaged at each place', async (t) => {
   }
   damages.push(['a partial entry', (dir) => fs.appendFileSync(path.join(dir, INDEX), Buffer.from([1, 2, 3]))])
   for (const [name, damage] of damages) {
-    await t.test(name, { todo: TODO[name] }, async (t) => { await runCase(t, { name, damage, rewritten: /\.index$/ }) })
+    await t.test(name, async (t) => { await runCase(t, { name, damage, rewritten: /\.index$/ }) })
   }
 })
 
@@ -311,7 +305,7 @@ t.test('a groups journal record: each field damaged at each place loses only tha
   for (const [place, record, groups] of places) {
     for (const [field, at] of fields) {
       const name = `${field} at the ${place}`
-      await t.test(name, { todo: TODO[name] }, async (t) => {
+      await t.test(name, async (t) => {
         const dir = await runCase(t, { name, damage: (dir) => flip(dir, JOURNAL, record * RECORD + at), groups, rewritten: /groups\.offsets$/ })
         t.ok(place === 'tail' || fs.readdirSync(path.join(dir, LOG, '0')).some((f) => f.startsWith('groups.offsets.damaged-')), 'damage before the end is kept in a copy')
       })
@@ -322,7 +316,7 @@ t.test('a groups journal record: each field damaged at each place loses only tha
 t.test('the recovery point: each field damaged', async (t) => {
   for (const [field, at] of [['magic', 0], ['base', 11], ['position', 19], ['crc', 23]] as const) {
     const name = `its ${field}`
-    await t.test(name, { todo: TODO[name] }, async (t) => { await runCase(t, { name, damage: (dir) => flip(dir, `${LOG}/0/recovery-point`, at), rewritten: /recovery-point$/ }) })
+    await t.test(name, async (t) => { await runCase(t, { name, damage: (dir) => flip(dir, `${LOG}/0/recovery-point`, at), rewritten: /recovery-point$/ }) })
   }
   await t.test('cut short', async (t) => { await runCase(t, { name: 'cut short', damage: (dir) => fs.truncateSync(path.join(dir, LOG, '0', 'recovery-point'), 10), rewritten: /recovery-point$/ }) })
 })
@@ -337,13 +331,13 @@ t.test('a size field damaged in the middle of a sealed segment: every read ends,
   const offset = 128 + 70
   for (const size of [0n, 27n, 29n, 112n + 1000n, 112n - 64n, 1n << 40n, 0xffffffffffffffffn, BigInt(MAX_ENTRY_BYTES - 16)]) {
     const name = `size ${size}`
-    await t.test(name, { todo: TODO[name] }, async (t) => {
+    await t.test(name, async (t) => {
       await runCase(t, { name, damage: (dir) => writeU64(dir, logFile(offset), positionOf(offset) + 8, size), damaged: [offset], rewritten: /\.index$/ })
     })
   }
 })
 
-t.test('an entry\'s id changed to 1: fetches never return offsets out of sequence', { todo: TODO['id changed to 1'] }, async (t) => {
+t.test('an entry\'s id changed to 1: fetches never return offsets out of sequence', async (t) => {
   await runCase(t, { name: 'id 1', damage: (dir) => writeU64(dir, logFile(5), positionOf(5), 1n), damaged: [5], rewritten: /\.index$/ })
 })
 
@@ -423,7 +417,7 @@ t.test('stray names, directories and symlinks are left alone; nothing of them is
 })
 
 t.test('storage errors answered to a client name no path', async (t) => {
-  await t.test('a roll onto a directory of the new segment\'s name', { todo: TODO['no path on roll'] }, async (t) => {
+  await t.test('a roll onto a directory of the new segment\'s name', async (t) => {
     const dir = t.testdir()
     const segmentBytes = 512 * ENTRY
     const store = await openStore(dir, [], { segmentBytes })
@@ -440,7 +434,7 @@ t.test('storage errors answered to a client name no path', async (t) => {
     await store.close()
   })
 
-  await t.test('a segment file gone while the store runs', { todo: TODO['no path on read'] }, async (t) => {
+  await t.test('a segment file gone while the store runs', async (t) => {
     const dir = t.testdir()
     writeFiles(dir, await cleanFiles())
     const store = await openStore(dir, [], { maxOpenFiles: 1 })
