@@ -348,6 +348,8 @@ export class Segment {
           at += entry.size
           if (expected >= limit || out.length >= maxMessages) return out
         }
+        // Nothing whole where the file should hold more: it is shorter than written (cut by something else).
+        if (at === 0 && bytesRead < length) bad = true
         if (bad && unchecked) {
           [rel, position] = this.dropIndexPoint(rel, position, offset)
           expected = this.base + rel

@@ -517,3 +517,19 @@ t.test('a full disk at start: the store opens and serves reads', { skip: NOT_ROO
   t.notOk((err as Error).message.includes(mnt), 'naming no path')
   await store.close()
 })
+
+t.test('a segment file cut short by something else while the store runs: every read ends', async (t) => {
+  const dir = t.testdir()
+  writeFiles(dir, await cleanFiles())
+  const store = await openStore(dir, [])
+  const p = store.partition(LOG, 0)
+  const cut = 128 + 40
+  fs.truncateSync(path.join(dir, logFile(cut)), positionOf(cut))
+  const answer = async (offset: number): Promise<number[] | string> => await p.read(offset, 200, 1 << 20).then((m) => m.map((x) => x.offset), (err: RogError) => err.code)
+  t.same(await answer(100), range(100, cut), 'a read up to the cut returns what is there')
+  t.equal(await answer(cut), 'DAMAGED', 'a read from the cut')
+  t.equal(await answer(128 + 64), 'DAMAGED', 'a read from an index point past the cut')
+  t.equal(await answer(128 + 100), 'DAMAGED', 'a read from past the last index point')
+  t.same(await answer(256), range(256, 456), 'the next segment is served')
+  await store.close()
+})
