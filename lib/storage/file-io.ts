@@ -59,6 +59,20 @@ export const nodeFileIo: FileIo = {
   }
 }
 
+/**
+ * A file-system error as a client may be told it: Node's messages name the
+ * path ("ENOENT: no such file or directory, open '/srv/rog/ev/0/5.log'"),
+ * which only the server log may show. Keeps the code, the reason and the call.
+ */
+export function withoutPath (err: unknown): Error {
+  const e: NodeJS.ErrnoException & { dest?: string } = err instanceof Error ? err : new Error(String(err))
+  if (typeof e.syscall !== 'string' || (e.path === undefined && e.dest === undefined)) return e
+  const call = `, ${e.syscall} `
+  const at = e.message.indexOf(call)
+  if (at < 0) return new Error(`${e.code ?? 'error'}: ${e.syscall} failed`)
+  return Object.assign(new Error(e.message.slice(0, at + call.length - 1)), { code: e.code })
+}
+
 /** The buffers left once the first `n` bytes are written (the kernel may write fewer than asked). */
 function dropBytes (buffers: Buffer[], n: number): Buffer[] {
   let i = 0

@@ -14,7 +14,8 @@
  * trusted: `decode` rejects one that is out of order or points past the log,
  * and the segment then rebuilds it from the log; its last point is checked
  * against the log on open, and every read checks that the entry a point leads
- * to has the id it claims.
+ * to has the id it claims (a point that fails is dropped, and the read goes
+ * from the one before).
  */
 export const INDEX_INTERVAL = 4096
 export const INDEX_ENTRY = 8
@@ -38,6 +39,14 @@ export class OffsetIndex {
     while (n > 0 && this.positions[n - 1] >= position) n--
     this.offsets.length = n
     this.positions.length = n
+  }
+
+  /** Forgets the point of `relativeOffset`, found not to lead to its entry. */
+  drop (relativeOffset: number): void {
+    const i = this.offsets.indexOf(relativeOffset)
+    if (i < 0) return
+    this.offsets.splice(i, 1)
+    this.positions.splice(i, 1)
   }
 
   /** The last indexed point at or before `relativeOffset`: [relative offset, position]. */

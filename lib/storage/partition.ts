@@ -3,6 +3,7 @@ import * as path from 'node:path'
 import { RogError } from '../errors'
 import { MAX_GROUP_BYTES } from '../util/limits'
 import { stamp } from './entry'
+import { withoutPath } from './file-io'
 import { GroupOffsets, GROUPS_FILE } from './group-offsets'
 import { RECOVERY_POINT_FILE, RecoveryPoint } from './recovery-point'
 import { Segment, SPARE_INDEX, SPARE_LOG, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
@@ -202,7 +203,7 @@ export class Partition {
     let stored = 0
     let failed: RogError | null = null
     const done = (err: Error | null, count: number): void => {
-      if (err !== null && failed === null) failed = err instanceof RogError ? err : RogError.storage('appending', err)
+      if (err !== null && failed === null) failed = err instanceof RogError ? err : RogError.storage('appending', withoutPath(err))
       if (err === null) stored += count
       if (--pending === 0) callback(failed, first, stored)
     }
@@ -215,7 +216,7 @@ export class Partition {
           segment = this.roll()
         } catch (err) {
           // The messages before this one are queued and keep their offsets; the rest are not appended.
-          failed = RogError.storage('starting a new segment', err)
+          failed = RogError.storage('starting a new segment', withoutPath(err))
           this.options.log(`${this.dir}: could not start segment ${this.nextId}: ${(err as Error).message}`)
           break
         }
@@ -239,7 +240,11 @@ export class Partition {
     if (pending === 0) process.nextTick(callback, failed, first, 0)
   }
 
-  /** Reads from `offset` up to the high watermark; a damaged or missing range answers DAMAGED. */
+  /**
+   * Reads from `offset` up to the high watermark. A read that starts at a
+   * damaged or missing offset answers DAMAGED; one that reaches such an
+   * offset, in any segment, returns what came before it.
+   */
   async read (offset: number, maxMessages: number, maxBytes: number): Promise<StoredMessage[]> {
     if (this.gone !== null) throw this.gone
     const end = this.highWatermark()
@@ -256,7 +261,15 @@ export class Partition {
         if (out.length > 0 || index === this.segmentList.length - 1) break
         throw RogError.damaged(this.options.label, offset)
       }
-      const got = await segment.read(offset, end, maxMessages - out.length, maxBytes - bytes, out.length === 0)
+      let got: StoredMessage[]
+      try {
+        got = await segment.read(offset, end, maxMessages - out.length, maxBytes - bytes, out.length === 0)
+      } catch (err) {
+        if (out.length > 0 && err instanceof RogError && err.code === 'DAMAGED') break
+        if (err instanceof RogError) throw err
+        this.options.log(`${segment.logPath}: read failed: ${(err as Error).message}`)
+        throw RogError.storage('reading', withoutPath(err))
+      }
       for (const m of got) {
         out.push(m)
         bytes += m.data.length
@@ -359,7 +372,7 @@ export class Partition {
       return callback(RogError.badOffset(offset, this.highWatermark()))
     }
     this.enqueue(this.groups.file, 'groups', this.groups.set(group, offset), undefined, (err) => {
-      if (err !== null) return callback(RogError.storage('saving the group offset', err))
+      if (err !== null) return callback(RogError.storage('saving the group offset', withoutPath(err)))
       this.groups.applied(group, offset)
       callback(null)
     })

@@ -362,8 +362,11 @@ export class Segment {
    * Messages with ids in [offset, endOffset), at most `maxMessages` and about
    * `maxBytes` of message bytes (but with `atLeastOne`, the first message
    * whatever its size). Every entry read is checked: its id follows on from
-   * the one before (or from the index point it was found by), its size is one
-   * Rog writes, and a returned entry's checksum holds. An entry that fails
+   * the one before (or is the one its index point names: a point that leads
+   * elsewhere is dropped, and an earlier one used), its size is one
+   * Rog writes, and its checksum holds, whether it is returned or stepped over
+   * on the way (the checksum covers the size that leads to the next entry,
+   * and past damage the next intact entry is searched for). An entry that fails
    * ends the read with what came before it, or, when it comes first, with a
    * DAMAGED error naming the offset.
    */
@@ -373,6 +376,8 @@ export class Segment {
     if (offset >= limit || maxMessages <= 0) return out
     let [rel, position] = this.index.lookup(offset - this.base)
     let expected = this.base + rel
+    /** Whether reading starts at an index point not yet seen to lead to the entry it names. */
+    let unchecked = position > 0
     const fileEnd = this.log.size
     let bytes = 0
     const fd = this.log.pin()
@@ -395,15 +400,16 @@ export class Segment {
             bad = true
             break
           }
+          unchecked = false
           if (at + entry.size > view.length) {
             if (at === 0) want = entry.size
             break
           }
+          if (!entryIsIntact(view, at, entry.size, this.legacy)) {
+            bad = true
+            break
+          }
           if (entry.id >= offset) {
-            if (!entryIsIntact(view, at, entry.size, this.legacy)) {
-              bad = true
-              break
-            }
             const data = entryMessage(view, at, entry.size)
             if ((out.length > 0 || !atLeastOne) && bytes + data.length > maxBytes) return out
             out.push({ offset: entry.id, timestamp: entryTimestamp(view, at), data })
@@ -412,6 +418,14 @@ export class Segment {
           expected++
           at += entry.size
           if (expected >= limit || out.length >= maxMessages) return out
+        }
+        // Nothing whole where the file should hold more: it is shorter than written (cut by something else).
+        if (at === 0 && bytesRead < length) bad = true
+        if (bad && unchecked) {
+          [rel, position] = this.dropIndexPoint(rel, position, offset)
+          expected = this.base + rel
+          unchecked = position > 0
+          continue
         }
         if (bad) {
           if (out.length > 0) return out
@@ -428,6 +442,17 @@ export class Segment {
       this.log.unpin()
     }
     return out
+  }
+
+  /**
+   * An index point that leads to no entry of the id it names is a wrong hint,
+   * not damaged data: it is dropped (the file keeps it; reads check it again)
+   * and the read goes from the point before it. Returns that point.
+   */
+  private dropIndexPoint (rel: number, position: number, offset: number): [number, number] {
+    this.ctx.log(`${this.indexPath}: the point for offset ${this.base + rel} (position ${position}) leads to no entry of that offset; ignored`)
+    this.index.drop(rel)
+    return this.index.lookup(offset - this.base)
   }
 
   private damaged (offset: number, position: number): RogError {
@@ -560,6 +585,6 @@ function writeHint (ctx: SegmentContext, indexPath: string, encoded: Buffer, wha
 
 /** A segment's time index from its file, or null when missing or damaged (rebuilt on first use). */
 function readTimeIndex (file: string, entries: number): TimeIndex | null {
-  if (fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() !== true) return null
+  if (fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() !== true) return entries === 0 ? new TimeIndex() : null
   return TimeIndex.decode(fs.readFileSync(file), entries)
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { RogError } from '../errors'
-import { CREATE_NEW, nodeFileIo, type FileIo } from './file-io'
+import { CREATE_NEW, nodeFileIo, withoutPath, type FileIo } from './file-io'
 import { FilePool, DEFAULT_MAX_OPEN_FILES } from './data-file'
 import { isPartitionFile, Partition, type PartitionOptions } from './partition'
 import type { Logger } from './segment'
@@ -205,7 +205,7 @@ export class Store {
       // Nothing was written to it yet: the directory this call made is removed, whichever name it has.
       await fs.promises.rm(renamed ? dir : tmp, { recursive: true, force: true }).catch(() => {})
       this.options.log(`${dir}: creating log ${name} failed: ${err instanceof Error ? err.message : String(err)}`)
-      throw err instanceof RogError ? err : RogError.storage(`creating log ${name}`, err)
+      throw err instanceof RogError ? err : RogError.storage(`creating log ${name}`, withoutPath(err))
     } finally {
       this.creating.delete(name)
     }
