@@ -183,3 +183,32 @@ t.test('a large publish split into many chunks decodes to the same bytes', async
   const [c] = decode(parts)
   t.ok(c.command === 'publish' && c.data.equals(data))
 })
+
+t.test('an empty group name in the one-byte form (the original rog-cli -g \'\') is answered, not left waiting', async (t) => {
+  const frame = Buffer.from('020004', 'hex')
+  const bytes = Buffer.concat([frame, Buffer.from('logA'), Buffer.from([0])])
+  for (const [how, parts] of [['whole', [bytes]], ['one byte at a time', bytewise(bytes)]] as const) {
+    const decoder = new Decoder()
+    const out: Command[] = []
+    decoder.on('data', (cs: Command[]) => out.push(...cs))
+    const ended = new Promise((resolve) => decoder.on('end', resolve))
+    for (const p of parts) decoder.write(p)
+    t.equal(decoder.pendingBytes, bytes.length, `${how}: held while a u64 size may follow`)
+    await ended
+    t.equal(out.length, 1, how)
+    const [c] = out
+    t.equal(c.command === 'invalid' && c.error.message, 'Malformed request: empty group name', how)
+    t.equal(c.command === 'invalid' && c.error.fatal, true)
+  }
+
+  const halfClosed = new Decoder()
+  const out: Command[] = []
+  halfClosed.on('data', (cs: Command[]) => out.push(...cs))
+  halfClosed.end(Buffer.concat([Buffer.from([3]), bytes.subarray(1)]))
+  await new Promise((resolve) => halfClosed.on('end', resolve))
+  t.equal(out[0]?.command === 'invalid' && out[0].error.code, 'BAD_FRAME', 'an ack ending at that byte, then the end of input')
+
+  const long = Buffer.concat([frame, Buffer.from('logA'), Buffer.from('0000000000000003', 'hex'), Buffer.from('grp')])
+  t.same(decode(bytewise(long)), [{ command: 'fetch', log: 'logA', partition: 0, group: 'grp' }], 'the u64 form, byte by byte, still decodes')
+  t.same(decode([long.subarray(0, 8), long.subarray(8)]), [{ command: 'fetch', log: 'logA', partition: 0, group: 'grp' }], 'and cut right after its first size byte')
+})
