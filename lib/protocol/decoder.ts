@@ -296,6 +296,10 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
       expectSize(body, 0, 'list-logs')
       return { command: 'list-logs' }
     }
+    case CommandByte.version: {
+      expectSize(body, 0, 'version')
+      return { command: 'version' }
+    }
     default: {
       if (body.length < 1) throw RogError.badFrame('describe body is empty')
       expectSize(body, 1 + body[0], 'describe')
