@@ -23,6 +23,12 @@ export type RogErrorCode =
   | 'CONNECTION'
   | 'BAD_ADDRESS'
   | 'PROTOCOL'
+  /** The server took longer than the client's timeout to answer. */
+  | 'TIMEOUT'
+  /** What answered does not speak the Rog protocol. */
+  | 'NOT_ROG_SERVER'
+  /** The server refused a command as unknown (an original Rog server, or an older one). */
+  | 'UNSUPPORTED'
   /** A server error text the client does not recognise. */
   | 'SERVER_ERROR'
 
