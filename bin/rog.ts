@@ -1,29 +1,49 @@
 #!/usr/bin/env node
 import { Command } from 'commander'
 import { ackCommand } from '../lib/cli/ack'
-import { addressOption } from '../lib/cli/connection'
+import { completionCommand } from '../lib/cli/completion'
+import { applyConfig } from '../lib/cli/config'
+import { globalOptions } from '../lib/cli/connection'
 import { createLogCommand } from '../lib/cli/create-log'
 import { describeCommand } from '../lib/cli/describe'
 import { fetchCommand } from '../lib/cli/fetch'
+import { groupsCommand } from '../lib/cli/groups'
 import { logsCommand } from '../lib/cli/logs'
+import { pingCommand } from '../lib/cli/ping'
 import { publishCommand } from '../lib/cli/publish'
+import { readCommand } from '../lib/cli/read'
+import { resetOffsetsCommand } from '../lib/cli/reset-offsets'
 import { serverCommand } from '../lib/cli/server'
 import { ignoreEpipe } from '../lib/cli/stdout'
+import { VERSION } from '../lib/version'
 
 const program = new Command('rog')
   .description('Rog: a small commit log server and its command-line client')
-  .addOption(addressOption())
+  .version(VERSION)
   .showHelpAfterError('(rog --help, or rog COMMAND --help, for usage)')
+for (const option of globalOptions()) program.addOption(option)
 serverCommand(program)
 createLogCommand(program)
 publishCommand(program)
 fetchCommand(program)
 ackCommand(program)
+readCommand(program)
 logsCommand(program)
 describeCommand(program)
+groupsCommand(program)
+resetOffsetsCommand(program)
+pingCommand(program)
+completionCommand(program)
 ignoreEpipe(process.stdout)
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+function fail (err: unknown): never {
   process.stderr.write(`rog: ${err instanceof Error ? err.message : String(err)}\n`)
   process.exit(1)
-})
+}
+
+try {
+  applyConfig(program)
+} catch (err) {
+  fail(err)
+}
+program.parseAsync(process.argv).catch(fail)

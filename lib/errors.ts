@@ -31,6 +31,12 @@ export type RogErrorCode =
   | 'PROTOCOL'
   /** Data of the original (Rust) Rog server that the importer cannot account for. */
   | 'ORIGINAL_LAYOUT'
+  /** The server took longer than the client's timeout to answer. */
+  | 'TIMEOUT'
+  /** What answered does not speak the Rog protocol. */
+  | 'NOT_ROG_SERVER'
+  /** The server refused a command as unknown (an original Rog server, or an older one). */
+  | 'UNSUPPORTED'
   /** A server error text the client does not recognise. */
   | 'SERVER_ERROR'
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { withClient } from './connection'
+import { withSession } from './connection'
 import { logName } from './log-name'
 import { integer } from './options'
 
@@ -9,13 +9,13 @@ export function ackCommand (program: Command): void {
   program.command('ack')
     .description('move a consumer group past its next message')
     .argument('[log]', 'the log')
-    .option('--log-name <log>', 'the log (the original spelling)')
+    .option('-l, --log-name <log>', 'the log (the original spelling)')
     .option('-p, --partition <n>', 'the partition', integer(0, 254), 0)
     .requiredOption('-g, --group <group>', 'the consumer group')
     .action(async (log: string | undefined, flags: Flags, command: Command) => {
       const name = logName(command, log, flags.logName, '--log-name')
-      await withClient(command, async (client) => {
-        await client.ack(name, flags.partition, flags.group)
+      await withSession(command, async (session) => {
+        await (await session.client()).ack(name, flags.partition, flags.group)
       })
     })
 }

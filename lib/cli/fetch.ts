@@ -1,34 +1,40 @@
 import type { Command } from 'commander'
-import { withClient } from './connection'
-import { follow } from './follow'
+import { withSession } from './connection'
 import { logName } from './log-name'
-import { integer } from './options'
+import { chosenPartitions, stream, streamOptions, type StreamFlags } from './streaming'
 import { writeOut } from './stdout'
 
-interface Flags { logName?: string, partition: number, group: string, ack?: boolean, follow?: boolean, max?: number }
+interface Flags extends StreamFlags { logName?: string, group: string, ack?: boolean, follow?: boolean }
 
 export function fetchCommand (program: Command): void {
-  program.command('fetch')
-    .description('print the group\'s next message (the group does not move unless --ack); with --follow, stream every message from the group\'s committed offset on, one per line')
+  const command = program.command('fetch')
+    .description('print the group\'s next message (the group does not move unless --ack); with --follow or -e, stream every message from the group\'s committed offsets on, one per line, committing as they are written')
     .argument('[log]', 'the log')
-    .option('--log-name <log>', 'the log (the original spelling)')
-    .option('-p, --partition <n>', 'the partition', integer(0, 254), 0)
+    .option('-l, --log-name <log>', 'the log (the original spelling)')
     .requiredOption('-g, --group <group>', 'the consumer group')
     .option('--ack', 'also move the group past the message once it is printed')
-    .option('-f, --follow', 'keep printing messages as they arrive, committing the group\'s offset as they are written, until interrupted')
-    .option('--max <n>', 'with --follow: stop after this many messages', integer(1))
+    .option('-f, --follow', 'keep printing messages as they arrive, committing the group\'s offsets as they are written, until interrupted')
+  streamOptions(command, 'the partition (default 0); with --follow or -e: read this one (repeatable, or a list: -p 0,2), not all of them')
     .action(async (log: string | undefined, flags: Flags, command: Command) => {
       const name = logName(command, log, flags.logName, '--log-name')
-      if (flags.follow === true && flags.ack === true) command.error('error: --ack does not combine with --follow, which commits as it goes')
-      if (flags.max !== undefined && flags.follow !== true) command.error('error: --max needs --follow')
-      await withClient(command, async (client) => {
-        if (flags.follow === true) {
-          await follow(client, { log: name, partition: flags.partition, group: flags.group, max: flags.max })
-          return
+      const streaming = flags.follow === true || flags.exitAtEnd === true
+      if (streaming && flags.ack === true) command.error('error: --ack does not combine with --follow or -e, which commit as they go')
+      if (!streaming) {
+        for (const [option, set] of [['--max', flags.max], ['--format', flags.format], ['--json', flags.json], ['--delimiter', flags.delimiter]] as const) {
+          if (set !== undefined) command.error(`error: ${option} needs --follow or -e`)
         }
-        const data = await client.fetch(name, flags.partition, flags.group)
+        if ((flags.partition?.length ?? 0) > 1) command.error('error: give one partition (-p) to fetch from, or stream several with --follow or -e')
+      }
+      await withSession(command, async (session) => {
+        if (streaming) {
+          const { partitions } = await chosenPartitions(await session.client(), name, flags.partition)
+          return await stream(session, name, flags.group, partitions.map((partition) => ({ partition, from: null })), flags)
+        }
+        const partition = flags.partition?.[0] ?? 0
+        const data = await (await session.client()).fetch(name, partition, flags.group)
         const printed = await writeOut(Buffer.concat([data, NEWLINE]))
-        if (printed && flags.ack === true) await client.ack(name, flags.partition, flags.group)
+        // The original server answers one request per connection: the ack goes on one of its own.
+        if (printed && flags.ack === true) await session.alone(async (c) => { await c.ack(name, partition, flags.group) })
       })
     })
 }

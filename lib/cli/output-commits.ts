@@ -1,5 +1,6 @@
 /**
- * Which offsets `fetch --follow` may commit, given what reached stdout.
+ * Which offsets a group read may commit, per partition, given what reached
+ * stdout.
  *
  * A batch counts as delivered once its stdout write has completed. To a
  * file or a terminal that is the end of the matter. To a pipe or a socket a
@@ -13,43 +14,46 @@
  */
 export class OutputCommits {
   private readonly trailBytes: number
-  private readonly commit: (offset: number) => void
+  private readonly commit: (partition: number, offset: number) => void
   private written = 0
-  /** Batches written and not committed: the byte count after each, and the offset after it. */
-  private ends: Array<{ bytes: number, offset: number }> = []
+  /** Batches written and not committed: the byte count after each, its partition, and the offset after it. */
+  private ends: Array<{ bytes: number, partition: number, offset: number }> = []
   private head = 0
-  private committed = -1
+  private readonly committed = new Map<number, number>()
 
-  constructor (trailBytes: number, commit: (offset: number) => void) {
+  constructor (trailBytes: number, commit: (partition: number, offset: number) => void) {
     this.trailBytes = trailBytes
     this.commit = commit
   }
 
-  /** A write of `bytes` bytes holding the messages before `nextOffset` has completed. */
-  delivered (nextOffset: number, bytes: number): void {
+  /** A write of `bytes` bytes holding the messages of `partition` before `nextOffset` has completed. */
+  delivered (partition: number, nextOffset: number, bytes: number): void {
     this.written += bytes
-    this.ends.push({ bytes: this.written, offset: nextOffset })
-    let target = -1
+    this.ends.push({ bytes: this.written, partition, offset: nextOffset })
+    const targets = new Map<number, number>()
     while (this.head < this.ends.length && this.ends[this.head].bytes + this.trailBytes <= this.written) {
-      target = this.ends[this.head++].offset
+      const end = this.ends[this.head++]
+      targets.set(end.partition, end.offset)
     }
     if (this.head > 1024 && this.head * 2 > this.ends.length) {
       this.ends = this.ends.slice(this.head)
       this.head = 0
     }
-    if (target >= 0) this.send(target)
+    for (const [p, offset] of targets) this.send(p, offset)
   }
 
   /** The output ended as it should (not cut short): everything written counts as delivered. */
   complete (): void {
-    if (this.head < this.ends.length) this.send(this.ends[this.ends.length - 1].offset)
+    const targets = new Map<number, number>()
+    for (let i = this.head; i < this.ends.length; i++) targets.set(this.ends[i].partition, this.ends[i].offset)
+    for (const [p, offset] of targets) this.send(p, offset)
     this.ends = []
     this.head = 0
   }
 
-  private send (offset: number): void {
-    if (offset <= this.committed) return
-    this.committed = offset
-    this.commit(offset)
+  private send (partition: number, offset: number): void {
+    if (offset <= (this.committed.get(partition) ?? -1)) return
+    this.committed.set(partition, offset)
+    this.commit(partition, offset)
   }
 }

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { Command } from 'commander'
 import { Option } from 'commander'
@@ -43,6 +44,11 @@ export function serverCommand (program: Command): void {
     .action(async (flags: ServerFlags) => {
       process.title = 'rog-server'
       const dataDir = path.resolve(flags.dataDir ?? process.env.ROG_HOME ?? 'rog-data')
+      const unusable = checkDataDir(dataDir)
+      if (unusable !== null) {
+        process.stderr.write(`rog server: cannot use ${dataDir} as the data directory: ${unusable}\n`)
+        process.exit(1)
+      }
       const server = await RogServer.start({
         host: flags.host,
         port: flags.port,
@@ -73,4 +79,36 @@ export function serverCommand (program: Command): void {
       process.on('SIGTERM', () => stop('SIGTERM'))
       process.on('SIGINT', () => stop('SIGINT'))
     })
+}
+
+/**
+ * Makes the data directory (and its missing parents) unless it exists, and
+ * says why it cannot be used, or null. Each missing directory is made on its
+ * own: Node's recursive mkdir spins forever where mkdir fails with ENOENT
+ * under a parent that exists, as under /proc.
+ */
+export function checkDataDir (dir: string): string | null {
+  const missing: string[] = []
+  let at = dir
+  while (!fs.existsSync(at)) {
+    missing.unshift(at)
+    at = path.dirname(at)
+  }
+  if (!fs.statSync(at).isDirectory()) return `${at} is not a directory`
+  try {
+    for (const d of missing) fs.mkdirSync(d)
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK)
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    return `${REASONS[e.code ?? ''] ?? e.message} (${e.path ?? dir})`
+  }
+  return null
+}
+
+const REASONS: Record<string, string> = {
+  ENOENT: 'a directory cannot be made there',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOTDIR: 'not a directory'
 }

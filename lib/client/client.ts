@@ -1,6 +1,6 @@
 import * as net from 'node:net'
 import { RogError } from '../errors'
-import type { Command, FetchedMessage, LogInfo, PartitionInfo, Response } from '../protocol/commands'
+import { CommandByte, type Command, type FetchedMessage, type LogInfo, type PartitionInfo, type Response } from '../protocol/commands'
 import { encodeCommand } from '../protocol/request-writer'
 import { ResponseReader, expectFor, type Expect } from '../protocol/response-reader'
 import { DEFAULT_ADDRESS, formatAddress, parseAddress, type Address } from './address'
@@ -13,7 +13,16 @@ type ResponseOf<K extends Response['response']> = Extract<Response, { response: 
 export interface ClientOptions {
   /** Give up connecting after this long (default 10 s). */
   connectTimeoutMs?: number
+  /**
+   * Fail the connection when a request waits this long for its answer
+   * (counted from the answer before it, or from sending it to an idle
+   * connection); a long poll gets its wait on top. Default: no limit.
+   */
+  requestTimeoutMs?: number
 }
+
+/** A request sent and not yet answered. */
+interface Pending { callback: ResponseCallback, command: number, waitMs: number }
 
 export interface FetchBatchOptions {
   log: string
@@ -40,6 +49,26 @@ export interface LogDescription { log: string, partitions: PartitionInfo[] }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 
+/** How the original Rog server (commands 0-3 only) answers any other command byte, then hangs up. */
+export const ORIGINAL_REFUSAL = 'Command not created yet'
+
+const COMMAND_NAMES: Record<number, string> = {
+  4: 'publish with offset',
+  5: 'batch publish',
+  6: 'batch fetch',
+  7: 'commit',
+  8: 'list logs',
+  9: 'describe log',
+  10: 'version'
+}
+
+/**
+ * Commands each server address refused as unknown, for the life of the
+ * process: 'original' for an original Rog server, which knows only 0-3.
+ * They are not sent there again.
+ */
+const refused = new Map<string, Set<number> | 'original'>()
+
 /**
  * One connection to a Rog server. Requests are written as soon as they are
  * made (those of one tick in one socket write) and answered in order, so any
@@ -47,23 +76,33 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
  *
  * Every method rejects with a RogError: the server's own text and a code
  * recovered from it, or code CONNECTION naming the address when the
- * connection fails. A failed connection fails every request in flight and
- * every later one.
+ * connection fails (TIMEOUT when the server stops answering, NOT_ROG_SERVER
+ * when what answers does not speak the protocol). A failed connection fails
+ * every request in flight and every later one.
+ *
+ * A command of Rog's own (4 and up) that the server answers as unknown
+ * rejects with code UNSUPPORTED, and is not sent to that address again
+ * (see `supports`): the original Rog server knows only commands 0-3.
  */
 export class RogClient {
   readonly address: string
   private readonly socket: net.Socket
   private readonly reader = new ResponseReader()
-  private callbacks: Array<ResponseCallback | null> = []
+  private pendings: Array<Pending | null> = []
   private head = 0
   private failure: RogError | null = null
   private corked = false
   private closing: Promise<void> | null = null
   private onIdle: (() => void) | null = null
+  private readonly requestTimeoutMs: number | null
+  private timer: NodeJS.Timeout | null = null
+  /** When the request at the head of the queue started waiting for its answer. */
+  private headSince = 0
 
-  private constructor (socket: net.Socket, address: string) {
+  private constructor (socket: net.Socket, address: string, options: ClientOptions) {
     this.socket = socket
     this.address = address
+    this.requestTimeoutMs = options.requestTimeoutMs ?? null
     socket.on('data', (chunk: Buffer) => this.receive(chunk))
     socket.on('error', (err) => this.fail(new RogError('CONNECTION', `Connection to ${address} failed: ${reason(err)}`, { cause: err })))
     socket.on('end', () => this.fail(this.closedError('closed by the server')))
@@ -91,12 +130,34 @@ export class RogClient {
         resolve()
       })
     })
-    return new RogClient(socket, name)
+    return new RogClient(socket, name, options)
   }
 
   /** Requests sent and not yet answered. */
   get pending (): number {
     return this.reader.outstanding
+  }
+
+  /** The connection has failed or is closing: it takes no more requests. */
+  get closed (): boolean {
+    return this.failure !== null || this.closing !== null
+  }
+
+  /** The server at this address has refused every command of Rog's own: it is an original Rog server. */
+  get original (): boolean {
+    return RogClient.isOriginal(this.address)
+  }
+
+  /** Whether the server at `address` has been found to be an original Rog server (by any client of this process). */
+  static isOriginal (address: string | Address): boolean {
+    return refused.get(formatAddress(typeof address === 'string' ? parseAddress(address) : address)) === 'original'
+  }
+
+  /** Whether `command` may be sent: false once this address has refused it as unknown. */
+  supports (command: number): boolean {
+    if (command < CommandByte.publishOffset) return true
+    const known = refused.get(this.address)
+    return known === undefined || (known !== 'original' && !known.has(command))
   }
 
   /**
@@ -113,11 +174,11 @@ export class RogClient {
       process.nextTick(callback, asRogError(err), null)
       return
     }
-    this.sendFrame(frame, kind, callback)
+    this.sendFrame(frame, kind, callback, command.command === 'fetch-batch' ? command.waitMs : 0)
   }
 
-  /** Sends an already encoded request that will be answered as `kind`. */
-  sendFrame (frame: Buffer, kind: Expect, callback: ResponseCallback): void {
+  /** Sends an already encoded request that will be answered as `kind`; `waitMs`: how long the server may hold it (a long poll). */
+  sendFrame (frame: Buffer, kind: Expect, callback: ResponseCallback, waitMs = 0): void {
     if (this.failure !== null) {
       process.nextTick(callback, this.failure, null)
       return
@@ -126,8 +187,16 @@ export class RogClient {
       process.nextTick(callback, new RogError('CONNECTION', `Connection to ${this.address} is closing`), null)
       return
     }
+    if (!this.supports(frame[0])) {
+      process.nextTick(callback, this.unsupported(frame[0]), null)
+      return
+    }
+    if (this.requestTimeoutMs !== null && this.reader.outstanding === 0) {
+      this.headSince = performance.now()
+      this.timer ??= setTimeout(() => this.checkTimeout(), this.requestTimeoutMs + waitMs)
+    }
     this.reader.expect(kind)
-    this.callbacks.push(callback)
+    this.pendings.push({ callback, command: frame[0], waitMs })
     if (!this.corked) {
       this.corked = true
       this.socket.cork()
@@ -195,6 +264,11 @@ export class RogClient {
     return { log: r.log, partitions: r.partitions }
   }
 
+  /** The server's version (command 10; an older or original server refuses it with code UNSUPPORTED). */
+  async version (): Promise<string> {
+    return (await this.call({ command: 'version' }, 'version')).version
+  }
+
   consumer (options: ConsumerOptions): Consumer {
     return new Consumer(this, options)
   }
@@ -231,17 +305,19 @@ export class RogClient {
     try {
       responses = this.reader.feed(chunk)
     } catch (err) {
-      this.fail(this.reader.outstanding === 0 ? unsolicited(chunk) ?? asRogError(err) : asRogError(err))
+      const refusal = this.reader.outstanding === 0 ? unsolicited(chunk) : null
+      this.fail(refusal ?? new RogError('NOT_ROG_SERVER', `${this.address} is not a Rog server (it answered ${preview(chunk)})`, { cause: err }))
       return
     }
+    if (responses.length > 0) this.headSince = performance.now()
     for (const r of responses) {
-      const callback = this.callbacks[this.head] as ResponseCallback
-      this.callbacks[this.head++] = null
-      if (r.response === 'error') callback(RogError.fromServer(r.message), null)
+      const { callback, command } = this.pendings[this.head] as Pending
+      this.pendings[this.head++] = null
+      if (r.response === 'error') callback(this.serverError(r.message, command), null)
       else callback(null, r)
     }
-    if (this.head > 1024 && this.head * 2 > this.callbacks.length) {
-      this.callbacks = this.callbacks.slice(this.head)
+    if (this.head > 1024 && this.head * 2 > this.pendings.length) {
+      this.pendings = this.pendings.slice(this.head)
       this.head = 0
     }
     if (this.onIdle !== null && this.reader.outstanding === 0) {
@@ -251,15 +327,53 @@ export class RogClient {
     }
   }
 
+  /** A server error answer; a framed command refused as unknown is remembered for this address. */
+  private serverError (message: string, command: number): RogError {
+    if (command >= CommandByte.publishOffset) {
+      if (message === ORIGINAL_REFUSAL) {
+        refused.set(this.address, 'original')
+        return this.unsupported(command)
+      }
+      if (message === RogError.unknownCommand(command).message) {
+        const known = refused.get(this.address)
+        if (known === undefined) refused.set(this.address, new Set([command]))
+        else if (known !== 'original') known.add(command)
+        return this.unsupported(command)
+      }
+    }
+    return RogError.fromServer(message)
+  }
+
+  private unsupported (command: number): RogError {
+    const what = `${COMMAND_NAMES[command] ?? 'command'} (command ${command})`
+    return this.original
+      ? new RogError('UNSUPPORTED', `${this.address} is an original Rog server, without ${what}; it has only create log, publish, fetch and ack (commands 0-3)`)
+      : new RogError('UNSUPPORTED', `${this.address} does not know ${what}: an older Rog server`)
+  }
+
+  private checkTimeout (): void {
+    this.timer = null
+    if (this.failure !== null || this.reader.outstanding === 0 || this.requestTimeoutMs === null) return
+    const head = this.pendings[this.head] as Pending
+    const left = this.headSince + this.requestTimeoutMs + head.waitMs - performance.now()
+    if (left > 0) {
+      this.timer = setTimeout(() => this.checkTimeout(), left)
+      return
+    }
+    this.fail(new RogError('TIMEOUT', `No answer from ${this.address} within ${seconds(this.requestTimeoutMs)}`))
+  }
+
   private fail (err: RogError): void {
     if (this.failure !== null) return
     this.failure = err
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
     this.socket.destroy()
-    const callbacks = this.callbacks
+    const pendings = this.pendings
     const head = this.head
-    this.callbacks = []
+    this.pendings = []
     this.head = 0
-    for (let i = head; i < callbacks.length; i++) callbacks[i]?.(err, null)
+    for (let i = head; i < pendings.length; i++) pendings[i]?.callback(err, null)
   }
 
   private closedError (how: string): RogError {
@@ -311,6 +425,18 @@ const REASONS: Record<string, string> = {
   ENETUNREACH: 'network unreachable',
   ENOTFOUND: 'unknown host',
   EAI_AGAIN: 'unknown host (name lookup failed)'
+}
+
+/** The start of what a server sent, for saying what it is: its first line when that is text, else hex. */
+function preview (chunk: Buffer): string {
+  const head = chunk.subarray(0, 64)
+  const line = head.toString('latin1').split(/\r?\n/)[0]
+  if (line.length > 0 && /^[\x20-\x7e]+$/.test(line)) return JSON.stringify(line)
+  return `bytes ${head.subarray(0, 16).toString('hex')}`
+}
+
+function seconds (ms: number): string {
+  return `${ms / 1000} s`
 }
 
 function reason (err: Error): string {

@@ -16,11 +16,12 @@ export const CommandByte = {
   fetchBatch: 6,
   commit: 7,
   listLogs: 8,
-  describe: 9
+  describe: 9,
+  version: 10
 } as const
 
 export const FIRST_FRAMED_COMMAND = 4
-export const LAST_COMMAND = 9
+export const LAST_COMMAND = 10
 
 export interface CreateCommand { command: 'create', log: string, partitions: number }
 /** `reply: 'ok'` is the reference one-byte answer; 'offset' answers with the offset assigned. */
@@ -42,6 +43,8 @@ export interface FetchBatchCommand {
 export interface CommitCommand { command: 'commit', log: string, partition: number, group: string, offset: number }
 export interface ListLogsCommand { command: 'list-logs' }
 export interface DescribeCommand { command: 'describe', log: string }
+/** The server's version (the answer is its text). */
+export interface VersionCommand { command: 'version' }
 /** A frame the decoder could not accept; answered with the error, then the connection ends. */
 export interface InvalidCommand { command: 'invalid', error: RogError }
 
@@ -55,6 +58,7 @@ export type Command =
   | CommitCommand
   | ListLogsCommand
   | DescribeCommand
+  | VersionCommand
   | InvalidCommand
 
 export interface FetchedMessage { offset: number, data: Buffer }
@@ -77,3 +81,4 @@ export type Response =
   | { response: 'messages', committedOffset: number, endOffset: number, messages: FetchedMessage[] }
   | { response: 'logs', logs: LogInfo[] }
   | { response: 'log-info', log: string, partitions: PartitionInfo[] }
+  | { response: 'version', version: string }

@@ -26,6 +26,13 @@ import { readU64 } from './u64'
  * A framing error (unknown command, size over a limit, malformed frame) is
  * pushed as an `invalid` command after the good commands before it; then the
  * readable side ends and later input is discarded.
+ *
+ * An empty group name: the original clients send a fetch or ack for group ''
+ * with a group-size byte of 0 and nothing after it, which is also the first
+ * byte of the u64 size form. The bytes cannot tell the two apart, so a frame
+ * that stops right after that 0 for `EMPTY_GROUP_GRACE_MS` is answered as a
+ * framing error (empty group name) instead of waiting for the idle timeout;
+ * a u64 size whose bytes keep coming is decoded as before.
  */
 export class Decoder extends Transform {
   private readonly limits: ProtocolLimits
@@ -33,6 +40,7 @@ export class Decoder extends Transform {
   private bufferedBytes = 0
   private needed = 1
   private failed = false
+  private emptyGroupTimer: NodeJS.Timeout | null = null
 
   constructor (limits: ProtocolLimits = protocolLimits()) {
     super({ writableObjectMode: false, readableObjectMode: true, readableHighWaterMark: 16 })
@@ -46,6 +54,7 @@ export class Decoder extends Transform {
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.failed) return callback()
+    this.clearEmptyGroupTimer()
     const commands: Command[] = []
     try {
       let at = 0
@@ -93,11 +102,34 @@ export class Decoder extends Transform {
     }
     if (commands.length > 0) this.push(commands)
     if (this.failed) this.push(null)
+    else if (this.endsAtZeroGroupSize()) this.emptyGroupTimer = setTimeout(() => this.fail(RogError.badFrame('empty group name')), EMPTY_GROUP_GRACE_MS)
     callback()
+  }
+
+  /** The buffered bytes are a fetch or ack up to a group-size byte of 0, and no further. */
+  private endsAtZeroGroupSize (): boolean {
+    const first = this.chunks[0]
+    if (this.needed - this.bufferedBytes !== 7 || (first[0] !== CommandByte.fetch && first[0] !== CommandByte.ack)) return false
+    const buf = this.chunks.length === 1 ? first : Buffer.concat(this.chunks)
+    return buf.length === 4 + buf[2] && buf[buf.length - 1] === 0
+  }
+
+  private fail (error: RogError): void {
+    this.emptyGroupTimer = null
+    if (this.failed || this.destroyed) return
+    this.push([{ command: 'invalid', error }])
+    this.stop()
+  }
+
+  private clearEmptyGroupTimer (): void {
+    if (this.emptyGroupTimer === null) return
+    clearTimeout(this.emptyGroupTimer)
+    this.emptyGroupTimer = null
   }
 
   /** Ends the stream of commands after those already decoded; later input is discarded (server shutdown). */
   stop (): void {
+    this.clearEmptyGroupTimer()
     if (this.failed) return
     this.failed = true
     this.chunks = []
@@ -106,12 +138,23 @@ export class Decoder extends Transform {
   }
 
   override _flush (callback: TransformCallback): void {
-    // Bytes of an unfinished frame at end of input: the peer hung up mid-request; nothing to answer.
+    // Bytes of an unfinished frame at end of input: the peer hung up mid-request; nothing to answer,
+    // unless it is an empty group name followed by a half-close.
+    this.clearEmptyGroupTimer()
+    if (!this.failed && this.endsAtZeroGroupSize()) this.push([{ command: 'invalid', error: RogError.badFrame('empty group name') }])
     this.chunks = []
     this.bufferedBytes = 0
     callback()
   }
+
+  override _destroy (err: Error | null, callback: (err: Error | null) => void): void {
+    this.clearEmptyGroupTimer()
+    callback(err)
+  }
 }
+
+/** How long a fetch or ack that stops at a group-size byte of 0 waits for the rest of a u64 size. */
+export const EMPTY_GROUP_GRACE_MS = 100
 
 function asRogError (err: unknown): RogError {
   if (err instanceof RogError) return err
@@ -252,6 +295,10 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
     case CommandByte.listLogs: {
       expectSize(body, 0, 'list-logs')
       return { command: 'list-logs' }
+    }
+    case CommandByte.version: {
+      expectSize(body, 0, 'version')
+      return { command: 'version' }
     }
     default: {
       if (body.length < 1) throw RogError.badFrame('describe body is empty')

@@ -19,6 +19,7 @@ import { writeU64 } from './u64'
  * | logs            | u32 count, count x (u8 name size, name, u8 partitions)           |
  * | log-info        | u8 name size, name, u8 partitions, per partition: u64 first,     |
  * |                 | u64 next, u32 groups, groups x (u16 size, group, u64 committed)  |
+ * | version         | the server's version, UTF-8 (the rest of the body)               |
  */
 export function responseSize (r: Response): number {
   switch (r.response) {
@@ -38,6 +39,7 @@ export function responseSize (r: Response): number {
       for (const l of r.logs) size += 2 + Buffer.byteLength(l.log)
       return size
     }
+    case 'version': return 5 + Buffer.byteLength(r.version)
     case 'log-info': {
       let size = 5 + 2 + Buffer.byteLength(r.log)
       for (const p of r.partitions) {
@@ -110,6 +112,9 @@ export function writeResponse (buf: Buffer, r: Response, at: number): number {
           at = writeU64(buf, g.offset, at + 2 + size)
         }
       }
+      break
+    case 'version':
+      at += buf.write(r.version, at)
       break
   }
   buf.writeUInt32BE(at - start - 5, start + 1)

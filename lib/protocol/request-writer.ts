@@ -30,9 +30,13 @@ export function encodeCommand (c: Command): Buffer {
     case 'fetch':
     case 'ack': {
       const log = shortString(c.log, 'log name')
-      const group = groupName(c.group, 0xff)
+      const group = groupName(c.group, 0xffff)
       const byte = c.command === 'fetch' ? CommandByte.fetch : CommandByte.ack
-      return Buffer.concat([Buffer.from([byte, c.partition, log.length]), log, Buffer.from([group.length]), group])
+      // A name of over 255 bytes takes the u64 size form (whose first byte is 0); the original server reads only the u8 form.
+      const size = Buffer.alloc(group.length <= 0xff ? 1 : 8)
+      if (size.length === 1) size[0] = group.length
+      else writeU64(size, group.length, 0)
+      return Buffer.concat([Buffer.from([byte, c.partition, log.length]), log, size, group])
     }
     case 'publish-batch': {
       if (c.messages.length === 0) throw new RogError('BAD_FRAME', 'A batch needs at least one message')
@@ -62,6 +66,8 @@ export function encodeCommand (c: Command): Buffer {
     }
     case 'list-logs':
       return framed(CommandByte.listLogs, [])
+    case 'version':
+      return framed(CommandByte.version, [])
     case 'describe': {
       const log = shortString(c.log, 'log name')
       return framed(CommandByte.describe, [Buffer.from([log.length]), log])

@@ -3,7 +3,7 @@ import type { Command, FetchedMessage, PartitionInfo, Response } from './command
 import { readU64 } from './u64'
 
 /** What a request's success answer looks like; its error answer is always `u8 1, u64 size, text`. */
-export type Expect = 'ok' | 'message' | 'offset' | 'batch-published' | 'messages' | 'logs' | 'log-info'
+export type Expect = 'ok' | 'message' | 'offset' | 'batch-published' | 'messages' | 'logs' | 'log-info' | 'version'
 
 export function expectFor (c: Command): Expect {
   switch (c.command) {
@@ -17,6 +17,7 @@ export function expectFor (c: Command): Expect {
     case 'commit': return 'offset'
     case 'list-logs': return 'logs'
     case 'describe': return 'log-info'
+    case 'version': return 'version'
     case 'invalid': throw c.error
   }
 }
@@ -134,6 +135,7 @@ function parseResponse (buf: Buffer, kind: Expect): Response {
       }
       return { response: 'logs', logs }
     }
+    case 'version': return { response: 'version', version: buf.toString('utf8', at) }
     case 'log-info': {
       const size = buf[at]
       const log = buf.toString('utf8', at + 1, at + 1 + size)

@@ -3,6 +3,7 @@ import { RogError } from '../errors'
 import type { Command, PublishCommand, Response } from '../protocol/commands'
 import type { Partition } from '../storage/partition'
 import type { Store } from '../storage/store'
+import { VERSION } from '../version'
 
 export interface ExecutorOptions {
   /** Commands accepted and not yet answered, beyond which the executor stops reading. */
@@ -258,6 +259,8 @@ export class Executor extends Duplex {
               groups: p.groups.entries()
             }))
           })
+        case 'version':
+          return done({ response: 'version', version: VERSION })
         case 'invalid':
           return done({ response: 'error', message: c.error.message, fatal: true })
       }

@@ -1,28 +1,21 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import t, { type Test } from 'tap'
-import { connect, type RogClient } from '../../lib/client/client'
+import t from 'tap'
+import type { RogClient } from '../../lib/client/client'
 import type { RogServer } from '../../lib/server/server'
-import { startServer } from '../helpers/server'
-import { RogProcess, eventually, rog, shell } from './rog-process'
+import { RogProcess, eventually, rog, serverAndClient, shell } from './rog-process'
 
-async function setup (t: Test): Promise<{ server: RogServer, port: number, client: RogClient }> {
-  const server = await startServer(t)
-  const port = server.address().port
-  const client = await connect(`127.0.0.1:${port}`)
-  t.teardown(() => client.destroy())
-  return { server, port, client }
-}
+const setup = serverAndClient
 
 async function committed (client: RogClient, log: string, group: string): Promise<number | undefined> {
   const { partitions } = await client.describe(log)
   return partitions[0].groups.find((g) => g.group === group)?.offset
 }
 
-/** Fetches waiting on the server for a publish to partition 0 of `log` (a look inside the storage layer). */
-function waitingFetches (server: RogServer, log: string): number {
-  const partition = server.store.partition(log, 0) as unknown as { waiters?: unknown[] }
+/** Fetches waiting on the server for a publish to a partition of `log` (a look inside the storage layer). */
+function waitingFetches (server: RogServer, log: string, p = 0): number {
+  const partition = server.store.partition(log, p) as unknown as { waiters?: unknown[] }
   if (!Array.isArray(partition.waiters)) throw new Error('Partition has no `waiters` list any more: update this probe')
   return partition.waiters.length
 }
@@ -117,4 +110,82 @@ t.test('SIGINT ends --follow with exit 0; to a pipe, commits trail what was writ
   t.ok(offset > 0 && offset < lines.length, `committed ${offset}: more than nothing, less than all`)
   const resumed = new RogProcess(['fetch', 'topipe', '-g', 'g', '--follow', '--max', '1'], { port, stdio: ['ignore', 'pipe', 'pipe'] })
   t.equal((await resumed.done).stdout, `entry ${offset}\n`, 'a new follow resumes at the committed offset')
+})
+
+async function groupOffsets (client: RogClient, log: string, group: string): Promise<Array<number | undefined>> {
+  const { partitions } = await client.describe(log)
+  return partitions.map((p) => p.groups.find((g) => g.group === group)?.offset)
+}
+
+t.test('--follow reads every partition, waiting on each; -p picks some; --max counts them all', async (t) => {
+  const { server, port, client } = await setup(t)
+  await client.createLog('three', 3)
+  for (const p of [0, 1, 2]) await client.publishBatch('three', p, [`p${p} a`, `p${p} b`])
+  // To a file, so that what is written is committed at once.
+  const file = path.join(t.testdir(), 'out.txt')
+  const fd = fs.openSync(file, 'w')
+  const all = new RogProcess(['fetch', 'three', '-g', 'g', '--follow'], { port, stdio: ['ignore', fd, 'pipe'] })
+  fs.closeSync(fd)
+  await eventually(async () => (await groupOffsets(client, 'three', 'g')).join() === '2,2,2')
+  t.same(fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').sort(), ['p0 a', 'p0 b', 'p1 a', 'p1 b', 'p2 a', 'p2 b'])
+  await eventually(async () => [0, 1, 2].every((p) => waitingFetches(server, 'three', p) === 1))
+  await client.publish('three', 2, 'late to 2')
+  await eventually(async () => (await groupOffsets(client, 'three', 'g')).join() === '2,2,3')
+  t.ok(fs.readFileSync(file, 'utf8').endsWith('late to 2\n'))
+  all.child.kill('SIGINT')
+  t.same(await all.done, { code: 0, signal: null, stdout: '', stderr: '' }, 'SIGINT ends it at once, though it waits on three partitions')
+
+  const some = await rog(port, ['fetch', 'three', '-g', 'h', '-p', '2', '-p', '0', '--follow', '--max', '3'])
+  t.equal(some.stdout.split('\n').length, 4)
+  t.notOk(some.stdout.includes('p1'), 'none of partition 1')
+  const h = await groupOffsets(client, 'three', 'h')
+  t.equal(h[1], undefined)
+  t.equal((h[0] ?? 0) + (h[2] ?? 0), 3, 'what was printed, and only that, is committed')
+})
+
+t.test('-e stops at the end of every partition: with a group, and with read; | head -n 5 on a quiet log returns', async (t) => {
+  const { port, client } = await setup(t)
+  await client.createLog('quiet', 2)
+  await client.publishBatch('quiet', 0, ['a0', 'a1', 'a2', 'a3'])
+  await client.publishBatch('quiet', 1, ['b0', 'b1', 'b2', 'b3'])
+
+  const grouped = await rog(port, ['fetch', 'quiet', '-g', 'g', '-e'])
+  t.equal(grouped.code, 0)
+  t.same(grouped.stdout.split('\n').filter((l) => l !== '').sort(), ['a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'b2', 'b3'])
+  t.same(await groupOffsets(client, 'quiet', 'g'), [4, 4], 'all of it committed')
+  t.equal((await rog(port, ['fetch', 'quiet', '-g', 'g', '-e'])).stdout, '', 'nothing left: prints nothing and exits')
+
+  const headed = await shell('$ROG fetch quiet -g h -e | head -n 5; exit ${PIPESTATUS[0]}', port).done
+  t.equal(headed.code, 0)
+  t.equal(headed.stdout.split('\n').length, 6)
+  const read = await shell('$ROG read quiet -e | head -n 5; exit ${PIPESTATUS[0]}', port).done
+  t.equal(read.code, 0)
+  t.equal(read.stdout.split('\n').length, 6)
+  t.same(await groupOffsets(client, 'quiet', 'rog read'), [undefined, undefined], 'read commits nothing')
+})
+
+t.test('read: --from beginning, end, an offset, -N; it follows unless -e; --max', async (t) => {
+  const { server, port, client } = await setup(t)
+  await client.createLog('r', 2)
+  await client.publishBatch('r', 0, ['a0', 'a1', 'a2', 'a3', 'a4'])
+  await client.publishBatch('r', 1, ['b0', 'b1'])
+  const lines = (out: string): string[] => out.split('\n').filter((l) => l !== '').sort()
+  t.same(lines((await rog(port, ['read', 'r', '-e'])).stdout), ['a0', 'a1', 'a2', 'a3', 'a4', 'b0', 'b1'], 'from the beginning by default')
+  t.same(lines((await rog(port, ['read', 'r', '-e', '--from', 'beginning', '-p', '1'])).stdout), ['b0', 'b1'])
+  t.same(lines((await rog(port, ['read', 'r', '-e', '--from', '1'])).stdout), ['a1', 'a2', 'a3', 'a4', 'b1'], 'an offset, in every partition')
+  t.same(lines((await rog(port, ['read', 'r', '-e', '--from', '-3'])).stdout), ['a2', 'a3', 'a4', 'b0', 'b1'], '-3: the last 3 of each')
+  t.same((await rog(port, ['read', 'r', '-e', '--from', 'end'])).stdout, '')
+  t.match((await rog(port, ['read', 'r', '-e', '--from', '4'])).stderr, /Offset 4 is past the end of the partition \(2\)/)
+  t.equal(lines((await rog(port, ['read', 'r', '--max', '6'])).stdout).length, 6, '--max stops it')
+
+  await client.createLog('live', 2)
+  await client.publish('live', 1, 'old')
+  const live = new RogProcess(['read', 'live', '--from', 'end'], { port, stdio: ['ignore', 'pipe', 'pipe'] })
+  await eventually(async () => waitingFetches(server, 'live', 0) === 1 && waitingFetches(server, 'live', 1) === 1)
+  await client.publish('live', 1, 'new')
+  await live.until((p) => p.stdout === 'new\n')
+  live.child.kill('SIGTERM')
+  t.same(await live.done, { code: 0, signal: null, stdout: 'new\n', stderr: '' })
+  t.same((await client.describe('r')).partitions.map((p) => p.groups), [[], []], 'no group appears')
+  t.same((await client.describe('live')).partitions.map((p) => p.groups), [[], []])
 })

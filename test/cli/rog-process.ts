@@ -1,6 +1,10 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import type { Test } from 'tap'
+import { connect, type RogClient } from '../../lib/client/client'
+import type { RogServer } from '../../lib/server/server'
+import { startServer } from '../helpers/server'
 
 /** The built CLI (`npm run build`). */
 export const ROG = path.resolve(__dirname, '../../dist/bin/rog.js')
@@ -19,9 +23,11 @@ export class RogProcess {
 
   /** `rog args`, talking to the server on `port` through ROG_ADDRESS. */
   constructor (args: string[], options: SpawnOptions & { port?: number, shell?: string } = {}) {
-    const env = { ...process.env, ...options.env }
+    // No config file of the machine's user: a test that wants one sets ROG_CONFIG.
+    const env: NodeJS.ProcessEnv = { ...process.env, ROG_CONFIG: '', ...options.env }
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
     if (options.port !== undefined) env.ROG_ADDRESS = `127.0.0.1:${options.port}`
-    else delete env.ROG_ADDRESS
+    else if (options.env?.ROG_ADDRESS === undefined) delete env.ROG_ADDRESS
     this.child = options.shell !== undefined
       ? spawn('bash', ['-c', options.shell], { ...options, shell: false, env })
       : spawn(process.execPath, [ROG, ...args], { ...options, shell: false, env })
@@ -69,4 +75,13 @@ export async function eventually (check: () => Promise<boolean>, timeoutMs = 20_
     if (Date.now() > deadline) throw new Error('condition not met in time')
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
+}
+
+/** A server on port 0 and a client connected to it, both closed at teardown. */
+export async function serverAndClient (t: Test): Promise<{ server: RogServer, port: number, client: RogClient }> {
+  const server = await startServer(t)
+  const port = server.address().port
+  const client = await connect(`127.0.0.1:${port}`)
+  t.teardown(() => client.destroy())
+  return { server, port, client }
 }

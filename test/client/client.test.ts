@@ -7,23 +7,13 @@ import { encodeResponses } from '../../lib/protocol/encoder'
 import { ResponseReader, type Expect } from '../../lib/protocol/response-reader'
 import type { Response } from '../../lib/protocol/commands'
 import { startServer } from '../helpers/server'
+import { tcpServer as fakeServer } from '../helpers/tcp'
+import { VERSION } from '../../lib/version'
 
 async function client (t: Test, port: number): Promise<RogClient> {
   const c = await connect(`127.0.0.1:${port}`)
   t.teardown(() => c.destroy())
   return c
-}
-
-/** A TCP server that does `onSocket` with every connection; closed at teardown. */
-async function fakeServer (t: Test, onSocket: (socket: net.Socket) => void): Promise<number> {
-  const server = net.createServer((socket) => {
-    socket.on('error', () => {})
-    onSocket(socket)
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  return (server.address() as net.AddressInfo).port
 }
 
 async function rejection (p: Promise<unknown>): Promise<RogError> {
@@ -200,4 +190,61 @@ t.test('every error text the server words maps back to its code', async (t) => {
   ]
   for (const e of worded) t.equal(RogError.fromServer(e.message).code, e.code, e.message)
   t.equal(RogError.fromServer('something new').code, 'SERVER_ERROR')
+})
+
+t.test('a command of Rog\'s own refused as unknown is not sent to that address again', async (t) => {
+  const received: number[] = []
+  const original = await fakeServer(t, (socket) => socket.once('data', (b: Buffer) => {
+    received.push(b[0])
+    socket.end(encodeResponses([{ response: 'error', message: 'Command not created yet' }]))
+  }))
+  const a = await client(t, original)
+  t.notOk(a.original)
+  const refused = await rejection(a.describe('x'))
+  t.equal(refused.code, 'UNSUPPORTED')
+  t.equal(refused.message, `127.0.0.1:${original} is an original Rog server, without describe log (command 9); it has only create log, publish, fetch and ack (commands 0-3)`)
+  t.ok(a.original)
+  t.ok(RogClient.isOriginal(`127.0.0.1:${original}`))
+  const b = await client(t, original)
+  t.equal((await rejection(b.listLogs())).code, 'UNSUPPORTED', 'another connection to the address')
+  t.notOk(b.supports(8))
+  t.ok(b.supports(2), 'the reference commands are still sent')
+  t.same(received, [9], 'list logs was never sent')
+
+  const older = await fakeServer(t, (socket) => socket.once('data', () => socket.end(encodeResponses([{ response: 'error', message: 'Unknown command 10' }]))))
+  const c = await client(t, older)
+  const noVersion = await rejection(c.version())
+  t.equal(noVersion.code, 'UNSUPPORTED')
+  t.equal(noVersion.message, `127.0.0.1:${older} does not know version (command 10): an older Rog server`)
+  t.notOk(c.supports(10))
+  t.ok(c.supports(9), 'only that command is refused')
+  t.notOk(c.original)
+})
+
+t.test('request timeouts count from the answer before; a long poll gets its wait on top', async (t) => {
+  const silent = await fakeServer(t, (socket) => socket.resume())
+  const c = await connect(`127.0.0.1:${silent}`, { requestTimeoutMs: 50 })
+  t.teardown(() => c.destroy())
+  const poll = c.fetchBatch({ log: 'x', group: 'g', waitMs: 100 })
+  const after = c.listLogs()
+  const err = await rejection(poll)
+  t.equal(err.code, 'TIMEOUT')
+  t.equal(err.message, `No answer from 127.0.0.1:${silent} within 0.05 s`)
+  t.equal((await rejection(after)).code, 'TIMEOUT', 'what was behind it fails too')
+
+  const server = await startServer(t)
+  const fast = await connect(`127.0.0.1:${server.address().port}`, { requestTimeoutMs: 5000 })
+  t.teardown(() => fast.destroy())
+  t.same(await fast.listLogs(), [], 'a server that answers in time')
+  t.equal(await fast.version(), VERSION)
+})
+
+t.test('what is not a Rog server is named as such', async (t) => {
+  const web = await fakeServer(t, (socket) => socket.once('data', () => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n')))
+  const c = await client(t, web)
+  const err = await rejection(c.listLogs())
+  t.equal(err.code, 'NOT_ROG_SERVER')
+  t.equal(err.message, `127.0.0.1:${web} is not a Rog server (it answered "HTTP/1.1 400 Bad Request")`)
+  const binary = await fakeServer(t, (socket) => socket.once('data', () => socket.end(Buffer.from([7, 0, 1]))))
+  t.equal((await rejection((await client(t, binary)).listLogs())).message, `127.0.0.1:${binary} is not a Rog server (it answered bytes 070001)`)
 })

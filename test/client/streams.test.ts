@@ -8,6 +8,8 @@ import { RogClient, connect } from '../../lib/client/client'
 import { Decoder } from '../../lib/protocol/decoder'
 import type { Command, FetchedMessage } from '../../lib/protocol/commands'
 import { startServer } from '../helpers/server'
+import { PartitionedProducer } from '../../lib/client/partitioned-producer'
+import { roundRobin } from '../../lib/client/partitioner'
 
 async function client (t: Test, port: number): Promise<RogClient> {
   const c = await connect(`127.0.0.1:${port}`)
@@ -184,4 +186,25 @@ t.test('consumer: server errors end the iteration with the error', async (t) => 
   await t.rejects(async () => {
     for await (const m of consumer) t.fail(`unexpected message ${m.offset}`)
   }, { code: 'NO_LOG', message: 'No log registered with name nolog' })
+})
+
+t.test('partitioned producer: messages spread in order per partition; a failing partition fails the stream', async (t) => {
+  const server = await startServer(t)
+  const c = await client(t, server.address().port)
+  await c.createLog('pp', 3)
+  const producer = new PartitionedProducer(c, { log: 'pp', partitioner: roundRobin(3, 1), batchMessages: 7, maxInFlight: 1, highWaterMark: 2 })
+  await pipeline(Readable.from(Array.from({ length: 3000 }, (_, i) => `m${i}`)), producer)
+  t.equal(producer.acknowledged, 3000)
+  t.equal(producer.taken, 3000)
+  const p1 = await c.fetchBatch({ log: 'pp', partition: 1, group: 'g', offset: 0, maxMessages: 3 })
+  t.same(p1.messages.map((m) => m.data.toString()), ['m0', 'm3', 'm6'])
+  t.equal((await c.describe('pp')).partitions.map((p) => p.nextOffset).join(), '1000,1000,1000')
+
+  const empty = new PartitionedProducer(c, { log: 'pp', partitioner: roundRobin(3) })
+  await pipeline(Readable.from([]), empty)
+  t.equal(empty.acknowledged, 0, 'no input: finishes at once')
+
+  const failing = new PartitionedProducer(c, { log: 'pp', partitioner: roundRobin(4) })
+  const err = await pipeline(Readable.from(['a', 'b', 'c', 'd', 'e']), failing).catch((e: unknown) => e)
+  t.ok(err instanceof RogError && err.code === 'BAD_PARTITION', 'partition 3 does not exist')
 })

@@ -18,6 +18,7 @@ export function anyCommand (options: { names?: string[], maxWaitMs?: number } = 
     fc.record({ command: fc.constant('fetch-batch' as const), log, partition: fc.integer({ min: 0, max: 255 }), group, offset: fc.option(fc.maxSafeNat(), { nil: null }), maxMessages: fc.nat(), maxBytes: fc.nat(), waitMs }),
     fc.record({ command: fc.constant('commit' as const), log, partition: fc.integer({ min: 0, max: 255 }), group, offset: fc.oneof(fc.maxSafeNat(), fc.nat({ max: 20 })) }),
     fc.constant({ command: 'list-logs' as const }),
+    fc.constant({ command: 'version' as const }),
     fc.record({ command: fc.constant('describe' as const), log })
   )
 }

@@ -1,3 +1,6 @@
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
 import * as net from 'node:net'
 import { once } from 'node:events'
 import type { Test } from 'tap'
@@ -6,10 +9,19 @@ import type { Command, Response } from '../../lib/protocol/commands'
 import { encodeCommand } from '../../lib/protocol/request-writer'
 import { ResponseReader, expectFor } from '../../lib/protocol/response-reader'
 
-/** A real server on port 0 in a fresh test directory, closed at teardown. */
+/**
+ * A real server on port 0 with a data directory of its own (not t.testdir(),
+ * which a later call in the same test would wipe), closed and removed at
+ * teardown.
+ */
 export async function startServer (t: Test, options: Partial<ServerOptions> = {}): Promise<RogServer> {
-  const server = await RogServer.start({ port: 0, dataDir: t.testdir(), fsync: 'never', log: () => {}, ...options })
-  t.teardown(() => server.close())
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rog-test-'))
+  let server: RogServer | null = null
+  t.teardown(async () => {
+    await server?.close()
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  })
+  server = await RogServer.start({ port: 0, dataDir, fsync: 'never', log: () => {}, ...options })
   return server
 }
 

@@ -91,7 +91,8 @@ const framed: Command[] = [
   { command: 'fetch-batch', log: 'ev', partition: 1, group: 'g', offset: 2 ** 40 + 7, maxMessages: 1, maxBytes: 1, waitMs: 0 },
   { command: 'commit', log: 'ev', partition: 3, group: 'g', offset: 12345 },
   { command: 'list-logs' },
-  { command: 'describe', log: 'ev' }
+  { command: 'describe', log: 'ev' },
+  { command: 'version' }
 ]
 
 t.test('a run of success answers encodes as that many zero bytes', async (t) => {
@@ -120,7 +121,8 @@ t.test('framed responses round-trip through encoder and reader', async (t) => {
     [framed[6], { response: 'log-info', log: 'ev', partitions: [{ partition: 0, firstOffset: 0, nextOffset: 5, groups: [{ group: 'grüße', offset: 2 }] }, { partition: 1, firstOffset: 0, nextOffset: 0, groups: [] }] }],
     [{ command: 'fetch', log: 'ev', partition: 0, group: 'g' }, { response: 'message', data: Buffer.from('some data') }],
     [{ command: 'ack', log: 'ev', partition: 0, group: 'g' }, { response: 'error', message: 'No data left in the log to be read' }],
-    [{ command: 'create', log: 'ev', partitions: 1 }, { response: 'ok' }]
+    [{ command: 'create', log: 'ev', partitions: 1 }, { response: 'ok' }],
+    [framed[7], { response: 'version', version: '0.1.0' }]
   ]
   const reader = new ResponseReader()
   for (const [c] of cases) reader.expect(expectFor(c))
@@ -146,7 +148,8 @@ t.test('framing errors become one invalid command after the good ones, then the 
     ['batch of zero messages', Buffer.from([5, 0, 0, 0, 7, 0, 1, 0x78, 0, 0, 0, 0]), 'BAD_FRAME'],
     ['batch message cut short', Buffer.from([5, 0, 0, 0, 11, 0, 1, 0x78, 0, 0, 0, 1, 0, 0, 0, 9]), 'BAD_FRAME'],
     ['fetch-batch body too short', Buffer.from([6, 0, 0, 0, 3, 0, 1, 0x78]), 'BAD_FRAME'],
-    ['describe with an empty body', Buffer.from([9, 0, 0, 0, 0]), 'BAD_FRAME']
+    ['describe with an empty body', Buffer.from([9, 0, 0, 0, 0]), 'BAD_FRAME'],
+    ['version with a body', Buffer.from([10, 0, 0, 0, 1, 0]), 'BAD_FRAME']
   ]
   for (const [name, bad, code] of cases) {
     const decoder = new Decoder(limits)
@@ -182,4 +185,43 @@ t.test('a large publish split into many chunks decodes to the same bytes', async
   for (let at = 0; at < bytes.length; at += 1000) parts.push(bytes.subarray(at, at + 1000))
   const [c] = decode(parts)
   t.ok(c.command === 'publish' && c.data.equals(data))
+})
+
+t.test('an empty group name in the one-byte form (the original rog-cli -g \'\') is answered, not left waiting', async (t) => {
+  const frame = Buffer.from('020004', 'hex')
+  const bytes = Buffer.concat([frame, Buffer.from('logA'), Buffer.from([0])])
+  for (const [how, parts] of [['whole', [bytes]], ['one byte at a time', bytewise(bytes)]] as const) {
+    const decoder = new Decoder()
+    const out: Command[] = []
+    decoder.on('data', (cs: Command[]) => out.push(...cs))
+    const ended = new Promise((resolve) => decoder.on('end', resolve))
+    for (const p of parts) decoder.write(p)
+    t.equal(decoder.pendingBytes, bytes.length, `${how}: held while a u64 size may follow`)
+    await ended
+    t.equal(out.length, 1, how)
+    const [c] = out
+    t.equal(c.command === 'invalid' && c.error.message, 'Malformed request: empty group name', how)
+    t.equal(c.command === 'invalid' && c.error.fatal, true)
+  }
+
+  const halfClosed = new Decoder()
+  const out: Command[] = []
+  halfClosed.on('data', (cs: Command[]) => out.push(...cs))
+  halfClosed.end(Buffer.concat([Buffer.from([3]), bytes.subarray(1)]))
+  await new Promise((resolve) => halfClosed.on('end', resolve))
+  t.equal(out[0]?.command === 'invalid' && out[0].error.code, 'BAD_FRAME', 'an ack ending at that byte, then the end of input')
+
+  const long = Buffer.concat([frame, Buffer.from('logA'), Buffer.from('0000000000000003', 'hex'), Buffer.from('grp')])
+  t.same(decode(bytewise(long)), [{ command: 'fetch', log: 'logA', partition: 0, group: 'grp' }], 'the u64 form, byte by byte, still decodes')
+  t.same(decode([long.subarray(0, 8), long.subarray(8)]), [{ command: 'fetch', log: 'logA', partition: 0, group: 'grp' }], 'and cut right after its first size byte')
+})
+
+t.test('fetch and ack of a group name over 255 bytes are written in the u64 size form', async (t) => {
+  for (const command of ['fetch', 'ack'] as const) {
+    const c: Command = { command, log: 'ev', partition: 1, group: 'g'.repeat(300) }
+    const bytes = encodeCommand(c)
+    t.equal(bytes.subarray(5, 13).toString('hex'), '000000000000012c', `${command}: eight size bytes, the first 0`)
+    t.same(decode([bytes]), [c])
+  }
+  t.throws(() => encodeCommand({ command: 'fetch', log: 'ev', partition: 0, group: 'g'.repeat(65_536) }), { code: 'PROTOCOL' })
 })

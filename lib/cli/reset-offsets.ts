@@ -1,0 +1,36 @@
+import { Option, type Command } from 'commander'
+import { RogError } from '../errors'
+import { withSession } from './connection'
+import { chosenPartitions } from './streaming'
+import { partitionList } from './options'
+import { parseFrom, startOffset, type From } from './read'
+import { writeOut } from './stdout'
+import { formatTable } from './table'
+
+interface Flags { group: string, to: From, partition?: number[] }
+
+export function resetOffsetsCommand (program: Command): void {
+  program.command('reset-offsets')
+    .description('move a consumer group: its next message in each partition becomes the one at --to')
+    .argument('<log>', 'the log')
+    .requiredOption('-g, --group <group>', 'the consumer group')
+    .addOption(new Option('--to <where>', 'beginning, end, an offset, or -N (N before the end)').argParser(parseFrom).makeOptionMandatory())
+    .option('-p, --partition <n>', 'move it in this partition (repeatable, or a list: -p 0,2), not in all of them', partitionList)
+    .action(async (log: string, flags: Flags, command: Command) => {
+      await withSession(command, async (session) => {
+        const client = await session.client()
+        const { partitions, info } = await chosenPartitions(client, log, flags.partition)
+        const moves = partitions.map((partition) => {
+          const p = info.partitions[partition]
+          return { partition, from: p.groups.find((g) => g.group === flags.group)?.offset ?? 0, to: startOffset(flags.to, p) }
+        })
+        // Checked before moving anything, so that a bad offset moves no partition.
+        for (const m of moves) {
+          const end = info.partitions[m.partition].nextOffset
+          if (m.to > end) throw new RogError('BAD_OFFSET', `Offset ${m.to} is past the end of partition ${m.partition} (${end}); nothing was moved`)
+        }
+        await Promise.all(moves.map(async (m) => { await client.commit(log, m.partition, flags.group, m.to) }))
+        await writeOut(formatTable(['PARTITION', 'FROM', 'TO'], ['right', 'right', 'right'], moves.map((m) => [String(m.partition), String(m.from), String(m.to)])))
+      })
+    })
+}
