@@ -4,6 +4,7 @@ import { ackCommand } from '../lib/cli/ack'
 import { completionCommand } from '../lib/cli/completion'
 import { applyConfig } from '../lib/cli/config'
 import { globalOptions } from '../lib/cli/connection'
+import { alterLogCommand, deleteLogCommand } from '../lib/cli/alter-log'
 import { createLogCommand } from '../lib/cli/create-log'
 import { describeCommand } from '../lib/cli/describe'
 import { fetchCommand } from '../lib/cli/fetch'
@@ -24,6 +25,8 @@ const program = new Command('rog')
 for (const option of globalOptions()) program.addOption(option)
 serverCommand(program)
 createLogCommand(program)
+alterLogCommand(program)
+deleteLogCommand(program)
 publishCommand(program)
 fetchCommand(program)
 ackCommand(program)

@@ -16,6 +16,8 @@ export interface ConsumeOptions {
   /** Stop after this many messages in all. */
   max?: number
   render: Render
+  /** Fetch each message's timestamp too (for %T and --json). */
+  timestamps?: boolean
 }
 
 /** How far commits trail the output when stdout is a pipe or socket (see OutputCommits). */
@@ -57,7 +59,8 @@ export async function consume (session: Session, options: ConsumeOptions, out: W
     maxMessages: FETCH_MESSAGES,
     maxBytes: FETCH_BYTES,
     waitMs: WAIT_MS,
-    autoCommit: false
+    autoCommit: false,
+    timestamps: options.timestamps
   }))
 
   const pendingCommits = new Set<Promise<void>>()

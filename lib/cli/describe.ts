@@ -1,30 +1,52 @@
 import type { Command } from 'commander'
+import type { RogClient } from '../client/client'
+import { RogError } from '../errors'
+import type { LogDetails } from '../protocol/commands'
 import { withSession } from './connection'
 import { writeOut } from './stdout'
 import { formatTable } from './table'
 
+/** Command 15 where the server has it; an older server's describe (9) otherwise, without settings and sizes. */
+async function details (client: RogClient, log: string): Promise<LogDetails & { sized: boolean }> {
+  try {
+    return { ...(await client.describeLog(log)), sized: true }
+  } catch (err) {
+    if (!(err instanceof RogError) || err.code !== 'UNSUPPORTED') throw err
+    const { partitions } = await client.describe(log)
+    return { log, retentionBytes: null, retentionMs: null, sized: false, partitions: partitions.map((p) => ({ ...p, endOffset: p.nextOffset, bytes: 0 })) }
+  }
+}
+
 export function describeCommand (program: Command): void {
   program.command('describe')
-    .description('show a log\'s partitions (first and next offset) and each consumer group\'s committed offset and lag')
+    .description('show a log\'s retention, its partitions (first and next offset, bytes on disk) and each consumer group\'s committed offset, lag, and messages it lost to retention')
     .argument('<log>', 'the log')
-    .option('--json', 'print JSON: {"log", "partitions": [{"partition", "firstOffset", "nextOffset", "groups": [{"group", "offset", "lag"}]}]}')
+    .option('--json', 'print JSON: {"log", "retentionBytes", "retentionMs", "partitions": [{"partition", "firstOffset", "nextOffset", "bytes", "groups": [{"group", "offset", "lag", "lost"}]}]}')
     .action(async (log: string, flags: { json?: boolean }, command: Command) => {
       await withSession(command, async (session) => {
-        const { partitions } = await (await session.client()).describe(log)
+        const d = await details(await session.client(), log)
+        // A group behind the first offset resumes there: what lies between was deleted by retention, never read.
+        const partitions = d.partitions.map((p) => ({
+          partition: p.partition,
+          firstOffset: p.firstOffset,
+          nextOffset: p.endOffset,
+          bytes: p.bytes,
+          groups: p.groups.map((g) => ({ ...g, lag: p.endOffset - Math.max(g.offset, p.firstOffset), lost: Math.max(0, p.firstOffset - g.offset) }))
+        }))
         if (flags.json === true) {
-          const described = partitions.map((p) => ({ ...p, groups: p.groups.map((g) => ({ ...g, lag: p.nextOffset - g.offset })) }))
-          await writeOut(JSON.stringify({ log, partitions: described }) + '\n')
+          await writeOut(JSON.stringify({ log, retentionBytes: d.retentionBytes, retentionMs: d.retentionMs, partitions: d.sized ? partitions : partitions.map(({ bytes, ...p }) => p) }) + '\n')
           return
         }
+        const head = d.sized ? `retention: ${d.retentionBytes === null ? 'no size limit' : `${d.retentionBytes} bytes`}, ${d.retentionMs === null ? 'no age limit' : `${d.retentionMs} ms`}\n` : ''
         const rows: string[][] = []
         for (const p of partitions) {
-          const offsets = [String(p.partition), String(p.firstOffset), String(p.nextOffset)]
-          if (p.groups.length === 0) rows.push([...offsets, '-', '-', '-'])
-          for (const g of p.groups) rows.push([...offsets, g.group, String(g.offset), String(p.nextOffset - g.offset)])
+          const offsets = [String(p.partition), String(p.firstOffset), String(p.nextOffset), ...(d.sized ? [String(p.bytes)] : [])]
+          if (p.groups.length === 0) rows.push([...offsets, '-', '-', '-', '-'])
+          for (const g of p.groups) rows.push([...offsets, g.group, String(g.offset), String(g.lag), g.lost > 0 ? String(g.lost) : '-'])
         }
-        await writeOut(formatTable(
-          ['PARTITION', 'FIRST', 'NEXT', 'GROUP', 'COMMITTED', 'LAG'],
-          ['right', 'right', 'right', 'left', 'right', 'right'],
+        await writeOut(head + formatTable(
+          ['PARTITION', 'FIRST', 'NEXT', ...(d.sized ? ['BYTES'] : []), 'GROUP', 'COMMITTED', 'LAG', 'LOST'],
+          ['right', 'right', 'right', ...(d.sized ? ['right' as const] : []), 'left', 'right', 'right', 'right'],
           rows
         ))
       })

@@ -1,24 +1,36 @@
 import { InvalidArgumentError, Option, type Command } from 'commander'
 import type { PartitionInfo } from '../protocol/commands'
+import type { RogClient } from '../client/client'
 import { withSession } from './connection'
 import { chosenPartitions, stream, streamOptions, type StreamFlags } from './streaming'
 
 /** Where a group-less read starts in each partition. */
-export type From = { at: 'beginning' | 'end' } | { at: 'offset', offset: number } | { at: 'before-end', count: number }
+export type From = { at: 'beginning' | 'end' } | { at: 'offset', offset: number } | { at: 'before-end', count: number } | { at: 'time', timestamp: number }
 
 export function parseFrom (value: string): From {
   if (value === 'beginning' || value === 'end') return { at: value }
+  if (value.startsWith('@')) return { at: 'time', timestamp: parseTime(value.slice(1)) }
   const match = /^(-?)(\d+)$/.exec(value.trim())
   if (match === null) throw new InvalidArgumentError(`expected beginning, end, an offset or -N (N before the end), got "${value}"`)
   return match[1] === '-' ? { at: 'before-end', count: Number(match[2]) } : { at: 'offset', offset: Number(match[2]) }
 }
 
-export function startOffset (from: From, p: PartitionInfo): number {
+/** `@` times: milliseconds since the epoch, or an ISO-8601 date and time (UTC unless it says). */
+function parseTime (value: string): number {
+  if (/^\d+$/.test(value)) return Number(value)
+  const ms = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) ? Date.parse(/[zZ]|[+-]\d{2}:?\d{2}$/.test(value) || !value.includes(':') ? value : `${value}Z`) : NaN
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`expected @ and a time: milliseconds since the epoch or ISO-8601 (e.g. @2026-11-25T10:00:00Z), got "@${value}"`)
+  return ms
+}
+
+/** The offset of partition `p` where `from` points: for a time, the first message stamped at or after it (asked of the server). */
+export async function startOffset (client: RogClient, log: string, from: From, p: PartitionInfo): Promise<number> {
   switch (from.at) {
     case 'beginning': return p.firstOffset
     case 'end': return p.nextOffset
     case 'offset': return from.offset
     case 'before-end': return Math.max(p.firstOffset, p.nextOffset - from.count)
+    case 'time': return await client.offsetForTime(log, p.partition, from.timestamp)
   }
 }
 
@@ -28,12 +40,13 @@ export function readCommand (program: Command): void {
   const command = program.command('read')
     .description('print a log\'s messages without a consumer group (nothing is committed), like kcat -C: every partition from the beginning, then wait for more (-e: stop at the end)')
     .argument('<log>', 'the log')
-    .addOption(new Option('--from <where>', 'where to start in each partition: beginning, end, an offset, or -N (the last N messages)').argParser(parseFrom).default({ at: 'beginning' }, 'beginning'))
+    .addOption(new Option('--from <where>', 'where to start in each partition: beginning, end, an offset, -N (the last N messages), or @TIME (the first message stamped at or after TIME: ms since the epoch or ISO-8601)').argParser(parseFrom).default({ at: 'beginning' }, 'beginning'))
   streamOptions(command, 'read this partition (repeatable, or a list: -p 0,2), not all of them')
     .action(async (log: string, flags: Flags, command: Command) => {
       await withSession(command, async (session) => {
         const { partitions, info } = await chosenPartitions(await session.client(), log, flags.partition)
-        const starts = partitions.map((partition) => ({ partition, from: startOffset(flags.from, info.partitions[partition]) }))
+        const client = await session.client()
+        const starts = await Promise.all(partitions.map(async (partition) => ({ partition, from: await startOffset(client, log, flags.from, info.partitions[partition]) })))
         await stream(session, log, null, starts, flags)
       })
     })

@@ -7,13 +7,14 @@ import { escapes } from './options'
 export type Render = (partition: number, messages: FetchedMessage[]) => Buffer
 
 /** A compiled --format: literal bytes and fields. */
-export type Format = Array<Buffer | 'p' | 'o' | 's' | 'S' | 't'>
+export type Format = Array<Buffer | 'p' | 'o' | 's' | 'S' | 't' | 'T'>
 
-const FIELDS = new Set(['p', 'o', 's', 'S', 't'])
+const FIELDS = new Set(['p', 'o', 's', 'S', 't', 'T'])
 
 /**
- * Parses a kcat-style format: %p partition, %o offset, %s message, %S its size
- * in bytes, %t the log, %% a percent sign; backslash escapes as -D has.
+ * Parses a kcat-style format: %p partition, %o offset, %T timestamp (ms since
+ * the epoch, -1 from a server that does not send them), %s message, %S its
+ * size in bytes, %t the log, %% a percent sign; backslash escapes as -D has.
  */
 export function compileFormat (format: string): Format {
   const out: Format = []
@@ -25,11 +26,9 @@ export function compileFormat (format: string): Format {
     } else if (part === '%%') {
       out.push(Buffer.from('%'))
     } else if (FIELDS.has(part[1])) {
-      out.push(part[1] as 'p' | 'o' | 's' | 'S' | 't')
-    } else if (part === '%T') {
-      throw new InvalidArgumentError('%T (timestamp) is not available yet: the server does not send message timestamps')
+      out.push(part[1] as 'p' | 'o' | 's' | 'S' | 't' | 'T')
     } else {
-      throw new InvalidArgumentError(`unknown field "${part}" (use %p %o %s %S %t, or %% for a percent sign)`)
+      throw new InvalidArgumentError(`unknown field "${part}" (use %p %o %T %s %S %t, or %% for a percent sign)`)
     }
   }
   return out
@@ -81,6 +80,7 @@ function formatted (format: Format, log: Buffer, partition: number, messages: Fe
       else if (f === 'p') parts.push(p)
       else if (f === 'o') parts.push(Buffer.from(String(m.offset)))
       else if (f === 'S') parts.push(Buffer.from(String(m.data.length)))
+      else if (f === 'T') parts.push(Buffer.from(String(m.timestamp ?? -1)))
       else parts.push(log)
     }
   }
@@ -88,7 +88,8 @@ function formatted (format: Format, log: Buffer, partition: number, messages: Fe
 }
 
 /**
- * One object a line: log, partition, offset, the message as text when it is
+ * One object a line: log, partition, offset, timestamp (ms since the epoch,
+ * when the server sends it), the message as text when it is
  * valid UTF-8 ("encoding": "utf8") or else base64 ("encoding": "base64").
  * JSON escapes newlines, NULs and any delimiter inside a message.
  */
@@ -100,6 +101,7 @@ function json (log: string, partition: number, messages: FetchedMessage[]): Buff
       log,
       partition,
       offset: m.offset,
+      ...(m.timestamp === undefined ? {} : { timestamp: m.timestamp }),
       message: m.data.toString(utf8 ? 'utf8' : 'base64'),
       encoding: utf8 ? 'utf8' : 'base64'
     }) + '\n'

@@ -14,16 +14,16 @@ export function resetOffsetsCommand (program: Command): void {
     .description('move a consumer group: its next message in each partition becomes the one at --to')
     .argument('<log>', 'the log')
     .requiredOption('-g, --group <group>', 'the consumer group')
-    .addOption(new Option('--to <where>', 'beginning, end, an offset, or -N (N before the end)').argParser(parseFrom).makeOptionMandatory())
+    .addOption(new Option('--to <where>', 'beginning, end, an offset, -N (N before the end), or @TIME (the first message stamped at or after TIME: ms since the epoch or ISO-8601)').argParser(parseFrom).makeOptionMandatory())
     .option('-p, --partition <n>', 'move it in this partition (repeatable, or a list: -p 0,2), not in all of them', partitionList)
     .action(async (log: string, flags: Flags, command: Command) => {
       await withSession(command, async (session) => {
         const client = await session.client()
         const { partitions, info } = await chosenPartitions(client, log, flags.partition)
-        const moves = partitions.map((partition) => {
+        const moves = await Promise.all(partitions.map(async (partition) => {
           const p = info.partitions[partition]
-          return { partition, from: p.groups.find((g) => g.group === flags.group)?.offset ?? 0, to: startOffset(flags.to, p) }
-        })
+          return { partition, from: p.groups.find((g) => g.group === flags.group)?.offset ?? 0, to: await startOffset(client, log, flags.to, p) }
+        }))
         // Checked before moving anything, so that a bad offset moves no partition.
         for (const m of moves) {
           const end = info.partitions[m.partition].nextOffset

@@ -22,8 +22,8 @@ export function streamOptions (command: Command, partitionHelp: string): Command
     .option('-p, --partition <n>', partitionHelp, partitionList)
     .option('-e, --exit-at-end', 'stop once every partition read is read to its end')
     .option('--max <n>', 'stop after this many messages', integer(1))
-    .addOption(new Option('--format <format>', 'print each message as FORMAT: %p partition, %o offset, %s message, %S its size, %t log, %% a percent sign; escapes \\n \\t \\0 \\xHH').argParser(compileFormat).conflicts('json'))
-    .option('--json', 'print one JSON object a line: log, partition, offset, message (as UTF-8, or base64 when it is not valid UTF-8: see "encoding")')
+    .addOption(new Option('--format <format>', 'print each message as FORMAT: %p partition, %o offset, %T timestamp (ms since the epoch), %s message, %S its size, %t log, %% a percent sign; escapes \\n \\t \\0 \\xHH').argParser(compileFormat).conflicts('json'))
+    .option('--json', 'print one JSON object a line: log, partition, offset, timestamp, message (as UTF-8, or base64 when it is not valid UTF-8: see "encoding")')
     .addOption(new Option('-D, --delimiter <delim>', 'print this after each message instead of a newline: escapes \\n \\t \\0 \\xHH allowed').argParser(delimiter).conflicts(['json', 'format']))
 }
 
@@ -46,6 +46,18 @@ export async function stream (session: Session, log: string, group: string | nul
     group,
     follow: flags.exitAtEnd !== true,
     max: flags.max,
-    render: renderer({ log, format: flags.format, json: flags.json, delimiter: flags.delimiter })
+    render: renderer({ log, format: flags.format, json: flags.json, delimiter: flags.delimiter }),
+    timestamps: (flags.json === true || flags.format?.includes('T') === true) && await serverSendsTimestamps(session)
   })
+}
+
+/** Timestamps come with detailed batch fetches, which servers that know command 10 (version) have. */
+async function serverSendsTimestamps (session: Session): Promise<boolean> {
+  try {
+    await (await session.client()).version()
+    return true
+  } catch (err) {
+    if (err instanceof RogError && err.code === 'UNSUPPORTED') return false
+    throw err
+  }
 }

@@ -1,6 +1,6 @@
 import * as net from 'node:net'
 import { RogError } from '../errors'
-import { CommandByte, type Command, type FetchedMessage, type LogInfo, type PartitionInfo, type Response } from '../protocol/commands'
+import { CommandByte, type Command, type FetchedMessage, type LogDetails, type LogInfo, type PartitionInfo, type Response } from '../protocol/commands'
 import { encodeCommand } from '../protocol/request-writer'
 import { ResponseReader, expectFor, type Expect } from '../protocol/response-reader'
 import { DEFAULT_ADDRESS, formatAddress, parseAddress, type Address } from './address'
@@ -36,6 +36,8 @@ export interface FetchBatchOptions {
   maxBytes?: number
   /** With nothing to read, wait up to this long for a publish (default 0; the server caps it at 60 s). */
   waitMs?: number
+  /** Ask for each message's timestamp, the first offset and where the read began (a server of 0.2 or later). */
+  detailed?: boolean
 }
 
 export interface MessageBatch {
@@ -43,7 +45,11 @@ export interface MessageBatch {
   /** One past the last message of the partition when the server answered. */
   endOffset: number
   messages: FetchedMessage[]
+  /** With `detailed`: the partition's first offset, and the offset this read began at (above the one asked for when retention deleted it). */
+  detail?: { firstOffset: number, startOffset: number }
 }
+
+export interface LogSettings { retentionBytes?: number | null, retentionMs?: number | null }
 
 export interface LogDescription { log: string, partitions: PartitionInfo[] }
 
@@ -59,7 +65,12 @@ const COMMAND_NAMES: Record<number, string> = {
   7: 'commit',
   8: 'list logs',
   9: 'describe log',
-  10: 'version'
+  10: 'version',
+  11: 'create log with settings',
+  12: 'alter log',
+  13: 'delete log',
+  14: 'offset for time',
+  15: 'describe log with settings'
 }
 
 /**
@@ -217,8 +228,33 @@ export class RogClient {
     })
   }
 
-  async createLog (log: string, partitions: number): Promise<void> {
-    await this.call({ command: 'create', log, partitions }, 'ok')
+  /** Creates a log; with retention settings it takes command 11 (null or absent: the server's default). */
+  async createLog (log: string, partitions: number, settings: LogSettings = {}): Promise<void> {
+    if ((settings.retentionBytes ?? null) === null && (settings.retentionMs ?? null) === null) {
+      await this.call({ command: 'create', log, partitions }, 'ok')
+      return
+    }
+    await this.call({ command: 'create-with-settings', log, partitions, retentionBytes: settings.retentionBytes ?? null, retentionMs: settings.retentionMs ?? null }, 'done')
+  }
+
+  /** Changes a live log: more partitions, or its retention (null: back to the server's default). */
+  async alterLog (log: string, change: LogSettings & { partitions?: number }): Promise<void> {
+    await this.call({ command: 'alter-log', log, ...change }, 'done')
+  }
+
+  /** Deletes a log and all its data. */
+  async deleteLog (log: string): Promise<void> {
+    await this.call({ command: 'delete-log', log }, 'done')
+  }
+
+  /** The first offset of a partition whose message is stamped at or after `timestamp` (ms); the end offset when none is. */
+  async offsetForTime (log: string, partition: number, timestamp: number): Promise<number> {
+    return (await this.call({ command: 'offset-for-time', log, partition, timestamp }, 'offset')).offset
+  }
+
+  /** Retention settings (the log's own, else the server's default), and per partition its offsets, bytes on disk and groups. */
+  async describeLog (log: string): Promise<LogDetails> {
+    return (await this.call({ command: 'describe-log', log }, 'log-details')).details
   }
 
   /** Appends one message; resolves with its offset. */
@@ -246,7 +282,7 @@ export class RogClient {
   /** Reads messages without moving the group. */
   async fetchBatch (options: FetchBatchOptions): Promise<MessageBatch> {
     const r = await this.call(fetchBatchCommand(options), 'messages')
-    return { committedOffset: r.committedOffset, endOffset: r.endOffset, messages: r.messages }
+    return { committedOffset: r.committedOffset, endOffset: r.endOffset, messages: r.messages, ...(r.detail === undefined ? {} : { detail: r.detail }) }
   }
 
   /** Sets the group's committed offset: the next message it reads is `offset`. */
@@ -396,7 +432,8 @@ function fetchBatchCommand (o: FetchBatchOptions): Command {
     offset: o.offset ?? null,
     maxMessages: o.maxMessages ?? 1000,
     maxBytes: o.maxBytes ?? 1024 * 1024,
-    waitMs: o.waitMs ?? 0
+    waitMs: o.waitMs ?? 0,
+    ...(o.detailed === true ? { detailed: true } : {})
   }
 }
 

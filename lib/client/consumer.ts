@@ -27,6 +27,8 @@ export interface ConsumerOptions {
   autoCommit?: boolean
   /** Aborting ends the iteration, even during a long poll. */
   signal?: AbortSignal
+  /** Ask for each message's timestamp (detailed batch fetches: a server of 0.2 or later). */
+  timestamps?: boolean
 }
 
 export interface ConsumedBatch {
@@ -177,7 +179,8 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
         offset: this.position,
         maxMessages: Math.min(this.options.maxMessages ?? 10_000, remaining),
         maxBytes: this.options.maxBytes ?? 1024 * 1024,
-        waitMs: this.follow ? this.options.waitMs ?? 30_000 : 0
+        waitMs: this.follow ? this.options.waitMs ?? 30_000 : 0,
+        ...(this.options.timestamps === true ? { detailed: true } : {})
       }, (err, response) => {
         if (err !== null) fetch.error = err
         else fetch.batch = toBatch(response as Extract<Response, { response: 'messages' }>, this.position)

@@ -17,11 +17,16 @@ export const CommandByte = {
   commit: 7,
   listLogs: 8,
   describe: 9,
-  version: 10
+  version: 10,
+  createWithSettings: 11,
+  alterLog: 12,
+  deleteLog: 13,
+  offsetForTime: 14,
+  describeLog: 15
 } as const
 
 export const FIRST_FRAMED_COMMAND = 4
-export const LAST_COMMAND = 10
+export const LAST_COMMAND = 15
 
 export interface CreateCommand { command: 'create', log: string, partitions: number }
 /** `reply: 'ok'` is the reference one-byte answer; 'offset' answers with the offset assigned. */
@@ -39,12 +44,23 @@ export interface FetchBatchCommand {
   maxMessages: number
   maxBytes: number
   waitMs: number
+  /** Flag bit 1: answer with each message's timestamp, the partition's first offset and where the read began. */
+  detailed?: boolean
 }
 export interface CommitCommand { command: 'commit', log: string, partition: number, group: string, offset: number }
 export interface ListLogsCommand { command: 'list-logs' }
 export interface DescribeCommand { command: 'describe', log: string }
 /** The server's version (the answer is its text). */
 export interface VersionCommand { command: 'version' }
+/** Create with retention settings (null: the server's default). */
+export interface CreateWithSettingsCommand { command: 'create-with-settings', log: string, partitions: number, retentionBytes: number | null, retentionMs: number | null }
+/** Alter a live log: a field left out is unchanged; a retention of null goes back to the server's default. */
+export interface AlterLogCommand { command: 'alter-log', log: string, partitions?: number, retentionBytes?: number | null, retentionMs?: number | null }
+export interface DeleteLogCommand { command: 'delete-log', log: string }
+/** The first offset whose message is stamped at or after `timestamp` (ms since the epoch). */
+export interface OffsetForTimeCommand { command: 'offset-for-time', log: string, partition: number, timestamp: number }
+/** Describe with settings and sizes (command 15). */
+export interface DescribeLogCommand { command: 'describe-log', log: string }
 /** A frame the decoder could not accept; answered with the error, then the connection ends. */
 export interface InvalidCommand { command: 'invalid', error: RogError }
 
@@ -59,9 +75,20 @@ export type Command =
   | ListLogsCommand
   | DescribeCommand
   | VersionCommand
+  | CreateWithSettingsCommand
+  | AlterLogCommand
+  | DeleteLogCommand
+  | OffsetForTimeCommand
+  | DescribeLogCommand
   | InvalidCommand
 
-export interface FetchedMessage { offset: number, data: Buffer }
+export interface FetchedMessage { offset: number, data: Buffer, timestamp?: number }
+export interface LogDetails {
+  log: string
+  retentionBytes: number | null
+  retentionMs: number | null
+  partitions: Array<{ partition: number, firstOffset: number, endOffset: number, bytes: number, groups: Array<{ group: string, offset: number }> }>
+}
 export interface PartitionInfo {
   partition: number
   firstOffset: number
@@ -78,7 +105,10 @@ export type Response =
   | { response: 'error', message: string, fatal?: boolean }
   | { response: 'offset', offset: number }
   | { response: 'batch-published', firstOffset: number, count: number }
-  | { response: 'messages', committedOffset: number, endOffset: number, messages: FetchedMessage[] }
+  | { response: 'messages', committedOffset: number, endOffset: number, messages: FetchedMessage[], detail?: { firstOffset: number, startOffset: number } }
+  /** A framed success with an empty body. */
+  | { response: 'done' }
+  | { response: 'log-details', details: LogDetails }
   | { response: 'logs', logs: LogInfo[] }
   | { response: 'log-info', log: string, partitions: PartitionInfo[] }
   | { response: 'version', version: string }

@@ -249,6 +249,14 @@ const describeParser = new Parser()
 
 /** Flag bit of fetch-batch: read from the given offset instead of the group's committed one. */
 export const FETCH_FROM_OFFSET = 1
+/** Flag bit of fetch-batch: answer with timestamps, the first offset and where the read began. */
+export const FETCH_DETAILED = 2
+/** Flag bits of alter-log (command 12). */
+export const ALTER_PARTITIONS = 1
+export const ALTER_SET_BYTES = 2
+export const ALTER_SET_MS = 4
+export const ALTER_RESET_BYTES = 8
+export const ALTER_RESET_MS = 16
 
 interface Target { partition: number, nameSize: number, log: string }
 interface GroupTarget { target: Target, groupSize: number, group: string }
@@ -286,7 +294,8 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
     case CommandByte.fetchBatch: {
       const { at, flags, offsetHigh, offsetLow, maxMessages, maxBytes, waitMs } = fetchBatchParser.parse(checkGroup(body, 21))
       const offset = (flags & FETCH_FROM_OFFSET) !== 0 ? joinU64(offsetHigh, offsetLow) : null
-      return { command: 'fetch-batch', ...groupFields(at), offset, maxMessages, maxBytes, waitMs }
+      const detailed = (flags & FETCH_DETAILED) !== 0
+      return { command: 'fetch-batch', ...groupFields(at), offset, maxMessages, maxBytes, waitMs, ...(detailed ? { detailed } : {}) }
     }
     case CommandByte.commit: {
       const { at, offsetHigh, offsetLow } = commitParser.parse(checkGroup(body, 8))
@@ -299,6 +308,37 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
     case CommandByte.version: {
       expectSize(body, 0, 'version')
       return { command: 'version' }
+    }
+    case CommandByte.createWithSettings: {
+      const log = nameAt(body, 1, 'create')
+      const at = 2 + body[1]
+      expectSize(body, at + 17, 'create')
+      const flags = body[at]
+      return { command: 'create-with-settings', log, partitions: body[0], retentionBytes: (flags & 1) !== 0 ? u64(body, at + 1) : null, retentionMs: (flags & 2) !== 0 ? u64(body, at + 9) : null }
+    }
+    case CommandByte.alterLog: {
+      const log = nameAt(body, 0, 'alter-log')
+      const at = 1 + body[0]
+      expectSize(body, at + 18, 'alter-log')
+      const flags = body[at]
+      const c: Command = { command: 'alter-log', log }
+      if ((flags & ALTER_PARTITIONS) !== 0) c.partitions = body[at + 1]
+      if ((flags & ALTER_SET_BYTES) !== 0) c.retentionBytes = u64(body, at + 2)
+      else if ((flags & ALTER_RESET_BYTES) !== 0) c.retentionBytes = null
+      if ((flags & ALTER_SET_MS) !== 0) c.retentionMs = u64(body, at + 10)
+      else if ((flags & ALTER_RESET_MS) !== 0) c.retentionMs = null
+      return c
+    }
+    case CommandByte.deleteLog:
+    case CommandByte.describeLog: {
+      const log = nameAt(body, 0, 'log')
+      expectSize(body, 1 + body[0], 'log')
+      return { command: command === CommandByte.deleteLog ? 'delete-log' : 'describe-log', log }
+    }
+    case CommandByte.offsetForTime: {
+      const log = nameAt(body, 1, 'offset-for-time')
+      expectSize(body, 2 + body[1] + 8, 'offset-for-time')
+      return { command: 'offset-for-time', log, partition: body[0], timestamp: u64(body, 2 + body[1]) }
     }
     default: {
       if (body.length < 1) throw RogError.badFrame('describe body is empty')
@@ -352,6 +392,19 @@ function checkGroup (body: Buffer, rest: number): Buffer {
 
 function expectSize (body: Buffer, size: number, what: string): void {
   if (body.length !== size) throw RogError.badFrame(`${what} body is ${body.length} bytes, expected ${size}`)
+}
+
+/** The log name whose u8 size is at `at`, checked to lie in the body. */
+function nameAt (body: Buffer, at: number, what: string): string {
+  if (body.length < at + 1 || body.length < at + 1 + body[at]) throw RogError.badFrame(`${what} body of ${body.length} bytes is too short`)
+  return body.toString('utf8', at + 1, at + 1 + body[at])
+}
+
+/** A u64 that must be exact: 2^53 and above is refused, not rounded. */
+function u64 (body: Buffer, at: number): number {
+  const value = readU64(body, at)
+  if (!Number.isFinite(value)) throw RogError.badFrame(`value ${body.readBigUInt64BE(at)} is too large`)
+  return value
 }
 
 function joinU64 (high: number, low: number): number {

@@ -20,6 +20,14 @@ import { writeU64 } from './u64'
  * | log-info        | u8 name size, name, u8 partitions, per partition: u64 first,     |
  * |                 | u64 next, u32 groups, groups x (u16 size, group, u64 committed)  |
  * | version         | the server's version, UTF-8 (the rest of the body)               |
+ * | done            | empty                                                            |
+ * | messages, with  | u64 committed offset, u64 end offset, u64 first offset, u64      |
+ * | fetch flag 2    | start offset, u32 count, count x (u64 offset, u64 timestamp,     |
+ * |                 | u32 size, bytes)                                                 |
+ * | log-details     | u8 name size, name, u8 flags (1: retention bytes set, 2:         |
+ * |                 | retention ms set), u64 retention bytes, u64 retention ms, u8     |
+ * |                 | partitions, per partition: u64 first, u64 end, u64 bytes, u32    |
+ * |                 | groups, groups x (u16 size, group, u64 committed)                |
  */
 export function responseSize (r: Response): number {
   switch (r.response) {
@@ -30,8 +38,18 @@ export function responseSize (r: Response): number {
     case 'offset': return 5 + 8
     case 'batch-published': return 5 + 12
     case 'messages': {
-      let size = 5 + 20
-      for (const m of r.messages) size += 12 + m.data.length
+      const each = r.detail === undefined ? 12 : 20
+      let size = 5 + 20 + (r.detail === undefined ? 0 : 16)
+      for (const m of r.messages) size += each + m.data.length
+      return size
+    }
+    case 'done': return 5
+    case 'log-details': {
+      let size = 5 + 2 + Buffer.byteLength(r.details.log) + 17
+      for (const p of r.details.partitions) {
+        size += 28
+        for (const g of p.groups) size += 10 + Buffer.byteLength(g.group)
+      }
       return size
     }
     case 'logs': {
@@ -85,13 +103,40 @@ export function writeResponse (buf: Buffer, r: Response, at: number): number {
     case 'messages':
       at = writeU64(buf, r.committedOffset, at)
       at = writeU64(buf, r.endOffset, at)
+      if (r.detail !== undefined) {
+        at = writeU64(buf, r.detail.firstOffset, at)
+        at = writeU64(buf, r.detail.startOffset, at)
+      }
       at = buf.writeUInt32BE(r.messages.length, at)
       for (const m of r.messages) {
         at = writeU64(buf, m.offset, at)
+        if (r.detail !== undefined) at = writeU64(buf, m.timestamp ?? 0, at)
         at = buf.writeUInt32BE(m.data.length, at)
         at += m.data.copy(buf, at)
       }
       break
+    case 'done':
+      break
+    case 'log-details': {
+      const d = r.details
+      at = writeShortString(buf, d.log, at)
+      buf[at++] = (d.retentionBytes === null ? 0 : 1) | (d.retentionMs === null ? 0 : 2)
+      at = writeU64(buf, d.retentionBytes ?? 0, at)
+      at = writeU64(buf, d.retentionMs ?? 0, at)
+      buf[at++] = d.partitions.length
+      for (const p of d.partitions) {
+        at = writeU64(buf, p.firstOffset, at)
+        at = writeU64(buf, p.endOffset, at)
+        at = writeU64(buf, p.bytes, at)
+        at = buf.writeUInt32BE(p.groups.length, at)
+        for (const g of p.groups) {
+          const size = buf.write(g.group, at + 2)
+          buf.writeUInt16BE(size, at)
+          at = writeU64(buf, g.offset, at + 2 + size)
+        }
+      }
+      break
+    }
     case 'logs':
       at = buf.writeUInt32BE(r.logs.length, at)
       for (const l of r.logs) {

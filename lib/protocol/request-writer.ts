@@ -1,6 +1,6 @@
 import { RogError } from '../errors'
 import { CommandByte, type Command } from './commands'
-import { FETCH_FROM_OFFSET } from './decoder'
+import { ALTER_PARTITIONS, ALTER_RESET_BYTES, ALTER_RESET_MS, ALTER_SET_BYTES, ALTER_SET_MS, FETCH_DETAILED, FETCH_FROM_OFFSET } from './decoder'
 import { writeU64 } from './u64'
 
 /**
@@ -52,7 +52,7 @@ export function encodeCommand (c: Command): Buffer {
     }
     case 'fetch-batch': {
       const tail = Buffer.allocUnsafe(21)
-      tail[0] = c.offset === null ? 0 : FETCH_FROM_OFFSET
+      tail[0] = (c.offset === null ? 0 : FETCH_FROM_OFFSET) | (c.detailed === true ? FETCH_DETAILED : 0)
       writeU64(tail, c.offset ?? 0, 1)
       tail.writeUInt32BE(c.maxMessages, 9)
       tail.writeUInt32BE(c.maxBytes, 13)
@@ -71,6 +71,36 @@ export function encodeCommand (c: Command): Buffer {
     case 'describe': {
       const log = shortString(c.log, 'log name')
       return framed(CommandByte.describe, [Buffer.from([log.length]), log])
+    }
+    case 'create-with-settings': {
+      const log = shortString(c.log, 'log name')
+      const tail = Buffer.alloc(17)
+      tail[0] = (c.retentionBytes === null ? 0 : 1) | (c.retentionMs === null ? 0 : 2)
+      writeU64(tail, c.retentionBytes ?? 0, 1)
+      writeU64(tail, c.retentionMs ?? 0, 9)
+      return framed(CommandByte.createWithSettings, [Buffer.from([c.partitions, log.length]), log, tail])
+    }
+    case 'alter-log': {
+      const log = shortString(c.log, 'log name')
+      const tail = Buffer.alloc(18)
+      let flags = 0
+      if (c.partitions !== undefined) { flags |= ALTER_PARTITIONS; tail[1] = c.partitions }
+      if (c.retentionBytes === null) flags |= ALTER_RESET_BYTES
+      else if (c.retentionBytes !== undefined) { flags |= ALTER_SET_BYTES; writeU64(tail, c.retentionBytes, 2) }
+      if (c.retentionMs === null) flags |= ALTER_RESET_MS
+      else if (c.retentionMs !== undefined) { flags |= ALTER_SET_MS; writeU64(tail, c.retentionMs, 10) }
+      tail[0] = flags
+      return framed(CommandByte.alterLog, [Buffer.from([log.length]), log, tail])
+    }
+    case 'delete-log':
+    case 'describe-log': {
+      const log = shortString(c.log, 'log name')
+      return framed(c.command === 'delete-log' ? CommandByte.deleteLog : CommandByte.describeLog, [Buffer.from([log.length]), log])
+    }
+    case 'offset-for-time': {
+      const time = Buffer.allocUnsafe(8)
+      writeU64(time, c.timestamp, 0)
+      return framed(CommandByte.offsetForTime, [target(c.partition, c.log), time])
     }
     case 'invalid':
       throw c.error

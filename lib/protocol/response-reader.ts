@@ -3,7 +3,7 @@ import type { Command, FetchedMessage, PartitionInfo, Response } from './command
 import { readU64 } from './u64'
 
 /** What a request's success answer looks like; its error answer is always `u8 1, u64 size, text`. */
-export type Expect = 'ok' | 'message' | 'offset' | 'batch-published' | 'messages' | 'logs' | 'log-info' | 'version'
+export type Expect = 'ok' | 'message' | 'offset' | 'batch-published' | 'messages' | 'messages-detailed' | 'logs' | 'log-info' | 'version' | 'done' | 'log-details'
 
 export function expectFor (c: Command): Expect {
   switch (c.command) {
@@ -13,11 +13,17 @@ export function expectFor (c: Command): Expect {
     case 'publish': return c.reply === 'offset' ? 'offset' : 'ok'
     case 'fetch': return 'message'
     case 'publish-batch': return 'batch-published'
-    case 'fetch-batch': return 'messages'
+    case 'fetch-batch': return c.detailed === true ? 'messages-detailed' : 'messages'
     case 'commit': return 'offset'
     case 'list-logs': return 'logs'
     case 'describe': return 'log-info'
     case 'version': return 'version'
+    case 'create-with-settings':
+    case 'alter-log':
+    case 'delete-log':
+      return 'done'
+    case 'offset-for-time': return 'offset'
+    case 'describe-log': return 'log-details'
     case 'invalid': throw c.error
   }
 }
@@ -123,6 +129,49 @@ function parseResponse (buf: Buffer, kind: Expect): Response {
         at += 12 + size
       }
       return { response: 'messages', committedOffset, endOffset, messages }
+    }
+    case 'messages-detailed': {
+      const committedOffset = readU64(buf, at)
+      const endOffset = readU64(buf, at + 8)
+      const detail = { firstOffset: readU64(buf, at + 16), startOffset: readU64(buf, at + 24) }
+      const count = buf.readUInt32BE(at + 32)
+      at += 36
+      const messages = new Array<FetchedMessage>(count)
+      for (let i = 0; i < count; i++) {
+        const offset = readU64(buf, at)
+        const timestamp = readU64(buf, at + 8)
+        const size = buf.readUInt32BE(at + 16)
+        messages[i] = { offset, timestamp, data: buf.subarray(at + 20, at + 20 + size) }
+        at += 20 + size
+      }
+      return { response: 'messages', committedOffset, endOffset, messages, detail }
+    }
+    case 'done': return { response: 'done' }
+    case 'log-details': {
+      const size = buf[at]
+      const log = buf.toString('utf8', at + 1, at + 1 + size)
+      at += 1 + size
+      const flags = buf[at]
+      const retentionBytes = (flags & 1) !== 0 ? readU64(buf, at + 1) : null
+      const retentionMs = (flags & 2) !== 0 ? readU64(buf, at + 9) : null
+      at += 17
+      const count = buf[at++]
+      const partitions = []
+      for (let p = 0; p < count; p++) {
+        const firstOffset = readU64(buf, at)
+        const endOffset = readU64(buf, at + 8)
+        const bytes = readU64(buf, at + 16)
+        const groupCount = buf.readUInt32BE(at + 24)
+        at += 28
+        const groups = []
+        for (let g = 0; g < groupCount; g++) {
+          const gsize = buf.readUInt16BE(at)
+          groups.push({ group: buf.toString('utf8', at + 2, at + 2 + gsize), offset: readU64(buf, at + 2 + gsize) })
+          at += 10 + gsize
+        }
+        partitions.push({ partition: p, firstOffset, endOffset, bytes, groups })
+      }
+      return { response: 'log-details', details: { log, retentionBytes, retentionMs, partitions } }
     }
     case 'logs': {
       const count = buf.readUInt32BE(at)

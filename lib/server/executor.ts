@@ -14,6 +14,7 @@ export interface ExecutorOptions {
 }
 
 const OK: Response = { response: 'ok' }
+const DONE: Response = { response: 'done' }
 export const MAX_FETCH_MESSAGES = 100_000
 export const MAX_FETCH_BYTES = 8 * 1024 * 1024
 export const MAX_WAIT_MS = 60_000
@@ -241,11 +242,25 @@ export class Executor extends Duplex {
             done(err === null ? { response: 'offset', offset: c.offset } : this.errorResponse(err))
           })
         case 'fetch-batch':
-          this.fetchBatch(c.log, c.partition, c.group, c.offset, c.maxMessages, c.maxBytes, c.waitMs).then(done, fail)
+          this.fetchBatch(c.log, c.partition, c.group, c.offset, c.maxMessages, c.maxBytes, c.waitMs, c.detailed === true).then(done, fail)
           return
         case 'create':
           this.store.createLog(c.log, c.partitions).then(() => done(OK), fail)
           return
+        case 'create-with-settings':
+          this.store.createLog(c.log, c.partitions, { retentionBytes: c.retentionBytes, retentionMs: c.retentionMs }).then(() => done(DONE), fail)
+          return
+        case 'alter-log':
+          this.store.alterLog(c.log, c).then(() => done(DONE), fail)
+          return
+        case 'delete-log':
+          this.store.deleteLog(c.log).then(() => done(DONE), fail)
+          return
+        case 'offset-for-time':
+          this.store.partition(c.log, c.partition).offsetForTime(c.timestamp).then((offset) => done({ response: 'offset', offset }), fail)
+          return
+        case 'describe-log':
+          return done({ response: 'log-details', details: this.store.describe(c.log) })
         case 'list-logs':
           return done({ response: 'logs', logs: this.store.listLogs() })
         case 'describe':
@@ -269,7 +284,7 @@ export class Executor extends Duplex {
     }
   }
 
-  private async fetchBatch (log: string, partition: number, group: string, from: number | null, maxMessages: number, maxBytes: number, waitMs: number): Promise<Response> {
+  private async fetchBatch (log: string, partition: number, group: string, from: number | null, maxMessages: number, maxBytes: number, waitMs: number, detailed: boolean): Promise<Response> {
     const p = this.store.partition(log, partition)
     const offset = from ?? p.groups.get(group)
     if (offset > p.highWatermark()) {
@@ -279,7 +294,10 @@ export class Executor extends Duplex {
     const messages = maxMessages === 0
       ? []
       : await p.read(offset, Math.min(maxMessages, MAX_FETCH_MESSAGES), Math.min(Math.max(maxBytes, 1), MAX_FETCH_BYTES))
-    return { response: 'messages', committedOffset: p.groups.get(group), endOffset: p.highWatermark(), messages }
+    const answer: Response = { response: 'messages', committedOffset: p.groups.get(group), endOffset: p.highWatermark(), messages }
+    // Below the first offset (deleted by retention) a read starts at the first offset: the detailed answer says so.
+    if (detailed) answer.detail = { firstOffset: p.firstOffset, startOffset: Math.max(offset, p.firstOffset) }
+    return answer
   }
 
   private errorResponse (err: unknown): Response {

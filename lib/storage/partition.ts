@@ -21,7 +21,7 @@ export interface PartitionOptions {
   /** The group offsets journal is compacted once past this size (and 4x its live size). */
   groupsCompactBytes?: number
   /** Called after a segment roll (retention is checked then). */
-  rolled?: () => void
+  rolled?: (partition: Partition) => void
 }
 
 /** `stored` messages from `firstOffset` on were written (all of them when `err` is null). */
@@ -490,7 +490,8 @@ export class Partition {
     const sealed = this.active()
     this.segmentList.push(segment)
     if (this.options.fsync !== 'always' && !sealed.empty) this.writer.requestSync([sealed.log])
-    if (this.options.rolled !== undefined) setImmediate(this.options.rolled)
+    const rolled = this.options.rolled
+    if (rolled !== undefined) queueMicrotask(() => rolled(this))
     return segment
   }
 

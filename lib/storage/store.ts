@@ -99,7 +99,7 @@ export class Store {
     fs.mkdirSync(opts.dataDir, { recursive: true })
     await importOriginalLayout(opts.dataDir, log, io)
     const store = new Store(opts.dataDir, options, { retentionBytes: opts.retentionBytes ?? null, retentionMs: opts.retentionMs ?? null })
-    options.rolled = () => store.retain()
+    options.rolled = (p) => store.retainAfterRoll(p)
     for (const entry of fs.readdirSync(opts.dataDir, { withFileTypes: true })) {
       const name = entry.name
       const dir = path.join(opts.dataDir, name)
@@ -290,6 +290,19 @@ export class Store {
         bytes: p.sizeBytes,
         groups: p.groups.entries()
       }))
+    }
+  }
+
+  /** Retention for the partition that just rolled, at once: it keeps a partition's disk use within its limit plus about two segments. */
+  retainAfterRoll (partition: Partition): void {
+    for (const [name, partitions] of this.logs) {
+      if (!partitions.includes(partition)) continue
+      const own = this.settings.get(name)
+      const bytes = own?.retentionBytes ?? this.defaults.retentionBytes
+      const ms = own?.retentionMs ?? this.defaults.retentionMs
+      if (bytes === null && ms === null) return
+      partition.enforceRetention(bytes, ms, Date.now()).catch((err: Error) => this.options.log(`${partition.dir}: retention failed: ${err.message}`))
+      return
     }
   }
 

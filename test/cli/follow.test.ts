@@ -40,11 +40,7 @@ t.test('--follow waits for publishes and --max stops it; the group\'s lag is the
   t.equal(await committed(client, 'live', 'g'), 4, 'everything printed is committed')
   t.equal((await rog(port, ['fetch', 'live', '-g', 'g'])).stdout, 'beyond --max\n', 'the group resumes after the last message printed')
   await client.commit('live', 0, 'g', 5)
-  t.equal((await rog(port, ['describe', 'live'])).stdout, [
-    'PARTITION  FIRST  NEXT  GROUP  COMMITTED  LAG',
-    '        0      0     5  g              5    0',
-    ''
-  ].join('\n'))
+  t.match((await rog(port, ['describe', 'live'])).stdout, /^PARTITION  FIRST  NEXT  BYTES  GROUP  COMMITTED  LAG  LOST\n\s+0\s+0\s+5\s+\d+\s+g\s+5\s+0\s+-\n$/m)
 })
 
 t.test('--follow | head -n 5, with all of the output fitting in the pipe', async (t) => {
@@ -92,7 +88,7 @@ t.test('SIGINT ends --follow with exit 0; to a file, everything written is commi
   const r = await p.done
   t.same(r, { code: 0, signal: null, stdout: '', stderr: '' })
   t.equal(fs.readFileSync(file, 'utf8'), lines.join('\n') + '\n')
-  t.match((await rog(port, ['describe', 'tofile'])).stdout, /\n\s+0\s+0\s+25000\s+g\s+25000\s+0\n$/, 'lag 0')
+  t.match((await rog(port, ['describe', 'tofile'])).stdout, /\n\s+0\s+0\s+25000\s+\d+\s+g\s+25000\s+0\s+-\n$/, 'lag 0')
 })
 
 t.test('SIGINT ends --follow with exit 0; to a pipe, commits trail what was written', async (t) => {

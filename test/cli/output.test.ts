@@ -29,6 +29,13 @@ t.test('--format and --json print partition, offset, size; JSON marks UTF-8 or b
   t.equal((await rog(port, ['read', 'out', '-e', '-p', '0', '--format', '%o\\t'])).stdout, '0\t1\t', 'no newline unless the format says so')
   const json = await rog(port, ['read', 'out', '-e', '-p', '0', '-p', '1', '--json'])
   const objects = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+  // The stored timestamps, as the server sends them with a detailed batch fetch.
+  const stored = await client.fetchBatch({ log: 'out', partition: 0, group: 'x', offset: 0, detailed: true })
+  const stamps = stored.messages.map((m) => m.timestamp)
+  t.ok(stamps.every((ts) => typeof ts === 'number' && ts > Date.now() - 600_000 && ts <= Date.now()), 'messages carry their append time')
+  t.same(objects.filter((o) => o.partition === 0).map((o) => o.timestamp), stamps, '--json prints the stored timestamps')
+  t.equal((await rog(port, ['read', 'out', '-e', '-p', '0', '--format', '%o %T\\n'])).stdout, stamps.map((ts, i) => `${i} ${String(ts)}\n`).join(''), '%T prints them, in ms since the epoch')
+  for (const o of objects) delete o.timestamp
   t.same(objects.sort((a, b) => Number(a.partition) - Number(b.partition) || Number(a.offset) - Number(b.offset)), [
     { log: 'out', partition: 0, offset: 0, message: 'plain', encoding: 'utf8' },
     { log: 'out', partition: 0, offset: 1, message: 'two\nlines', encoding: 'utf8' },

@@ -92,7 +92,15 @@ const framed: Command[] = [
   { command: 'commit', log: 'ev', partition: 3, group: 'g', offset: 12345 },
   { command: 'list-logs' },
   { command: 'describe', log: 'ev' },
-  { command: 'version' }
+  { command: 'version' },
+  { command: 'fetch-batch', log: 'ev', partition: 0, group: 'g', offset: 5, maxMessages: 2, maxBytes: 100, waitMs: 0, detailed: true },
+  { command: 'create-with-settings', log: 'kept', partitions: 3, retentionBytes: 1 << 30, retentionMs: null },
+  { command: 'create-with-settings', log: 'aged', partitions: 1, retentionBytes: null, retentionMs: 86_400_000 },
+  { command: 'alter-log', log: 'kept', partitions: 4, retentionBytes: null, retentionMs: 2 ** 40 },
+  { command: 'alter-log', log: 'kept', retentionBytes: 5 },
+  { command: 'delete-log', log: 'gone' },
+  { command: 'offset-for-time', log: 'ev', partition: 2, timestamp: 1_764_000_000_123 },
+  { command: 'describe-log', log: 'ev' }
 ]
 
 t.test('a run of success answers encodes as that many zero bytes', async (t) => {
@@ -122,7 +130,11 @@ t.test('framed responses round-trip through encoder and reader', async (t) => {
     [{ command: 'fetch', log: 'ev', partition: 0, group: 'g' }, { response: 'message', data: Buffer.from('some data') }],
     [{ command: 'ack', log: 'ev', partition: 0, group: 'g' }, { response: 'error', message: 'No data left in the log to be read' }],
     [{ command: 'create', log: 'ev', partitions: 1 }, { response: 'ok' }],
-    [framed[7], { response: 'version', version: '0.1.0' }]
+    [framed[7], { response: 'version', version: '0.1.0' }],
+    [framed[8], { response: 'messages', committedOffset: 0, endOffset: 9, messages: [{ offset: 5, timestamp: 1_764_000_000_123, data: Buffer.from('t') }], detail: { firstOffset: 5, startOffset: 5 } }],
+    [framed[9], { response: 'done' }],
+    [framed[14], { response: 'offset', offset: 77 }],
+    [framed[15], { response: 'log-details', details: { log: 'ev', retentionBytes: 1024, retentionMs: null, partitions: [{ partition: 0, firstOffset: 3, endOffset: 9, bytes: 4096, groups: [{ group: 'grüße', offset: 4 }] }] } }]
   ]
   const reader = new ResponseReader()
   for (const [c] of cases) reader.expect(expectFor(c))
