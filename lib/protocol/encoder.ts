@@ -128,12 +128,7 @@ export function writeResponse (buf: Buffer, r: Response, at: number): number {
         at = writeU64(buf, p.firstOffset, at)
         at = writeU64(buf, p.endOffset, at)
         at = writeU64(buf, p.bytes, at)
-        at = buf.writeUInt32BE(p.groups.length, at)
-        for (const g of p.groups) {
-          const size = buf.write(g.group, at + 2)
-          buf.writeUInt16BE(size, at)
-          at = writeU64(buf, g.offset, at + 2 + size)
-        }
+        at = writeGroups(buf, p.groups, at)
       }
       break
     }
@@ -150,12 +145,7 @@ export function writeResponse (buf: Buffer, r: Response, at: number): number {
       for (const p of r.partitions) {
         at = writeU64(buf, p.firstOffset, at)
         at = writeU64(buf, p.nextOffset, at)
-        at = buf.writeUInt32BE(p.groups.length, at)
-        for (const g of p.groups) {
-          const size = buf.write(g.group, at + 2)
-          buf.writeUInt16BE(size, at)
-          at = writeU64(buf, g.offset, at + 2 + size)
-        }
+        at = writeGroups(buf, p.groups, at)
       }
       break
     case 'version':
@@ -163,6 +153,17 @@ export function writeResponse (buf: Buffer, r: Response, at: number): number {
       break
   }
   buf.writeUInt32BE(at - start - 5, start + 1)
+  return at
+}
+
+/** `u32 count`, count x (`u16 size`, group, `u64 committed offset`). */
+function writeGroups (buf: Buffer, groups: Array<{ group: string, offset: number }>, at: number): number {
+  at = buf.writeUInt32BE(groups.length, at)
+  for (const g of groups) {
+    const size = buf.write(g.group, at + 2)
+    buf.writeUInt16BE(size, at)
+    at = writeU64(buf, g.offset, at + 2 + size)
+  }
   return at
 }
 
