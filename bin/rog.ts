@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander'
 import { ackCommand } from '../lib/cli/ack'
+import { checkCommand } from '../lib/cli/check'
 import { addressOption } from '../lib/cli/connection'
 import { createLogCommand } from '../lib/cli/create-log'
 import { describeCommand } from '../lib/cli/describe'
@@ -21,6 +22,7 @@ fetchCommand(program)
 ackCommand(program)
 logsCommand(program)
 describeCommand(program)
+checkCommand(program)
 ignoreEpipe(process.stdout)
 
 program.parseAsync(process.argv).catch((err: unknown) => {

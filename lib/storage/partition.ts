@@ -28,9 +28,9 @@ export type DoneCallback = (err: RogError | null) => void
 
 interface Waiter { offset: number, wake: () => void }
 
-const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index)$/
+export const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index)$/
 /** Files of Rog's own in a partition directory besides segments. */
-const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index)\.next)$/
+export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index)\.next)$/
 
 /**
  * One partition: an ordered list of segments, the last of them active, and

@@ -468,7 +468,7 @@ async function scanEntries (fd: number, fileSize: number, from: number, expected
  * by trying every position: how reads and recovery find their footing again
  * past damage. A checksum over id and size makes a false match a 1 in 2^32 event.
  */
-async function findEntry (fd: number, from: number, fileSize: number, minId: number, legacy: boolean | null): Promise<{ position: number, id: number, format: 'current' | 'legacy' } | null> {
+export async function findEntry (fd: number, from: number, fileSize: number, minId: number, legacy: boolean | null): Promise<{ position: number, id: number, format: 'current' | 'legacy' } | null> {
   const window = 1024 * 1024
   for (let start = from; start + ENTRY_OVERHEAD <= fileSize; start += window) {
     const buf = await readRange(fd, start, Math.min(window + 16, fileSize - start))

@@ -24,9 +24,9 @@ export interface LogInfo { log: string, partitions: number }
 export const DEFAULT_SEGMENT_BYTES = 1024 * 1024
 export const MAX_PARTITIONS = 255
 const LOG_NAME = /^[A-Za-z0-9._-]{1,249}$/
-const PARTITION_NAME = /^(0|[1-9]\d{0,2})$/
+export const PARTITION_NAME = /^(0|[1-9]\d{0,2})$/
 /** A directory being created is named `<log>~new`; `~` never appears in a log name. */
-const CREATING = '~new'
+export const CREATING = '~new'
 /** Names in the data directory that are Rog's own and not logs. */
 const OWN_NAMES = new Set(['.lock'])
 
