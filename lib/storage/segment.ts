@@ -175,8 +175,9 @@ export class Segment {
    * rebuilt from the log when missing or damaged); entries from the last index
    * point on, and from `truncatable` on, are checked. Damage that `truncatable`
    * allows is truncated away as a torn tail; any other damage is left in place
-   * and reported, and seals the segment. Entries past damage are found again
-   * by their checksums, so `nextOffset` never falls back onto an id in use.
+   * and reported, and seals the segment, as does a file shorter than the
+   * recovery point says was synced. Entries past damage are found again by
+   * their checksums, so `nextOffset` never falls back onto an id in use.
    */
   static async open (ctx: SegmentContext, dir: string, base: number, truncatable: Truncatable, nextBase?: number): Promise<{ segment: Segment, recovery: Recovery }> {
     const logPath = path.join(dir, `${base}.log`)
@@ -206,6 +207,8 @@ export class Segment {
       const recovery: Recovery = { truncated: 0, damage: [] }
       let nextOffset = scan.nextOffset
       let end = scan.end
+      /** Where the ids given out so far end: past the end of the file when its last entry is cut short. */
+      let accounted = fileSize
       while (end < fileSize) {
         const after = await findEntry(fd, end + 1, fileSize, nextOffset, legacy)
         if ((typeof truncatable === 'number' && end >= truncatable) || (truncatable === 'tail' && after === null)) {
@@ -224,7 +227,8 @@ export class Segment {
           (after === null ? end + head.size >= fileSize : after.position === end + head.size && after.id === nextOffset + 1)
         if (after === null) {
           // Damage to the end of the file: ids it may have held are never given out again.
-          const next = single ? nextOffset + 1 : nextBase !== undefined && nextBase >= nextOffset ? nextBase : nextOffset + Math.ceil((fileSize - end) / ENTRY_OVERHEAD)
+          const next = single ? nextOffset + 1 : idsAfter(nextOffset, fileSize - end, nextBase)
+          if (single) accounted = end + head.size
           ctx.log(`${logPath}: ${fileSize - end} damaged bytes at position ${end} to the end of the file, left in place; offsets ${nextOffset} to ${next - 1} are not served or reused`)
           nextOffset = next
           break
@@ -233,6 +237,13 @@ export class Segment {
         const more = await scanEntries(fd, fileSize, after.position, after.id, legacy, index, base)
         nextOffset = more.nextOffset
         end = more.end
+      }
+      if (typeof truncatable === 'number' && truncatable > accounted) {
+        // Bytes known synced are gone (cut by something else): ids they held are never given out again.
+        const next = idsAfter(nextOffset, truncatable - accounted, nextBase)
+        ctx.log(`${logPath}: ${truncatable - fileSize} bytes known synced (the recovery point says ${truncatable}) are missing from the end of the file; offsets ${nextOffset} to ${next - 1} are not served or reused`)
+        recovery.damage.push({ position: fileSize, offset: nextOffset })
+        nextOffset = next
       }
       if (indexChanged || (indexStat?.isFile() === true && indexStat.size !== index.length * INDEX_ENTRY)) writeIndex(ctx, indexPath, index)
       const indexSize = fs.lstatSync(indexPath, { throwIfNoEntry: false })?.size ?? 0
@@ -400,6 +411,15 @@ export class Segment {
     fs.rmSync(this.logPath, { force: true })
     fs.rmSync(this.indexPath, { force: true })
   }
+}
+
+/**
+ * The next id to give out after `bytes` that held ids from `first` on and
+ * cannot be read: the next segment's base when there is one, else as many
+ * ids as entries of the smallest size could have held.
+ */
+function idsAfter (first: number, bytes: number, nextBase: number | undefined): number {
+  return nextBase !== undefined && nextBase >= first ? nextBase : first + Math.ceil(bytes / ENTRY_OVERHEAD)
 }
 
 function readAt (file: DataFile, fd: number, buf: Buffer, position: number): Promise<number> {
