@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { RogError } from '../errors'
-import { ENTRY_OVERHEAD, entryFormat, entryIsIntact, entryMessage, entrySize, entryTimestamp, plausibleSize, readEntryHeader, writeEntry, type Stamp } from './entry'
+import { ENTRY_HEADER, ENTRY_OVERHEAD, entryFormat, entryIsIntact, entryMessage, entrySize, entryTimestamp, plausibleSize, readEntryHeader, writeEntry, type Stamp } from './entry'
 import { INDEX_ENTRY, INDEX_INTERVAL, OffsetIndex } from './offset-index'
 import { DataFile, type FilePool } from './data-file'
 import { CREATE_NEW } from './file-io'
@@ -431,9 +431,17 @@ function readRange (fd: number, position: number, length: number): Promise<Buffe
   return new Promise((resolve, reject) => fs.read(fd, buf, 0, length, position, (err, n) => err === null ? resolve(n < length ? buf.subarray(0, n) : buf) : reject(err)))
 }
 
-/** Legacy segments (Rog before 0.2) are recognised by their first intact entry. */
-async function detectLegacy (fd: number, fileSize: number): Promise<boolean> {
+/**
+ * Legacy segments (Rog before 0.2) are recognised by their first intact
+ * entry: the first one of the file, read alone, unless it is damaged.
+ */
+export async function detectLegacy (fd: number, fileSize: number): Promise<boolean> {
   if (fileSize === 0) return false
+  const head = readEntryHeader(await readRange(fd, 0, ENTRY_HEADER), 0)
+  if (head !== null && plausibleSize(head.size) && head.size <= fileSize) {
+    const format = entryFormat(await readRange(fd, 0, head.size), 0, head.size)
+    if (format !== null) return format === 'legacy'
+  }
   const found = await findEntry(fd, 0, fileSize, 0, null)
   return found?.format === 'legacy'
 }

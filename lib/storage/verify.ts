@@ -5,7 +5,7 @@ import { parseJournal, GROUPS_FILE } from './group-offsets'
 import { INDEX_ENTRY } from './offset-index'
 import { OWN_FILE, SEGMENT_NAME } from './partition'
 import { decodePoint, RECOVERY_POINT_FILE, type Point } from './recovery-point'
-import { findEntry } from './segment'
+import { detectLegacy, findEntry } from './segment'
 import { CREATING, isValidLogName, PARTITION_NAME } from './store'
 
 /** A read-only open that never follows a symlink: the verifier never writes. */
@@ -207,7 +207,7 @@ async function verifySegment (dir: string, rel: string, base: number, tornFrom: 
   const fd = fs.openSync(path.join(dir, `${base}.log`), READ_ONLY)
   try {
     const fileSize = fs.fstatSync(fd).size
-    const legacy = fileSize > 0 && (await findEntry(fd, 0, fileSize, 0, null))?.format === 'legacy'
+    const legacy = await detectLegacy(fd, fileSize)
     const index = hasIndex ? readIndex(dir, rel, base, fileSize, report) : null
     if (!hasIndex && fileSize > 0) report.notes.push(`${rel}/${base}.index: missing; Rog rebuilds it on start`)
     const damaged: Array<[number, number]> = []
