@@ -118,7 +118,13 @@ t.test('never writes: checks a read-only copy the same way', async (t) => {
       return
     }
     try {
-      execFileSync('mount', ['-o', 'remount,ro,bind', ro], { stdio: 'pipe' })
+      try {
+        execFileSync('mount', ['-o', 'remount,ro,bind', ro], { stdio: 'pipe' })
+      } catch (err) {
+        t.comment(`cannot make the mount read-only (${(err as Error).message}); compared bytes only`)
+        return
+      }
+      t.throws(() => fs.writeFileSync(path.join(ro, 'x'), ''), { code: 'EROFS' }, 'the mount refuses writes')
       const r = await check(ro)
       t.same([r.code, r.stderr, r.stdout], [1, '', writable.stdout.replace(dir, ro)], 'on a read-only mount: the same report')
     } finally {
