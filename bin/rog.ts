@@ -5,6 +5,7 @@ import { completionCommand } from '../lib/cli/completion'
 import { applyConfig } from '../lib/cli/config'
 import { globalOptions } from '../lib/cli/connection'
 import { alterLogCommand, deleteLogCommand } from '../lib/cli/alter-log'
+import { checkCommand } from '../lib/cli/check'
 import { createLogCommand } from '../lib/cli/create-log'
 import { describeCommand } from '../lib/cli/describe'
 import { fetchCommand } from '../lib/cli/fetch'
@@ -37,6 +38,7 @@ groupsCommand(program)
 resetOffsetsCommand(program)
 pingCommand(program)
 completionCommand(program)
+checkCommand(program)
 ignoreEpipe(process.stdout)
 
 function fail (err: unknown): never {

@@ -30,9 +30,9 @@ export type DoneCallback = (err: RogError | null) => void
 
 interface Waiter { offset: number, wake: () => void }
 
-const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
+export const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
 /** Files of Rog's own in a partition directory besides segments. */
-const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index)\.next)$/
+export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index)\.next)$/
 
 /** Whether `name` is one Rog writes in a partition directory. */
 export function isPartitionFile (name: string): boolean {

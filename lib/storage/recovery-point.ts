@@ -11,6 +11,12 @@ const SIZE = 24
 
 export interface Point { base: number, position: number }
 
+/** The point a recovery-point file holds, or null when it is damaged. */
+export function decodePoint (buf: Buffer): Point | null {
+  if (buf.length !== SIZE || buf.readUInt32BE(0) !== MAGIC || crc32c(buf.subarray(0, 20)) !== buf.readUInt32BE(20)) return null
+  return { base: readU64(buf, 4), position: readU64(buf, 12) }
+}
+
 /**
  * A partition's recovery point (Kafka's recovery-point checkpoint): every
  * segment before `base` and the first `position` bytes of segment `base`
@@ -53,12 +59,8 @@ export class RecoveryPoint {
     let point: Point | null = null
     const stat = fs.lstatSync(file, { throwIfNoEntry: false })
     if (stat?.isFile() === true && stat.size > 0) {
-      const buf = fs.readFileSync(file)
-      if (buf.length === SIZE && buf.readUInt32BE(0) === MAGIC && crc32c(buf.subarray(0, 20)) === buf.readUInt32BE(20)) {
-        point = { base: readU64(buf, 4), position: readU64(buf, 12) }
-      } else {
-        log(`${file}: damaged, ignored (recovery checks the last segment instead)`)
-      }
+      point = decodePoint(fs.readFileSync(file))
+      if (point === null) log(`${file}: damaged, ignored (recovery checks the last segment instead)`)
     }
     return new RecoveryPoint(file, io, log, point)
   }

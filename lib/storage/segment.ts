@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { RogError } from '../errors'
-import { ENTRY_OVERHEAD, entryFormat, entryIsIntact, entryMessage, entrySize, entryTimestamp, plausibleSize, readEntryHeader, writeEntry, type Stamp } from './entry'
+import { ENTRY_HEADER, ENTRY_OVERHEAD, entryFormat, entryIsIntact, entryMessage, entrySize, entryTimestamp, plausibleSize, readEntryHeader, writeEntry, type Stamp } from './entry'
 import { INDEX_ENTRY, INDEX_INTERVAL, OffsetIndex } from './offset-index'
 import { TIME_INDEX_ENTRY, TimeIndex } from './time-index'
 import { DataFile, type FilePool } from './data-file'
@@ -186,8 +186,9 @@ export class Segment {
    * rebuilt from the log when missing or damaged); entries from the last index
    * point on, and from `truncatable` on, are checked. Damage that `truncatable`
    * allows is truncated away as a torn tail; any other damage is left in place
-   * and reported, and seals the segment. Entries past damage are found again
-   * by their checksums, so `nextOffset` never falls back onto an id in use.
+   * and reported, and seals the segment, as does a file shorter than the
+   * recovery point says was synced. Entries past damage are found again by
+   * their checksums, so `nextOffset` never falls back onto an id in use.
    */
   static async open (ctx: SegmentContext, dir: string, base: number, truncatable: Truncatable, nextBase?: number): Promise<{ segment: Segment, recovery: Recovery }> {
     const logPath = path.join(dir, `${base}.log`)
@@ -217,6 +218,8 @@ export class Segment {
       const recovery: Recovery = { truncated: 0, damage: [] }
       let nextOffset = scan.nextOffset
       let end = scan.end
+      /** Where the ids given out so far end: past the end of the file when its last entry is cut short. */
+      let accounted = fileSize
       while (end < fileSize) {
         const after = await findEntry(fd, end + 1, fileSize, nextOffset, legacy)
         if ((typeof truncatable === 'number' && end >= truncatable) || (truncatable === 'tail' && after === null)) {
@@ -235,7 +238,8 @@ export class Segment {
           (after === null ? end + head.size >= fileSize : after.position === end + head.size && after.id === nextOffset + 1)
         if (after === null) {
           // Damage to the end of the file: ids it may have held are never given out again.
-          const next = single ? nextOffset + 1 : nextBase !== undefined && nextBase >= nextOffset ? nextBase : nextOffset + Math.ceil((fileSize - end) / ENTRY_OVERHEAD)
+          const next = single ? nextOffset + 1 : idsAfter(nextOffset, fileSize - end, nextBase)
+          if (single) accounted = end + head.size
           ctx.log(`${logPath}: ${fileSize - end} damaged bytes at position ${end} to the end of the file, left in place; offsets ${nextOffset} to ${next - 1} are not served or reused`)
           nextOffset = next
           break
@@ -244,6 +248,13 @@ export class Segment {
         const more = await scanEntries(fd, fileSize, after.position, after.id, legacy, index, base)
         nextOffset = more.nextOffset
         end = more.end
+      }
+      if (typeof truncatable === 'number' && truncatable > accounted) {
+        // Bytes known synced are gone (cut by something else): ids they held are never given out again.
+        const next = idsAfter(nextOffset, truncatable - accounted, nextBase)
+        ctx.log(`${logPath}: ${truncatable - fileSize} bytes known synced (the recovery point says ${truncatable}) are missing from the end of the file; offsets ${nextOffset} to ${next - 1} are not served or reused`)
+        recovery.damage.push({ position: fileSize, offset: nextOffset })
+        nextOffset = next
       }
       if (indexChanged || (indexStat?.isFile() === true && indexStat.size !== index.length * INDEX_ENTRY)) writeIndex(ctx, indexPath, index)
       const indexSize = fs.lstatSync(indexPath, { throwIfNoEntry: false })?.size ?? 0
@@ -475,6 +486,15 @@ export class Segment {
   }
 }
 
+/**
+ * The next id to give out after `bytes` that held ids from `first` on and
+ * cannot be read: the next segment's base when there is one, else as many
+ * ids as entries of the smallest size could have held.
+ */
+function idsAfter (first: number, bytes: number, nextBase: number | undefined): number {
+  return nextBase !== undefined && nextBase >= first ? nextBase : first + Math.ceil(bytes / ENTRY_OVERHEAD)
+}
+
 function readAt (ctx: SegmentContext, file: DataFile, fd: number, buf: Buffer, position: number): Promise<number> {
   return new Promise((resolve, reject) => file.io.read(fd, buf, position, (err, n) => {
     if (err === null) return resolve(n)
@@ -488,9 +508,17 @@ function readRange (fd: number, position: number, length: number): Promise<Buffe
   return new Promise((resolve, reject) => fs.read(fd, buf, 0, length, position, (err, n) => err === null ? resolve(n < length ? buf.subarray(0, n) : buf) : reject(err)))
 }
 
-/** Legacy segments (Rog before 0.2) are recognised by their first intact entry. */
-async function detectLegacy (fd: number, fileSize: number): Promise<boolean> {
+/**
+ * Legacy segments (Rog before 0.2) are recognised by their first intact
+ * entry: the first one of the file, read alone, unless it is damaged.
+ */
+export async function detectLegacy (fd: number, fileSize: number): Promise<boolean> {
   if (fileSize === 0) return false
+  const head = readEntryHeader(await readRange(fd, 0, ENTRY_HEADER), 0)
+  if (head !== null && plausibleSize(head.size) && head.size <= fileSize) {
+    const format = entryFormat(await readRange(fd, 0, head.size), 0, head.size)
+    if (format !== null) return format === 'legacy'
+  }
   const found = await findEntry(fd, 0, fileSize, 0, null)
   return found?.format === 'legacy'
 }
@@ -547,7 +575,7 @@ async function scanEntries (fd: number, fileSize: number, from: number, expected
  * by trying every position: how reads and recovery find their footing again
  * past damage. A checksum over id and size makes a false match a 1 in 2^32 event.
  */
-async function findEntry (fd: number, from: number, fileSize: number, minId: number, legacy: boolean | null): Promise<{ position: number, id: number, format: 'current' | 'legacy' } | null> {
+export async function findEntry (fd: number, from: number, fileSize: number, minId: number, legacy: boolean | null): Promise<{ position: number, id: number, format: 'current' | 'legacy' } | null> {
   const window = 1024 * 1024
   for (let start = from; start + ENTRY_OVERHEAD <= fileSize; start += window) {
     const buf = await readRange(fd, start, Math.min(window + 16, fileSize - start))

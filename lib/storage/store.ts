@@ -43,9 +43,9 @@ export interface LogInfo { log: string, partitions: number }
 
 export const DEFAULT_SEGMENT_BYTES = 1024 * 1024
 export const MAX_PARTITIONS = 255
-const PARTITION_NAME = /^(0|[1-9]\d{0,2})$/
+export const PARTITION_NAME = /^(0|[1-9]\d{0,2})$/
 /** A directory being created is named `<log>~new`; `~` never appears in a log name. */
-const CREATING = '~new'
+export const CREATING = '~new'
 /** A log being deleted is renamed `<log>~deleted` first, so a crash never leaves half a log that comes back. */
 const DELETING = '~deleted'
 /** A log's own settings, in its directory (written whole: temporary file, synced, renamed over). */

@@ -8,6 +8,7 @@ import { Store, type StoreOptions } from '../../lib/storage/store'
 import type { Partition } from '../../lib/storage/partition'
 import { nodeFileIo, type FileIo } from '../../lib/storage/file-io'
 import { MAX_ENTRY_BYTES, MAX_MESSAGE_BYTES, entrySize, plausibleSize } from '../../lib/storage/entry'
+import { verifyDataDir, type Problem } from '../../lib/storage/verify'
 import { RogError } from '../../lib/errors'
 
 /*
@@ -173,7 +174,17 @@ interface Case {
   groups?: Record<string, number>
   /** Files that may change (rebuilt indexes, a compacted journal). */
   rewritten?: RegExp
-  todo?: string
+  /** What `rog check` must report: a problem in this file (relative to the data dir), of this kind, at this offset. */
+  reported: { file: string, kind?: string, offset?: number }
+}
+
+async function problemsIn (dataDir: string): Promise<Problem[]> {
+  const problems: Problem[] = []
+  for await (const item of verifyDataDir(dataDir)) {
+    if (item.type === 'partition') problems.push(...item.report.problems)
+    else if (item.problem !== null) problems.push(item.problem)
+  }
+  return problems
 }
 
 async function runCase (t: Test, c: Case): Promise<string> {
@@ -181,6 +192,10 @@ async function runCase (t: Test, c: Case): Promise<string> {
   writeFiles(dir, await cleanFiles())
   c.damage(dir)
   const before = readFiles(dir)
+  const problems = await problemsIn(dir)
+  const { file, kind, offset } = c.reported
+  t.ok(problems.some((p) => p.file === file && (kind === undefined || p.kind === kind) && (offset === undefined || p.offset === offset)), `rog check reports it: ${JSON.stringify(problems)}`)
+  t.same(readFiles(dir), before, 'rog check writes nothing')
   const lines: string[] = []
   let store = await openStore(dir, lines)
   let p = store.partition(LOG, 0)
@@ -255,6 +270,11 @@ const ENTRY_PLACES: Array<{ name: string, offset: number, prepare?: (dir: string
   { name: 'at the tail, with no recovery point', offset: COUNT - 1, prepare: (dir) => fs.rmSync(path.join(dir, LOG, '0', 'recovery-point')), torn: true }
 ]
 
+t.test('the clean data set: rog check finds nothing', async (t) => {
+  const dir = t.testdir()
+  writeFiles(dir, await cleanFiles())
+  t.same(await problemsIn(dir), [])
+})
 
 t.test('an entry: each field damaged at each place', async (t) => {
   for (const place of ENTRY_PLACES) {
@@ -268,7 +288,8 @@ t.test('an entry: each field damaged at each place', async (t) => {
         },
         damaged: place.torn === true ? [] : [place.offset],
         torn: place.torn === true ? { file: logFile(place.offset), size: positionOf(place.offset), offset: place.offset } : undefined,
-        rewritten: /\.index$|recovery-point$/
+        rewritten: /\.index$|recovery-point$/,
+        reported: { file: logFile(place.offset), offset: place.offset, kind: place.torn === true ? 'torn write' : undefined }
       }) })
     }
   }
@@ -286,7 +307,7 @@ t.test('an index entry: each field damaged at each place', async (t) => {
   }
   damages.push(['a partial entry', (dir) => fs.appendFileSync(path.join(dir, INDEX), Buffer.from([1, 2, 3]))])
   for (const [name, damage] of damages) {
-    await t.test(name, async (t) => { await runCase(t, { name, damage, rewritten: /\.index$/ }) })
+    await t.test(name, async (t) => { await runCase(t, { name, damage, rewritten: /\.index$/, reported: { file: INDEX, kind: 'index' } }) })
   }
 })
 
@@ -306,19 +327,21 @@ t.test('a groups journal record: each field damaged at each place loses only tha
     for (const [field, at] of fields) {
       const name = `${field} at the ${place}`
       await t.test(name, async (t) => {
-        const dir = await runCase(t, { name, damage: (dir) => flip(dir, JOURNAL, record * RECORD + at), groups, rewritten: /groups\.offsets$/ })
+        const dir = await runCase(t, { name, damage: (dir) => flip(dir, JOURNAL, record * RECORD + at), groups, rewritten: /groups\.offsets$/, reported: { file: JOURNAL, kind: 'journal' } })
         t.ok(place === 'tail' || fs.readdirSync(path.join(dir, LOG, '0')).some((f) => f.startsWith('groups.offsets.damaged-')), 'damage before the end is kept in a copy')
       })
     }
   }
 })
 
+const POINT = `${LOG}/0/recovery-point`
+
 t.test('the recovery point: each field damaged', async (t) => {
   for (const [field, at] of [['magic', 0], ['base', 11], ['position', 19], ['crc', 23]] as const) {
     const name = `its ${field}`
-    await t.test(name, async (t) => { await runCase(t, { name, damage: (dir) => flip(dir, `${LOG}/0/recovery-point`, at), rewritten: /recovery-point$/ }) })
+    await t.test(name, async (t) => { await runCase(t, { name, damage: (dir) => flip(dir, POINT, at), rewritten: /recovery-point$/, reported: { file: POINT, kind: 'recovery point' } }) })
   }
-  await t.test('cut short', async (t) => { await runCase(t, { name: 'cut short', damage: (dir) => fs.truncateSync(path.join(dir, LOG, '0', 'recovery-point'), 10), rewritten: /recovery-point$/ }) })
+  await t.test('cut short', async (t) => { await runCase(t, { name: 'cut short', damage: (dir) => fs.truncateSync(path.join(dir, POINT), 10), rewritten: /recovery-point$/, reported: { file: POINT, kind: 'recovery point' } }) })
 })
 
 function writeU64 (dir: string, file: string, position: number, value: bigint): void {
@@ -332,13 +355,13 @@ t.test('a size field damaged in the middle of a sealed segment: every read ends,
   for (const size of [0n, 27n, 29n, 112n + 1000n, 112n - 64n, 1n << 40n, 0xffffffffffffffffn, BigInt(MAX_ENTRY_BYTES - 16)]) {
     const name = `size ${size}`
     await t.test(name, async (t) => {
-      await runCase(t, { name, damage: (dir) => writeU64(dir, logFile(offset), positionOf(offset) + 8, size), damaged: [offset], rewritten: /\.index$/ })
+      await runCase(t, { name, damage: (dir) => writeU64(dir, logFile(offset), positionOf(offset) + 8, size), damaged: [offset], rewritten: /\.index$/, reported: { file: logFile(offset), offset } })
     })
   }
 })
 
 t.test('an entry\'s id changed to 1: fetches never return offsets out of sequence', async (t) => {
-  await runCase(t, { name: 'id 1', damage: (dir) => writeU64(dir, logFile(5), positionOf(5), 1n), damaged: [5], rewritten: /\.index$/ })
+  await runCase(t, { name: 'id 1', damage: (dir) => writeU64(dir, logFile(5), positionOf(5), 1n), damaged: [5], rewritten: /\.index$/, reported: { file: logFile(5), offset: 5, kind: 'out of sequence' } })
 })
 
 t.test('a bit flipped in the last 4 KiB of a sealed segment: 1,000 fsynced messages after it survive, the group is not clamped', async (t) => {
@@ -396,6 +419,7 @@ t.test('stray names, directories and symlinks are left alone; nothing of them is
   fs.symlinkSync(path.join(outside, 'log'), path.join(dir, 'linked'))
   const outsideBefore = readFiles(outside)
   const dataBefore = readFiles(dir)
+  t.same((await problemsIn(dir)).map((p) => [p.file, p.kind]).sort(), [['L/0/0.log', 'symlink'], ['L/0/recovery-point', 'recovery point'], ['S/0', 'symlink'], [`${LOG}/0/600.log`, 'overlap']], 'rog check reports the symlinks and the segment inside another')
 
   for (const round of [1, 2]) {
     const lines: string[] = []
@@ -469,6 +493,7 @@ t.test('the largest message: recovery keeps an entry of the largest size; an 8 M
   t.same((await p.read(0, 10, 1 << 30)).map((m) => m.offset), [0, 1, 2])
   t.equal(await append(p, [msg(3)]), 3)
   await store.close()
+  t.same(await problemsIn(dir), [], 'rog check reads the large entry whole')
 })
 
 const NOT_ROOT = process.getuid?.() !== 0 ? 'needs root to mount a tmpfs' : false
@@ -531,5 +556,26 @@ t.test('a segment file cut short by something else while the store runs: every r
   t.equal(await answer(128 + 64), 'DAMAGED', 'a read from an index point past the cut')
   t.equal(await answer(128 + 100), 'DAMAGED', 'a read from past the last index point')
   t.same(await answer(256), range(256, 456), 'the next segment is served')
+  await store.close()
+})
+
+t.test('the end of a segment lost though the recovery point says it was synced: its offsets are not reused, its group not clamped', async (t) => {
+  const dir = t.testdir()
+  writeFiles(dir, await cleanFiles())
+  let store = await openStore(dir, [])
+  await commit(store.partition(LOG, 0), 'end', COUNT)
+  await store.close()
+  fs.truncateSync(path.join(dir, logFile(COUNT - 1)), positionOf(COUNT - 2))
+  t.match(await problemsIn(dir), [{ file: POINT, kind: 'recovery point', detail: /data known synced is missing/ }], 'rog check reports it')
+  const lines: string[] = []
+  store = await openStore(dir, lines)
+  const p = store.partition(LOG, 0)
+  t.match(lines.join('\n'), /missing/, 'the server log says so')
+  t.equal(p.groups.get('end'), COUNT, 'the group keeps its offset')
+  const { served, refused } = await walk(t, p, dir)
+  t.same(served, range(0, COUNT - 2), 'every message still there is served')
+  t.ok(refused.includes(COUNT - 2) && refused.includes(COUNT - 1), 'the lost ones are refused')
+  const next = await append(p, [msg(COUNT)])
+  t.ok(next >= COUNT, `the next append takes offset ${next}, none of the lost ones`)
   await store.close()
 })

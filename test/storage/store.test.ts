@@ -452,3 +452,28 @@ t.test('a group offset written in the same batch as a failed segment write is an
   t.teardown(() => store.close())
   t.equal(store.partition('mix', 0).groups.get('g'), 2, 'what was answered is what is on disk')
 })
+
+t.test('opening a segment reads its first entry and its tail, not the whole file', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { segmentBytes: 4 << 20 })
+  await store.createLog('big', 1)
+  await append(store.partition('big', 0), Array.from({ length: 20000 }, (_, i) => msg(i)))
+  await store.close()
+  const size = fs.statSync(path.join(dir, 'big', '0', '0.log')).size
+  // Counts what every read asks for while the store opens (segment.ts reads with fs.read).
+  const nodeFs: { read: (...args: unknown[]) => void } = require('node:fs')
+  const read = nodeFs.read
+  let requested = 0
+  nodeFs.read = (...args: unknown[]) => {
+    requested += args[3] as number
+    read(...args)
+  }
+  try {
+    store = await openStore(dir)
+  } finally {
+    nodeFs.read = read
+  }
+  t.ok(requested < 64 * 1024, `opening a segment of ${size} bytes read ${requested} bytes`)
+  t.equal(store.partition('big', 0).highWatermark(), 20000)
+  await store.close()
+})
