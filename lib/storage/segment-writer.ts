@@ -167,6 +167,18 @@ export class SegmentWriter {
         failedFiles.set(file, err)
         failedStreams.set(streamOf.get(file) as Stream, err)
       }
+      // Within a stream, ids run in file order: a file written after one whose sync failed
+      // (the segment rolled to) holds appends behind the failure, so they fail and are taken back.
+      const failedBefore = new Set<Stream>()
+      for (const file of files) {
+        const stream = streamOf.get(file) as Stream
+        if (failedFiles.has(file)) {
+          failedBefore.add(stream)
+        } else if (failedBefore.has(stream) && stream !== 'index') {
+          this.truncate(file, file.size - bytesOf(buffers.get(file) as Buffer[]))
+          failedFiles.set(file, failedStreams.get(stream) as Error)
+        }
+      }
       // Appends queued behind a failure of their stream took ids (or offsets) after it: they fail too.
       let behind: Append[] = []
       if (failedStreams.size > 0) {
@@ -178,9 +190,9 @@ export class SegmentWriter {
           this.hooks.failed(stream, err, first)
         }
       }
-      if (toSync.length > 0 && syncErrors.size < toSync.length) {
+      if (toSync.some((f) => !failedFiles.has(f))) {
         const synced = new Map<DataFile, number>()
-        for (const f of toSync) if (!syncErrors.has(f)) synced.set(f, f.size)
+        for (const f of toSync) if (!failedFiles.has(f)) synced.set(f, f.size)
         this.hooks.synced(synced)
       }
       for (const a of appends) a.done(failedFiles.get(a.file) ?? null)

@@ -452,3 +452,38 @@ t.test('a group offset written in the same batch as a failed segment write is an
   t.teardown(() => store.close())
   t.equal(store.partition('mix', 0).groups.get('g'), 2, 'what was answered is what is on disk')
 })
+
+t.test('a sync that fails for one segment fails the appends to the segment rolled after it in the same batch', async (t) => {
+  let failSyncOf = ''
+  const io: FileIo = {
+    ...nodeFileIo,
+    fdatasync (fd, callback) {
+      if (failSyncOf !== '' && fs.readlinkSync(`/proc/self/fd/${fd}`).endsWith(failSyncOf)) {
+        failSyncOf = ''
+        return process.nextTick(callback, Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }))
+      }
+      nodeFileIo.fdatasync(fd, callback)
+    }
+  }
+  const dir = t.testdir()
+  let store = await openStore(dir, { io, fsync: 'always', segmentBytes: 4096 })
+  await store.createLog('sync', 1)
+  const p = store.partition('sync', 0)
+  await append(p, Array.from({ length: 31 }, (_, i) => msg(i)))
+  t.equal(p.segments.length, 1)
+  failSyncOf = '/0.log'
+  // One batch: the first append fills segment 0, the second goes to the segment rolled after it.
+  const results = await Promise.allSettled([append(p, [msg(31)]), append(p, [msg(32)])])
+  t.equal(p.segments.length, 1, 'the segment rolled for the failed batch is gone')
+  t.same(results.map((r) => r.status), ['rejected', 'rejected'], 'the append behind the failed one fails too')
+  t.equal(p.highWatermark(), 31, 'nothing of the failed batch is visible')
+  t.equal(await append(p, [msg(31)]), 31, 'the next append takes the next offset')
+  t.equal(await append(p, [msg(32)]), 32)
+  const all = await p.read(0, 1000, 1 << 20)
+  t.ok(all.length === 33 && all.every((m, i) => m.offset === i && m.data.equals(msg(i))), 'gapless, every message where it was acknowledged')
+  await store.close()
+  store = await openStore(dir)
+  t.teardown(() => store.close())
+  const again = await store.partition('sync', 0).read(0, 1000, 1 << 20)
+  t.ok(again.length === 33 && again.every((m, i) => m.offset === i && m.data.equals(msg(i))), 'the same after a reopen')
+})
