@@ -121,7 +121,9 @@ export class Partition {
     bases.sort((a, b) => a - b)
     Segment.removeSpare(dir, null)
     const recoveryPoint = RecoveryPoint.read(dir, options.pool.io, options.log)
-    const point = recoveryPoint.value !== null && bases.includes(recoveryPoint.value.base) ? recoveryPoint.value : null
+    const known = recoveryPoint.value !== null && bases.includes(recoveryPoint.value.base) ? recoveryPoint.value : null
+    // Nothing synced yet: every segment, not only the last, may end in a torn write.
+    const point = known ?? (recoveryPoint.nothingSynced && bases.length > 0 ? { base: bases[0], position: 0 } : null)
     const truncatable = (base: number, last: boolean): Truncatable => {
       if (point === null) return last ? 'tail' : null
       return base < point.base ? null : base === point.base ? point.position : 0

@@ -487,3 +487,33 @@ t.test('a sync that fails for one segment fails the appends to the segment rolle
   const again = await store.partition('sync', 0).read(0, 1000, 1 << 20)
   t.ok(again.length === 33 && again.every((m, i) => m.offset === i && m.data.equals(msg(i))), 'the same after a reopen')
 })
+
+t.test('a crash before the first sync completes (empty recovery point) leaves a gapless prefix, whichever segment was torn', async (t) => {
+  // No sync ever succeeds, so the recovery point file stays as it was made: empty.
+  const io: FileIo = { ...nodeFileIo, fdatasync: (_fd, callback) => process.nextTick(callback, Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) }
+  const dir = path.join(t.testdir(), 'live')
+  const store = await openStore(dir, { io, fsync: 'interval', segmentBytes: 4096 })
+  t.teardown(() => store.close())
+  await store.createLog('torn', 1)
+  const p = store.partition('torn', 0)
+  await append(p, Array.from({ length: 40 }, (_, i) => msg(i)))
+  await commit(p, 'g', 40)
+  t.equal(p.segments.length, 2)
+  // The disk as a power loss may leave it: the first segment's unsynced tail torn, the second one's kept.
+  const crashed = path.join(path.dirname(dir), 'crashed')
+  fs.cpSync(dir, crashed, { recursive: true })
+  const pdir = path.join(crashed, 'torn', '0')
+  t.equal(fs.statSync(path.join(pdir, 'recovery-point')).size, 0)
+  fs.truncateSync(path.join(pdir, '0.log'), 20 * ENTRY_OVERHEAD + 20 * 100 + 50)
+  const lines: string[] = []
+  const after = await openStore(crashed, {}, lines)
+  t.teardown(() => after.close())
+  const q = after.partition('torn', 0)
+  t.equal(q.highWatermark(), 20, 'the log ends where the tear is')
+  const all = await q.read(0, 1000, 1 << 20)
+  t.ok(all.length === 20 && all.every((m, i) => m.offset === i && m.data.equals(msg(i))), 'every message before the tear, and no hole')
+  t.match(lines.join('\n'), /truncated \d+ bytes of a torn write/)
+  t.equal(q.groups.get('g'), 20, 'the group is clamped to the end')
+  t.equal(await append(q, [msg(20)]), 20, 'appends continue at the end')
+  t.same((await q.read(20, 10, 1 << 20)).map((m) => m.data.toString().slice(0, 4)), [msg(20).toString().slice(0, 4)])
+})
