@@ -6,10 +6,15 @@ import type { Command, Response } from '../../lib/protocol/commands'
 import { encodeCommand } from '../../lib/protocol/request-writer'
 import { ResponseReader, expectFor } from '../../lib/protocol/response-reader'
 
-/** A real server on port 0 in a fresh test directory, closed at teardown. */
+/**
+ * A real server on port 0 in a fresh test directory, closed at teardown
+ * before the directory is removed (tap runs teardowns in the order they were
+ * registered, and t.testdir() registers the removal).
+ */
 export async function startServer (t: Test, options: Partial<ServerOptions> = {}): Promise<RogServer> {
-  const server = await RogServer.start({ port: 0, dataDir: t.testdir(), fsync: 'never', log: () => {}, ...options })
-  t.teardown(() => server.close())
+  let server: RogServer | null = null
+  t.teardown(async () => { await server?.close() })
+  server = await RogServer.start({ port: 0, dataDir: t.testdir(), fsync: 'never', log: () => {}, ...options })
   return server
 }
 
