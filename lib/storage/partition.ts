@@ -63,6 +63,8 @@ export class Partition {
   /** Set at shutdown: long polls answer at once instead of waiting. */
   private draining = false
   private spare: SpareFiles | null = null
+  /** Segments before this index are synced whole. */
+  private syncedThrough = 0
   private preparingSpare: Promise<void> | null = null
 
   private constructor (dir: string, segments: Segment[], groups: GroupOffsets, recoveryPoint: RecoveryPoint, gaps: Array<[number, number]>, options: PartitionOptions, ctx: SegmentContext) {
@@ -76,12 +78,15 @@ export class Partition {
     this.writer = new SegmentWriter(options.fsync, {
       beforeBatch: () => this.groups.compactIfDue(),
       failed: (stream, err, first) => this.failed(stream, err, first.firstId ?? this.end),
-      synced: (sizes) => this.synced(sizes),
+      synced: () => this.synced(),
       log: options.log
     })
     const last = segments[segments.length - 1]
     this.nextId = last.nextOffset
     this.end = last.nextOffset
+    // What lies past the recovery point was written by an earlier run and may never have been synced.
+    const unsynced = segments.filter((seg) => seg.log.synced < seg.log.size).map((seg) => seg.log)
+    if (unsynced.length > 0) this.writer.requestSync(unsynced)
   }
 
   /** Creates the files of a new, empty partition in `dir` (which exists). */
@@ -158,6 +163,11 @@ export class Partition {
       const base = 0
       options.log(`${dir}: no segment found, starting an empty one at offset ${base}`)
       segments.push(Segment.create(ctx, dir, base))
+    }
+    // Known synced: what lies before the recovery point (without one, all but the last segment).
+    for (const [i, seg] of segments.entries()) {
+      seg.log.synced = point === null ? (i < segments.length - 1 ? seg.log.size : 0)
+        : seg.base < point.base ? seg.log.size : seg.base === point.base ? Math.min(point.position, seg.log.size) : 0
     }
     const groups = GroupOffsets.open(dir, options.pool, options.log, options.groupsCompactBytes)
     const partition = new Partition(dir, segments, groups, recoveryPoint, gaps, options, ctx)
@@ -315,8 +325,7 @@ export class Partition {
     await this.writer.idle()
     this.writer.requestSync(this.durableFiles())
     await this.writer.idle()
-    const active = this.active()
-    this.recoveryPoint.advance({ base: active.base, position: active.log.size })
+    this.synced()
     this.recoveryPoint.sync()
     await this.preparingSpare
     Segment.removeSpare(this.dir, this.spare)
@@ -371,15 +380,18 @@ export class Partition {
     this.active().rewind(firstFailedId)
   }
 
-  /** Synced files move the recovery point to the newest segment synced. */
-  private synced (sizes: Map<DataFile, number>): void {
-    for (let s = this.segmentList.length - 1; s >= 0; s--) {
-      const segment = this.segmentList[s]
-      const size = sizes.get(segment.log)
-      if (size === undefined) continue
-      this.recoveryPoint.advance({ base: segment.base, position: size })
-      return
-    }
+  /**
+   * Moves the recovery point to the end of what is synced without a gap: it
+   * passes a segment only once all of it is synced (a sealed segment whose
+   * sync failed holds it back until a retry succeeds).
+   */
+  private synced (): void {
+    const last = this.segmentList.length - 1
+    let i = Math.min(this.syncedThrough, last)
+    while (i < last && this.segmentList[i].log.synced >= this.segmentList[i].log.size) i++
+    this.syncedThrough = i
+    const segment = this.segmentList[i]
+    this.recoveryPoint.advance({ base: segment.base, position: Math.min(segment.log.synced, segment.log.size) })
   }
 
   private active (): Segment {

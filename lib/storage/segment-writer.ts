@@ -24,8 +24,8 @@ export interface WriterHooks {
   beforeBatch: () => void
   /** A write of `stream` failed, `first` the earliest append that fails with it: runs before any callback. */
   failed: (stream: Stream, err: Error, first: Append) => void
-  /** These durable files were synced up to the sizes given (the recovery point moves). */
-  synced: (sizes: Map<DataFile, number>) => void
+  /** A sync completed: the `synced` sizes of durable files moved (the recovery point may move). */
+  synced: () => void
   log: (line: string) => void
 }
 
@@ -103,10 +103,8 @@ export class SegmentWriter {
       this.busy = true
       const files = this.syncWanted
       this.syncWanted = []
-      const sizes = new Map(files.map((f) => [f, f.size]))
       this.syncFiles(files, (errors) => {
-        for (const f of errors.keys()) sizes.delete(f)
-        if (sizes.size > 0) this.hooks.synced(sizes)
+        if (errors.size < files.length) this.hooks.synced()
         this.finished()
       })
     } else {
@@ -190,11 +188,7 @@ export class SegmentWriter {
           this.hooks.failed(stream, err, first)
         }
       }
-      if (toSync.some((f) => !failedFiles.has(f))) {
-        const synced = new Map<DataFile, number>()
-        for (const f of toSync) if (!failedFiles.has(f)) synced.set(f, f.size)
-        this.hooks.synced(synced)
-      }
+      if (toSync.some((f) => !failedFiles.has(f))) this.hooks.synced()
       for (const a of appends) a.done(failedFiles.get(a.file) ?? null)
       for (const a of behind) a.done(failedStreams.get(a.stream) as Error)
       behind = []
@@ -220,6 +214,7 @@ export class SegmentWriter {
     try {
       file.io.ftruncate(file.handle(), size)
       file.size = size
+      file.synced = Math.min(file.synced, size)
     } catch (err) {
       this.hooks.log(`could not truncate ${file.path} back to ${size} bytes after a failed write: ${(err as Error).message}`)
     }
@@ -232,18 +227,27 @@ export class SegmentWriter {
     return e
   }
 
-  /** fdatasync of each file (and, for a new file, of its directory first), all at once. */
+  /**
+   * fdatasync of each file (and, for a new file, of its directory first), all
+   * at once. A file synced moves its `synced` size to what it held when the
+   * sync began; one that failed stays dirty, so the next interval retries it.
+   */
   private syncFiles (files: DataFile[], callback: (errors: Map<DataFile, Error>) => void): void {
     const errors = new Map<DataFile, Error>()
     let pending = files.length
+    const fail = (file: DataFile, err: unknown): void => {
+      errors.set(file, this.failure(err, file))
+      file.dirty = true
+    }
     for (const file of files) {
       file.dirty = false
+      const size = file.size
       if (file.createdIn !== null) {
         try {
           file.io.fsyncPath(file.createdIn)
           file.createdIn = null
         } catch (err) {
-          errors.set(file, this.failure(err, file))
+          fail(file, err)
           if (--pending === 0) callback(errors)
           continue
         }
@@ -252,13 +256,14 @@ export class SegmentWriter {
       try {
         fd = file.pin()
       } catch (err) {
-        errors.set(file, this.failure(err, file))
+        fail(file, err)
         if (--pending === 0) callback(errors)
         continue
       }
       file.io.fdatasync(fd, (err) => {
         file.unpin()
-        if (err !== null) errors.set(file, this.failure(err, file))
+        if (err !== null) fail(file, err)
+        else file.synced = Math.max(file.synced, Math.min(size, file.size))
         if (--pending === 0) callback(errors)
       })
     }

@@ -517,3 +517,58 @@ t.test('a crash before the first sync completes (empty recovery point) leaves a 
   t.equal(await append(q, [msg(20)]), 20, 'appends continue at the end')
   t.same((await q.read(20, 10, 1 << 20)).map((m) => m.data.toString().slice(0, 4)), [msg(20).toString().slice(0, 4)])
 })
+
+t.test('the recovery point never passes a segment whose sync failed; the sync is retried', async (t) => {
+  let failSyncOf = ''
+  let calls = 0
+  let done = 0
+  const synced: string[] = []
+  const io: FileIo = {
+    ...nodeFileIo,
+    fdatasync (fd, callback) {
+      calls++
+      const file = path.basename(fs.readlinkSync(`/proc/self/fd/${fd}`))
+      const finish = (err: Error | null): void => {
+        done++
+        if (err === null) synced.push(file)
+        callback(err)
+      }
+      if (failSyncOf !== '' && fs.readlinkSync(`/proc/self/fd/${fd}`).endsWith(failSyncOf)) {
+        failSyncOf = ''
+        return process.nextTick(finish, Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }))
+      }
+      nodeFileIo.fdatasync(fd, finish)
+    }
+  }
+  const settled = async (n: number): Promise<void> => {
+    for (let i = 0; i < 100_000 && done < n; i++) await new Promise((resolve) => setImmediate(resolve))
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve))
+  }
+  const dir = path.join(t.testdir(), 'live')
+  const store = await openStore(dir, { io, fsync: 'interval', fsyncIntervalMs: 3_600_000, segmentBytes: 4096 })
+  t.teardown(() => store.close())
+  await store.createLog('rp', 1)
+  const p = store.partition('rp', 0)
+  failSyncOf = '/0.log'
+  // Two rolls: each asks for a sync of the segment it sealed; segment 0's fails.
+  await append(p, Array.from({ length: 70 }, (_, i) => msg(i)))
+  t.same(p.segments.map((s) => s.base), [0, 32, 64])
+  await settled(2)
+  t.same(synced, ['32.log'], 'both sealed segments were synced; segment 0\'s failed')
+  const pdir = path.join(dir, 'rp', '0')
+  const point = fs.readFileSync(path.join(pdir, 'recovery-point'))
+  t.ok(point.length === 0 || point.readUInt32BE(8) === 0, 'the recovery point stays in segment 0')
+  // What a power loss may leave: segment 0's unsynced tail torn, the synced segment 32 whole.
+  const crashed = path.join(path.dirname(dir), 'crashed')
+  fs.cpSync(dir, crashed, { recursive: true })
+  fs.truncateSync(path.join(crashed, 'rp', '0', '0.log'), 20 * ENTRY_OVERHEAD + 20 * 100 + 50)
+  const after = await openStore(crashed)
+  const q = after.partition('rp', 0)
+  t.equal(q.highWatermark(), 20, 'a gapless prefix: the log ends at the tear')
+  t.equal((await q.read(0, 1000, 1 << 20)).length, 20)
+  await after.close()
+  p.syncDirty()
+  await settled(calls + 2)
+  t.same(synced.slice(1).sort(), ['0.log', '64.log'], 'the failed sync is retried at the next interval')
+  t.equal(fs.readFileSync(path.join(pdir, 'recovery-point')).readUInt32BE(8), 64, 'then the recovery point moves on to the active segment')
+})
