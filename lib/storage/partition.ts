@@ -382,13 +382,14 @@ export class Partition {
 
   /**
    * Moves the recovery point to the end of what is synced without a gap: it
-   * passes a segment only once all of it is synced (a sealed segment whose
-   * sync failed holds it back until a retry succeeds).
+   * passes a segment only once all of it, appends still queued included, is
+   * synced (a sealed segment whose sync failed holds it back until a retry
+   * succeeds).
    */
   private synced (): void {
     const last = this.segmentList.length - 1
     let i = Math.min(this.syncedThrough, last)
-    while (i < last && this.segmentList[i].log.synced >= this.segmentList[i].log.size) i++
+    while (i < last && this.segmentList[i].log.synced >= this.segmentList[i].appendSize) i++
     this.syncedThrough = i
     const segment = this.segmentList[i]
     this.recoveryPoint.advance({ base: segment.base, position: Math.min(segment.log.synced, segment.log.size) })

@@ -572,3 +572,34 @@ t.test('the recovery point never passes a segment whose sync failed; the sync is
   t.same(synced.slice(1).sort(), ['0.log', '64.log'], 'the failed sync is retried at the next interval')
   t.equal(fs.readFileSync(path.join(pdir, 'recovery-point')).readUInt32BE(8), 64, 'then the recovery point moves on to the active segment')
 })
+
+t.test('the recovery point does not pass a segment with appends still queued for it', async (t) => {
+  let hold: (() => void) | null = null
+  let holding = false
+  const io: FileIo = {
+    ...nodeFileIo,
+    fdatasync (fd, callback) {
+      if (!holding) return nodeFileIo.fdatasync(fd, callback)
+      holding = false
+      hold = () => nodeFileIo.fdatasync(fd, callback)
+    }
+  }
+  const dir = t.testdir()
+  const store = await openStore(dir, { io, fsync: 'interval', fsyncIntervalMs: 3_600_000, segmentBytes: 4096 })
+  t.teardown(() => store.close())
+  await store.createLog('rq', 1)
+  const p = store.partition('rq', 0)
+  await append(p, Array.from({ length: 20 }, (_, i) => msg(i)))
+  holding = true
+  p.syncDirty()
+  for (let i = 0; i < 1000 && hold === null; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.ok(hold !== null, 'a sync of segment 0 is in flight')
+  // Queued while it runs: the rest of segment 0, then a roll to segment 32.
+  const appended = append(p, Array.from({ length: 20 }, (_, i) => msg(20 + i)))
+  t.same(p.segments.map((s) => s.base), [0, 32])
+  ;(hold as unknown as () => void)()
+  await appended
+  const point = fs.readFileSync(path.join(dir, 'rq', '0', 'recovery-point'))
+  t.equal(point.readUInt32BE(8), 0, 'the point stays in segment 0, whose last entries were not synced')
+  t.equal(Number(point.readBigUInt64BE(12)), 20 * (ENTRY_OVERHEAD + 100), 'at what that sync covered')
+})
