@@ -43,7 +43,8 @@ export interface WriterHooks {
  *
  * A failed write is truncated back to the file's last good size. Under the
  * 'interval' policy, `requestSync()` asks for one fdatasync of every file
- * written since the last, run between batches.
+ * written since the last, run between batches: after the next batch at the
+ * latest, so a steady stream of appends cannot put it off.
  */
 export class SegmentWriter {
   private readonly fsync: FsyncPolicy
@@ -52,6 +53,7 @@ export class SegmentWriter {
   private busy = false
   private scheduled = false
   private syncWanted: DataFile[] = []
+  private batchesSinceSyncWanted = 0
   private idleWaiters: Array<() => void> = []
 
   constructor (fsync: FsyncPolicy, hooks: WriterHooks) {
@@ -89,7 +91,10 @@ export class SegmentWriter {
   private drain (): void {
     this.scheduled = false
     if (this.busy) return
-    if (this.queue.length > 0) {
+    // A sync waits for at most one batch (the one holding what it was asked for), however busy the queue.
+    const syncDue = this.syncWanted.length > 0 && (this.queue.length === 0 || this.batchesSinceSyncWanted > 0)
+    if (!syncDue && this.queue.length > 0) {
+      if (this.syncWanted.length > 0) this.batchesSinceSyncWanted++
       this.busy = true
       try {
         this.hooks.beforeBatch()
@@ -99,10 +104,11 @@ export class SegmentWriter {
       const batch = this.queue
       this.queue = []
       this.writeBatch(batch, () => this.finished())
-    } else if (this.syncWanted.length > 0) {
+    } else if (syncDue) {
       this.busy = true
       const files = this.syncWanted
       this.syncWanted = []
+      this.batchesSinceSyncWanted = 0
       this.syncFiles(files, (errors) => {
         if (errors.size < files.length) this.hooks.synced()
         this.finished()
