@@ -6,6 +6,7 @@ import { nodeFileIo, type FileIo } from '../../lib/storage/file-io'
 import { RogServer } from '../../lib/server/server'
 import { Segment } from '../../lib/storage/segment'
 import { anyCommand } from '../helpers/arbitraries'
+import { encodeCommand } from '../../lib/protocol/request-writer'
 import type { Command, Response } from '../../lib/protocol/commands'
 
 t.test('a live server survives random bytes from many clients and keeps serving', async (t) => {
@@ -88,8 +89,9 @@ t.test('shutdown does not wait out long polls, even one queued behind another', 
   await request(port, { command: 'create', log: 'lp', partitions: 1 })
   const poll: Command = { command: 'fetch-batch', log: 'lp', partition: 0, group: 'g', offset: null, maxMessages: 10, maxBytes: 1000, waitMs: 60_000 }
   const answers = pipelined(port, [poll, poll])
-  while (server.connectionCount < 1) await new Promise((resolve) => setImmediate(resolve))
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // Until both polls are read (the create's connection may linger: count bytes, not connections).
+  const bytes = 2 * encodeCommand(poll).length
+  for (let i = 0; i < 1_000_000 && !server.connectionStats().some((c) => c.bytesRead >= bytes); i++) await new Promise((resolve) => setImmediate(resolve))
   const started = Date.now()
   await server.close()
   const elapsed = Date.now() - started
