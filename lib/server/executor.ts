@@ -286,7 +286,9 @@ export class Executor extends Duplex {
 
   private async fetchBatch (log: string, partition: number, group: string, from: number | null, maxMessages: number, maxBytes: number, waitMs: number, detailed: boolean): Promise<Response> {
     const p = this.store.partition(log, partition)
-    const offset = from ?? p.groups.get(group)
+    // The committed offset is taken once: an ack landing during the read must not change what the answer says.
+    const committed = p.groups.get(group)
+    const offset = from ?? committed
     if (offset > p.highWatermark()) {
       throw RogError.badOffset(offset, p.highWatermark())
     }
@@ -294,7 +296,7 @@ export class Executor extends Duplex {
     const messages = maxMessages === 0
       ? []
       : await p.read(offset, Math.min(maxMessages, MAX_FETCH_MESSAGES), Math.min(Math.max(maxBytes, 1), MAX_FETCH_BYTES))
-    const answer: Response = { response: 'messages', committedOffset: p.groups.get(group), endOffset: p.highWatermark(), messages }
+    const answer: Response = { response: 'messages', committedOffset: committed, endOffset: p.highWatermark(), messages }
     // Below the first offset (deleted by retention) a read starts at the first offset: the detailed answer says so.
     if (detailed) answer.detail = { firstOffset: p.firstOffset, startOffset: Math.max(offset, p.firstOffset) }
     return answer

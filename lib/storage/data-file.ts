@@ -51,8 +51,10 @@ export class DataFile {
   readonly path: string
   readonly durable: boolean
   size: number
-  /** Written since its last sync. */
+  /** Written since its last sync, or its last sync failed. */
   dirty = false
+  /** Bytes known to be on stable storage (what a recovery point may cover). Only the writer moves it. */
+  synced = 0
   /** The directory of a file just created, which must be synced before the file's data counts as durable. */
   createdIn: string | null
   private readonly pool: FilePool

@@ -71,6 +71,8 @@ export class Partition {
   /** Set when the log is deleted: every later request answers it. */
   private gone: RogError | null = null
   private spare: SpareFiles | null = null
+  /** Segments before this index are synced whole. */
+  private syncedThrough = 0
   private preparingSpare: Promise<void> | null = null
 
   private constructor (dir: string, segments: Segment[], groups: GroupOffsets, recoveryPoint: RecoveryPoint, options: PartitionOptions, ctx: SegmentContext) {
@@ -83,12 +85,15 @@ export class Partition {
     this.writer = new SegmentWriter(options.fsync, {
       beforeBatch: () => this.groups.compactIfDue(),
       failed: (stream, err, first) => this.failed(stream, err, first.firstId ?? this.end),
-      synced: (sizes) => this.synced(sizes),
+      synced: () => this.synced(),
       log: options.log
     })
     const last = segments[segments.length - 1]
     this.nextId = last.nextOffset
     this.end = last.nextOffset
+    // What lies past the recovery point was written by an earlier run and may never have been synced.
+    const unsynced = segments.filter((seg) => seg.log.synced < seg.log.size).map((seg) => seg.log)
+    if (unsynced.length > 0) this.writer.requestSync(unsynced)
   }
 
   /** Creates the files of a new, empty partition in `dir` (which exists). */
@@ -128,7 +133,9 @@ export class Partition {
     bases.sort((a, b) => a - b)
     Segment.removeSpare(dir, null)
     const recoveryPoint = RecoveryPoint.read(dir, options.pool.io, options.log)
-    const point = recoveryPoint.value !== null && bases.includes(recoveryPoint.value.base) ? recoveryPoint.value : null
+    const known = recoveryPoint.value !== null && bases.includes(recoveryPoint.value.base) ? recoveryPoint.value : null
+    // Nothing synced yet: every segment, not only the last, may end in a torn write.
+    const point = known ?? (recoveryPoint.nothingSynced && bases.length > 0 ? { base: bases[0], position: 0 } : null)
     const truncatable = (base: number, last: boolean): Truncatable => {
       if (point === null) return last ? 'tail' : null
       return base < point.base ? null : base === point.base ? point.position : 0
@@ -162,6 +169,11 @@ export class Partition {
       const base = 0
       options.log(`${dir}: no segment found, starting an empty one at offset ${base}`)
       segments.push(Segment.create(ctx, dir, base))
+    }
+    // Known synced: what lies before the recovery point (without one, all but the last segment).
+    for (const [i, seg] of segments.entries()) {
+      seg.log.synced = point === null ? (i < segments.length - 1 ? seg.log.size : 0)
+        : seg.base < point.base ? seg.log.size : seg.base === point.base ? Math.min(point.position, seg.log.size) : 0
     }
     const groups = GroupOffsets.open(dir, options.pool, options.log, options.groupsCompactBytes)
     const partition = new Partition(dir, segments, groups, recoveryPoint, options, ctx)
@@ -314,6 +326,7 @@ export class Partition {
       const byAge = ms !== null && !bySize && (await oldest.maxTimestamp()) < now - ms
       if ((!bySize && !byAge) || oldest !== this.segmentList[0] || this.segmentList.length <= 1) break
       this.segmentList.shift()
+      this.syncedThrough = Math.max(0, this.syncedThrough - 1)
       size -= oldest.log.size
       oldest.remove()
       deleted++
@@ -389,8 +402,7 @@ export class Partition {
     await this.writer.idle()
     this.writer.requestSync(this.durableFiles().filter((f) => f.dirty || f.createdIn !== null))
     await this.writer.idle()
-    const active = this.active()
-    this.recoveryPoint.advance({ base: active.base, position: active.log.size })
+    this.synced()
     this.recoveryPoint.sync()
     await this.preparingSpare
     Segment.removeSpare(this.dir, this.spare)
@@ -451,15 +463,19 @@ export class Partition {
     this.active().rewind(firstFailedId)
   }
 
-  /** Synced files move the recovery point to the newest segment synced. */
-  private synced (sizes: Map<DataFile, number>): void {
-    for (let s = this.segmentList.length - 1; s >= 0; s--) {
-      const segment = this.segmentList[s]
-      const size = sizes.get(segment.log)
-      if (size === undefined) continue
-      this.recoveryPoint.advance({ base: segment.base, position: size })
-      return
-    }
+  /**
+   * Moves the recovery point to the end of what is synced without a gap: it
+   * passes a segment only once all of it, appends still queued included, is
+   * synced (a sealed segment whose sync failed holds it back until a retry
+   * succeeds).
+   */
+  private synced (): void {
+    const last = this.segmentList.length - 1
+    let i = Math.min(this.syncedThrough, last)
+    while (i < last && this.segmentList[i].log.synced >= this.segmentList[i].appendSize) i++
+    this.syncedThrough = i
+    const segment = this.segmentList[i]
+    this.recoveryPoint.advance({ base: segment.base, position: Math.min(segment.log.synced, segment.log.size) })
   }
 
   private active (): Segment {

@@ -33,20 +33,25 @@ export function decodePoint (buf: Buffer): Point | null {
  *
  * It is written after each sync, without a sync of its own (a crash may
  * leave an older point, which only widens what recovery checks), and synced
- * at close. A missing, empty or damaged file means no point is known.
+ * at close. The file is made empty with its partition: empty, it says that
+ * nothing is known synced yet (`nothingSynced`), so all of the partition may
+ * be a torn write. A missing or damaged file means no point is known.
  */
 export class RecoveryPoint {
   private readonly file: string
   private readonly io: FileIo
   private readonly log: Logger
+  /** The file is as its partition was made: empty. */
+  readonly nothingSynced: boolean
   private point: Point | null
   private failed = false
 
-  private constructor (file: string, io: FileIo, log: Logger, point: Point | null) {
+  private constructor (file: string, io: FileIo, log: Logger, point: Point | null, nothingSynced: boolean) {
     this.file = file
     this.io = io
     this.log = log
     this.point = point
+    this.nothingSynced = nothingSynced
   }
 
   /** The file of a new partition, empty until its first sync. */
@@ -62,7 +67,7 @@ export class RecoveryPoint {
       point = decodePoint(fs.readFileSync(file))
       if (point === null) log(`${file}: damaged, ignored (recovery checks the last segment instead)`)
     }
-    return new RecoveryPoint(file, io, log, point)
+    return new RecoveryPoint(file, io, log, point, stat?.isFile() === true && stat.size === 0)
   }
 
   get value (): Point | null {

@@ -24,8 +24,8 @@ export interface WriterHooks {
   beforeBatch: () => void
   /** A write of `stream` failed, `first` the earliest append that fails with it: runs before any callback. */
   failed: (stream: Stream, err: Error, first: Append) => void
-  /** These durable files were synced up to the sizes given (the recovery point moves). */
-  synced: (sizes: Map<DataFile, number>) => void
+  /** A sync completed: the `synced` sizes of durable files moved (the recovery point may move). */
+  synced: () => void
   log: (line: string) => void
 }
 
@@ -43,7 +43,8 @@ export interface WriterHooks {
  *
  * A failed write is truncated back to the file's last good size. Under the
  * 'interval' policy, `requestSync()` asks for one fdatasync of every file
- * written since the last, run between batches.
+ * written since the last, run between batches: after the next batch at the
+ * latest, so a steady stream of appends cannot put it off.
  */
 export class SegmentWriter {
   private readonly fsync: FsyncPolicy
@@ -52,6 +53,7 @@ export class SegmentWriter {
   private busy = false
   private scheduled = false
   private syncWanted: DataFile[] = []
+  private batchesSinceSyncWanted = 0
   private idleWaiters: Array<() => void> = []
 
   constructor (fsync: FsyncPolicy, hooks: WriterHooks) {
@@ -89,7 +91,10 @@ export class SegmentWriter {
   private drain (): void {
     this.scheduled = false
     if (this.busy) return
-    if (this.queue.length > 0) {
+    // A sync waits for at most one batch (the one holding what it was asked for), however busy the queue.
+    const syncDue = this.syncWanted.length > 0 && (this.queue.length === 0 || this.batchesSinceSyncWanted > 0)
+    if (!syncDue && this.queue.length > 0) {
+      if (this.syncWanted.length > 0) this.batchesSinceSyncWanted++
       this.busy = true
       try {
         this.hooks.beforeBatch()
@@ -99,14 +104,13 @@ export class SegmentWriter {
       const batch = this.queue
       this.queue = []
       this.writeBatch(batch, () => this.finished())
-    } else if (this.syncWanted.length > 0) {
+    } else if (syncDue) {
       this.busy = true
       const files = this.syncWanted
       this.syncWanted = []
-      const sizes = new Map(files.map((f) => [f, f.size]))
+      this.batchesSinceSyncWanted = 0
       this.syncFiles(files, (errors) => {
-        for (const f of errors.keys()) sizes.delete(f)
-        if (sizes.size > 0) this.hooks.synced(sizes)
+        if (errors.size < files.length) this.hooks.synced()
         this.finished()
       })
     } else {
@@ -167,6 +171,18 @@ export class SegmentWriter {
         failedFiles.set(file, err)
         failedStreams.set(streamOf.get(file) as Stream, err)
       }
+      // Within a stream, ids run in file order: a file written after one whose sync failed
+      // (the segment rolled to) holds appends behind the failure, so they fail and are taken back.
+      const failedBefore = new Set<Stream>()
+      for (const file of files) {
+        const stream = streamOf.get(file) as Stream
+        if (failedFiles.has(file)) {
+          failedBefore.add(stream)
+        } else if (failedBefore.has(stream) && stream !== 'index') {
+          this.truncate(file, file.size - bytesOf(buffers.get(file) as Buffer[]))
+          failedFiles.set(file, failedStreams.get(stream) as Error)
+        }
+      }
       // Appends queued behind a failure of their stream took ids (or offsets) after it: they fail too.
       let behind: Append[] = []
       if (failedStreams.size > 0) {
@@ -178,11 +194,7 @@ export class SegmentWriter {
           this.hooks.failed(stream, err, first)
         }
       }
-      if (toSync.length > 0 && syncErrors.size < toSync.length) {
-        const synced = new Map<DataFile, number>()
-        for (const f of toSync) if (!syncErrors.has(f)) synced.set(f, f.size)
-        this.hooks.synced(synced)
-      }
+      if (toSync.some((f) => !failedFiles.has(f))) this.hooks.synced()
       for (const a of appends) a.done(failedFiles.get(a.file) ?? null)
       for (const a of behind) a.done(failedStreams.get(a.stream) as Error)
       behind = []
@@ -208,6 +220,7 @@ export class SegmentWriter {
     try {
       file.io.ftruncate(file.handle(), size)
       file.size = size
+      file.synced = Math.min(file.synced, size)
     } catch (err) {
       this.hooks.log(`could not truncate ${file.path} back to ${size} bytes after a failed write: ${(err as Error).message}`)
     }
@@ -244,8 +257,10 @@ export class SegmentWriter {
     start()
   }
 
+  /** A file synced moves its `synced` size to what it held when the sync began; one that failed stays dirty, so the next sync retries it. */
   private syncFile (file: DataFile, done: (err: Error | null) => void): void {
     file.dirty = false
+    const size = file.size
     let fd: number
     try {
       if (file.createdIn !== null) {
@@ -259,8 +274,12 @@ export class SegmentWriter {
     }
     file.io.fdatasync(fd, (err) => {
       file.unpin()
-      if (err !== null) file.dirty = true
-      done(err === null ? null : this.failure(err, file))
+      if (err !== null) {
+        file.dirty = true
+        return done(this.failure(err, file))
+      }
+      file.synced = Math.max(file.synced, Math.min(size, file.size))
+      done(null)
     })
   }
 }

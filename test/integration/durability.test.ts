@@ -6,6 +6,7 @@ import { nodeFileIo, type FileIo } from '../../lib/storage/file-io'
 import { RogServer } from '../../lib/server/server'
 import { Segment } from '../../lib/storage/segment'
 import { anyCommand } from '../helpers/arbitraries'
+import { encodeCommand } from '../../lib/protocol/request-writer'
 import type { Command, Response } from '../../lib/protocol/commands'
 
 t.test('a live server survives random bytes from many clients and keeps serving', async (t) => {
@@ -88,8 +89,9 @@ t.test('shutdown does not wait out long polls, even one queued behind another', 
   await request(port, { command: 'create', log: 'lp', partitions: 1 })
   const poll: Command = { command: 'fetch-batch', log: 'lp', partition: 0, group: 'g', offset: null, maxMessages: 10, maxBytes: 1000, waitMs: 60_000 }
   const answers = pipelined(port, [poll, poll])
-  while (server.connectionCount < 1) await new Promise((resolve) => setImmediate(resolve))
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // Until both polls are read (the create's connection may linger: count bytes, not connections).
+  const bytes = 2 * encodeCommand(poll).length
+  for (let i = 0; i < 1_000_000 && !server.connectionStats().some((c) => c.bytesRead >= bytes); i++) await new Promise((resolve) => setImmediate(resolve))
   const started = Date.now()
   await server.close()
   const elapsed = Date.now() - started
@@ -140,4 +142,29 @@ t.test('random well-formed commands against a live server are all answered, and 
   }), { numRuns: 80 })
   const logs = await request(port, { command: 'list-logs' })
   t.ok(logs.response === 'logs' && logs.logs.some((l) => l.log === 'a'), 'still serving')
+})
+
+t.test('a batch fetch answers with the committed offset it read from, even when an ack lands during the read', async (t) => {
+  let held: (() => void) | null = null
+  let hold = false
+  const io: FileIo = {
+    ...nodeFileIo,
+    read (fd, buf, position, callback) {
+      if (!hold) return nodeFileIo.read(fd, buf, position, callback)
+      hold = false
+      held = () => nodeFileIo.read(fd, buf, position, callback)
+    }
+  }
+  const server = await startServer(t, { io })
+  const { port } = server.address()
+  await request(port, { command: 'create', log: 'fb', partitions: 1 })
+  await request(port, { command: 'publish-batch', log: 'fb', partition: 0, messages: [Buffer.from('m0'), Buffer.from('m1')] })
+  hold = true
+  const fetched = request(port, { command: 'fetch-batch', log: 'fb', partition: 0, group: 'g', offset: null, maxMessages: 10, maxBytes: 1000, waitMs: 0 })
+  for (let i = 0; i < 100_000 && held === null; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.same(await request(port, { command: 'ack', log: 'fb', partition: 0, group: 'g' }), { response: 'ok' }, 'an ack lands while the read is held')
+  ;(held as unknown as () => void)()
+  const r = await fetched
+  t.ok(r.response === 'messages' && r.messages[0].offset === 0, 'the read started at the offset committed then')
+  t.equal(r.response === 'messages' && r.committedOffset, 0, 'and the answer names that offset, where its messages start')
 })

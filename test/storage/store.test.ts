@@ -280,7 +280,8 @@ t.test('a disk error on append fails that publish and leaves the partition consi
   const io: FileIo = {
     ...nodeFileIo,
     writev (fd, buffers, position) {
-      if (failures > 0) {
+      // The recovery point's writes (after syncs) are not what this test fails.
+      if (failures > 0 && !fs.readlinkSync(`/proc/self/fd/${fd}`).endsWith('recovery-point')) {
         failures--
         // A partial write, then the error: what a full disk looks like.
         fs.writeSync(fd, buffers[0].subarray(0, 7), 0, 7, position)
@@ -476,4 +477,182 @@ t.test('opening a segment reads its first entry and its tail, not the whole file
   t.ok(requested < 64 * 1024, `opening a segment of ${size} bytes read ${requested} bytes`)
   t.equal(store.partition('big', 0).highWatermark(), 20000)
   await store.close()
+})
+
+t.test('a sync that fails for one segment fails the appends to the segment rolled after it in the same batch', async (t) => {
+  let failSyncOf = ''
+  const io: FileIo = {
+    ...nodeFileIo,
+    fdatasync (fd, callback) {
+      if (failSyncOf !== '' && fs.readlinkSync(`/proc/self/fd/${fd}`).endsWith(failSyncOf)) {
+        failSyncOf = ''
+        return process.nextTick(callback, Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }))
+      }
+      nodeFileIo.fdatasync(fd, callback)
+    }
+  }
+  const dir = t.testdir()
+  let store = await openStore(dir, { io, fsync: 'always', segmentBytes: 4096 })
+  await store.createLog('sync', 1)
+  const p = store.partition('sync', 0)
+  await append(p, Array.from({ length: 31 }, (_, i) => msg(i)))
+  t.equal(p.segments.length, 1)
+  failSyncOf = '/0.log'
+  // One batch: the first append fills segment 0, the second goes to the segment rolled after it.
+  const results = await Promise.allSettled([append(p, [msg(31)]), append(p, [msg(32)])])
+  t.equal(p.segments.length, 1, 'the segment rolled for the failed batch is gone')
+  t.same(results.map((r) => r.status), ['rejected', 'rejected'], 'the append behind the failed one fails too')
+  t.equal(p.highWatermark(), 31, 'nothing of the failed batch is visible')
+  t.equal(await append(p, [msg(31)]), 31, 'the next append takes the next offset')
+  t.equal(await append(p, [msg(32)]), 32)
+  const all = await p.read(0, 1000, 1 << 20)
+  t.ok(all.length === 33 && all.every((m, i) => m.offset === i && m.data.equals(msg(i))), 'gapless, every message where it was acknowledged')
+  await store.close()
+  store = await openStore(dir)
+  t.teardown(() => store.close())
+  const again = await store.partition('sync', 0).read(0, 1000, 1 << 20)
+  t.ok(again.length === 33 && again.every((m, i) => m.offset === i && m.data.equals(msg(i))), 'the same after a reopen')
+})
+
+t.test('a crash before the first sync completes (empty recovery point) leaves a gapless prefix, whichever segment was torn', async (t) => {
+  // No sync ever succeeds, so the recovery point file stays as it was made: empty.
+  const io: FileIo = { ...nodeFileIo, fdatasync: (_fd, callback) => process.nextTick(callback, Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) }
+  const dir = path.join(t.testdir(), 'live')
+  const store = await openStore(dir, { io, fsync: 'interval', segmentBytes: 4096 })
+  t.teardown(() => store.close())
+  await store.createLog('torn', 1)
+  const p = store.partition('torn', 0)
+  await append(p, Array.from({ length: 40 }, (_, i) => msg(i)))
+  await commit(p, 'g', 40)
+  t.equal(p.segments.length, 2)
+  // The disk as a power loss may leave it: the first segment's unsynced tail torn, the second one's kept.
+  const crashed = path.join(path.dirname(dir), 'crashed')
+  fs.cpSync(dir, crashed, { recursive: true })
+  const pdir = path.join(crashed, 'torn', '0')
+  t.equal(fs.statSync(path.join(pdir, 'recovery-point')).size, 0)
+  fs.truncateSync(path.join(pdir, '0.log'), 20 * ENTRY_OVERHEAD + 20 * 100 + 50)
+  const lines: string[] = []
+  const after = await openStore(crashed, {}, lines)
+  t.teardown(() => after.close())
+  const q = after.partition('torn', 0)
+  t.equal(q.highWatermark(), 20, 'the log ends where the tear is')
+  const all = await q.read(0, 1000, 1 << 20)
+  t.ok(all.length === 20 && all.every((m, i) => m.offset === i && m.data.equals(msg(i))), 'every message before the tear, and no hole')
+  t.match(lines.join('\n'), /truncated \d+ bytes of a torn write/)
+  t.equal(q.groups.get('g'), 20, 'the group is clamped to the end')
+  t.equal(await append(q, [msg(20)]), 20, 'appends continue at the end')
+  t.same((await q.read(20, 10, 1 << 20)).map((m) => m.data.toString().slice(0, 4)), [msg(20).toString().slice(0, 4)])
+})
+
+t.test('the recovery point never passes a segment whose sync failed; the sync is retried', async (t) => {
+  let failSyncOf = ''
+  let calls = 0
+  let done = 0
+  const synced: string[] = []
+  const io: FileIo = {
+    ...nodeFileIo,
+    fdatasync (fd, callback) {
+      calls++
+      const file = path.basename(fs.readlinkSync(`/proc/self/fd/${fd}`))
+      const finish = (err: Error | null): void => {
+        done++
+        if (err === null) synced.push(file)
+        callback(err)
+      }
+      if (failSyncOf !== '' && fs.readlinkSync(`/proc/self/fd/${fd}`).endsWith(failSyncOf)) {
+        failSyncOf = ''
+        return process.nextTick(finish, Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }))
+      }
+      nodeFileIo.fdatasync(fd, finish)
+    }
+  }
+  const settled = async (n: number): Promise<void> => {
+    for (let i = 0; i < 100_000 && done < n; i++) await new Promise((resolve) => setImmediate(resolve))
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve))
+  }
+  const dir = path.join(t.testdir(), 'live')
+  const store = await openStore(dir, { io, fsync: 'interval', fsyncIntervalMs: 3_600_000, segmentBytes: 4096 })
+  t.teardown(() => store.close())
+  await store.createLog('rp', 1)
+  const p = store.partition('rp', 0)
+  failSyncOf = '/0.log'
+  // Two rolls: each asks for a sync of the segment it sealed; segment 0's fails.
+  await append(p, Array.from({ length: 70 }, (_, i) => msg(i)))
+  t.same(p.segments.map((s) => s.base), [0, 32, 64])
+  await settled(2)
+  t.same(synced, ['32.log'], 'both sealed segments were synced; segment 0\'s failed')
+  const pdir = path.join(dir, 'rp', '0')
+  const point = fs.readFileSync(path.join(pdir, 'recovery-point'))
+  t.ok(point.length === 0 || point.readUInt32BE(8) === 0, 'the recovery point stays in segment 0')
+  // What a power loss may leave: segment 0's unsynced tail torn, the synced segment 32 whole.
+  const crashed = path.join(path.dirname(dir), 'crashed')
+  fs.cpSync(dir, crashed, { recursive: true })
+  fs.truncateSync(path.join(crashed, 'rp', '0', '0.log'), 20 * ENTRY_OVERHEAD + 20 * 100 + 50)
+  const after = await openStore(crashed)
+  const q = after.partition('rp', 0)
+  t.equal(q.highWatermark(), 20, 'a gapless prefix: the log ends at the tear')
+  t.equal((await q.read(0, 1000, 1 << 20)).length, 20)
+  await after.close()
+  p.syncDirty()
+  await settled(calls + 2)
+  t.same(synced.slice(1).sort(), ['0.log', '64.log'], 'the failed sync is retried at the next interval')
+  t.equal(fs.readFileSync(path.join(pdir, 'recovery-point')).readUInt32BE(8), 64, 'then the recovery point moves on to the active segment')
+})
+
+t.test('the recovery point does not pass a segment with appends still queued for it', async (t) => {
+  let hold: (() => void) | null = null
+  let holding = false
+  const io: FileIo = {
+    ...nodeFileIo,
+    fdatasync (fd, callback) {
+      if (!holding) return nodeFileIo.fdatasync(fd, callback)
+      holding = false
+      hold = () => nodeFileIo.fdatasync(fd, callback)
+    }
+  }
+  const dir = t.testdir()
+  const store = await openStore(dir, { io, fsync: 'interval', fsyncIntervalMs: 3_600_000, segmentBytes: 4096 })
+  t.teardown(() => store.close())
+  await store.createLog('rq', 1)
+  const p = store.partition('rq', 0)
+  await append(p, Array.from({ length: 20 }, (_, i) => msg(i)))
+  holding = true
+  p.syncDirty()
+  for (let i = 0; i < 1000 && hold === null; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.ok(hold !== null, 'a sync of segment 0 is in flight')
+  // Queued while it runs: the rest of segment 0, then a roll to segment 32.
+  const appended = append(p, Array.from({ length: 20 }, (_, i) => msg(20 + i)))
+  t.same(p.segments.map((s) => s.base), [0, 32])
+  ;(hold as unknown as () => void)()
+  await appended
+  const point = fs.readFileSync(path.join(dir, 'rq', '0', 'recovery-point'))
+  t.equal(point.readUInt32BE(8), 0, 'the point stays in segment 0, whose last entries were not synced')
+  t.equal(Number(point.readBigUInt64BE(12)), 20 * (ENTRY_OVERHEAD + 100), 'at what that sync covered')
+})
+
+t.test('under --fsync interval a due sync runs while appends keep coming, after at most one batch', async (t) => {
+  let completed = 0
+  let firstSyncAt = -1
+  const io: FileIo = {
+    ...nodeFileIo,
+    fdatasync (fd, callback) {
+      if (firstSyncAt < 0) firstSyncAt = completed
+      nodeFileIo.fdatasync(fd, callback)
+    }
+  }
+  const store = await openStore(t.testdir(), { io, fsync: 'interval', fsyncIntervalMs: 3_600_000 })
+  t.teardown(() => store.close())
+  await store.createLog('busy', 1)
+  const p = store.partition('busy', 0)
+  // Each append starts the next from its callback: the writer never finds its queue empty.
+  await new Promise<void>((resolve) => {
+    const next = (): void => p.append([msg(completed)], () => {
+      completed++
+      if (completed === 5) p.syncDirty()
+      if (completed < 200) next()
+      else resolve()
+    })
+    next()
+  })
+  t.ok(firstSyncAt >= 5 && firstSyncAt <= 7, `the sync asked for after 5 appends ran after ${firstSyncAt}, not once the load stopped`)
 })
