@@ -92,7 +92,8 @@ export class RogError extends Error {
     return new RogError('BAD_FRAME', `Malformed request: ${why}`, { fatal: true })
   }
 
-  static badOffset (offset: number, end: number): RogError {
+  /** `offset` as the exact decimal text when it is past 2^53 (a JS number would round it). */
+  static badOffset (offset: number | string, end: number): RogError {
     return new RogError('BAD_OFFSET', `Offset ${offset} is past the end of the partition (${end})`)
   }
 

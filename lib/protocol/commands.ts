@@ -46,8 +46,11 @@ export interface FetchBatchCommand {
   waitMs: number
   /** Flag bit 1: answer with each message's timestamp, the partition's first offset and where the read began. */
   detailed?: boolean
+  /** The offset sent, in decimal, when it is 2^53 or more (`offset` is then Infinity): past any partition's end. */
+  offsetText?: string
 }
-export interface CommitCommand { command: 'commit', log: string, partition: number, group: string, offset: number }
+/** `offsetText`: the offset sent, in decimal, when it is 2^53 or more (`offset` is then Infinity). */
+export interface CommitCommand { command: 'commit', log: string, partition: number, group: string, offset: number, offsetText?: string }
 export interface ListLogsCommand { command: 'list-logs' }
 export interface DescribeCommand { command: 'describe', log: string }
 /** The server's version (the answer is its text). */

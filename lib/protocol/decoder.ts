@@ -295,11 +295,12 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
       const { at, flags, offsetHigh, offsetLow, maxMessages, maxBytes, waitMs } = fetchBatchParser.parse(checkGroup(body, 21))
       const offset = (flags & FETCH_FROM_OFFSET) !== 0 ? joinU64(offsetHigh, offsetLow) : null
       const detailed = (flags & FETCH_DETAILED) !== 0
-      return { command: 'fetch-batch', ...groupFields(at), offset, maxMessages, maxBytes, waitMs, ...(detailed ? { detailed } : {}) }
+      return { command: 'fetch-batch', ...groupFields(at), offset, maxMessages, maxBytes, waitMs, ...(detailed ? { detailed } : {}), ...exactText(offset, offsetHigh, offsetLow) }
     }
     case CommandByte.commit: {
       const { at, offsetHigh, offsetLow } = commitParser.parse(checkGroup(body, 8))
-      return { command: 'commit', ...groupFields(at), offset: joinU64(offsetHigh, offsetLow) }
+      const offset = joinU64(offsetHigh, offsetLow)
+      return { command: 'commit', ...groupFields(at), offset, ...exactText(offset, offsetHigh, offsetLow) }
     }
     case CommandByte.listLogs: {
       expectSize(body, 0, 'list-logs')
@@ -407,8 +408,14 @@ function u64 (body: Buffer, at: number): number {
   return value
 }
 
+/** A u64 offset as a number; from 2^53 on, Infinity (past any end, and never rounded onto a real offset). */
 function joinU64 (high: number, low: number): number {
-  return high * 0x1_0000_0000 + low
+  return high > 0x1f_ffff ? Infinity : high * 0x1_0000_0000 + low
+}
+
+/** The exact decimal text of an offset too large for a number, for error answers. */
+function exactText (offset: number | null, high: number, low: number): { offsetText?: string } {
+  return offset === Infinity ? { offsetText: ((BigInt(high) << 32n) + BigInt(low)).toString() } : {}
 }
 
 /** Batch messages: `count` times `u32 size, bytes`, filling the rest of the body exactly. */

@@ -238,10 +238,12 @@ export class Executor extends Duplex {
         case 'ack':
           return this.store.partition(c.log, c.partition).ack(c.group, (err) => done(err === null ? OK : this.errorResponse(err)))
         case 'commit':
+          if (c.offsetText !== undefined) return fail(RogError.badOffset(c.offsetText, this.store.partition(c.log, c.partition).highWatermark()))
           return this.store.partition(c.log, c.partition).commit(c.group, c.offset, (err) => {
             done(err === null ? { response: 'offset', offset: c.offset } : this.errorResponse(err))
           })
         case 'fetch-batch':
+          if (c.offsetText !== undefined) return fail(RogError.badOffset(c.offsetText, this.store.partition(c.log, c.partition).highWatermark()))
           this.fetchBatch(c.log, c.partition, c.group, c.offset, c.maxMessages, c.maxBytes, c.waitMs, c.detailed === true).then(done, fail)
           return
         case 'create':

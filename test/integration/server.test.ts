@@ -198,3 +198,20 @@ t.test('a connection idle in the middle of a frame is closed after --idle-timeou
   await once(socket, 'close')
   t.pass('closed by the server')
 })
+
+t.test('offsets of 2^53 and more are answered exactly, never rounded', async (t) => {
+  const server = await startServer(t)
+  const { port } = server.address()
+  await request(port, { command: 'create', log: 'big', partitions: 1 })
+  const max = Buffer.from('ffffffffffffffff', 'hex')
+  const commit = encodeCommand({ command: 'commit', log: 'big', partition: 0, group: 'g', offset: 0 })
+  max.copy(commit, commit.length - 8)
+  const fetch = encodeCommand({ command: 'fetch-batch', log: 'big', partition: 0, group: 'g', offset: 0, maxMessages: 1, maxBytes: 1, waitMs: 0 })
+  max.copy(fetch, fetch.length - 20)
+  for (const frame of [commit, fetch]) {
+    const answer = await exchange(port, frame)
+    t.equal(answer[0], 1, 'an error answer')
+    t.equal(answer.toString('utf8', 9), 'Offset 18446744073709551615 is past the end of the partition (0)')
+  }
+  t.same(await request(port, { command: 'commit', log: 'big', partition: 0, group: 'g', offset: 0 }), { response: 'offset', offset: 0 }, 'the connection and the group are unharmed')
+})
