@@ -15,6 +15,7 @@ export type RogErrorCode =
   | 'MESSAGE_TOO_LARGE'
   | 'FRAME_TOO_LARGE'
   | 'BAD_FRAME'
+  | 'BATCH_TOO_LARGE'
   | 'UNKNOWN_COMMAND'
   | 'STORAGE'
   | 'TOO_MANY_CONNECTIONS'
@@ -78,6 +79,11 @@ export class RogError extends Error {
     return new RogError('BAD_FRAME', `Malformed request: ${why}`, { fatal: true })
   }
 
+  /** Refused from the batch's header; its body is skipped and the connection stays open. */
+  static batchTooLarge (count: number, limit: number): RogError {
+    return new RogError('BATCH_TOO_LARGE', `Batch of ${count} messages exceeds the limit of ${limit} messages`)
+  }
+
   static badOffset (offset: number, end: number): RogError {
     return new RogError('BAD_OFFSET', `Offset ${offset} is past the end of the partition (${end})`)
   }
@@ -128,6 +134,7 @@ const SERVER_TEXTS: Array<[RegExp, RogErrorCode]> = [
   [/^Message of \d+ bytes exceeds the limit/, 'MESSAGE_TOO_LARGE'],
   [/^Request of \d+ bytes exceeds the limit/, 'FRAME_TOO_LARGE'],
   [/^Malformed request: /, 'BAD_FRAME'],
+  [/^Batch of \d+ messages exceeds the limit/, 'BATCH_TOO_LARGE'],
   [/^Unknown command /, 'UNKNOWN_COMMAND'],
   [/^Storage error |^Segment .* is damaged/, 'STORAGE'],
   [/^Too many connections/, 'TOO_MANY_CONNECTIONS'],

@@ -42,7 +42,7 @@ export interface FetchBatchCommand {
 export interface CommitCommand { command: 'commit', log: string, partition: number, group: string, offset: number }
 export interface ListLogsCommand { command: 'list-logs' }
 export interface DescribeCommand { command: 'describe', log: string }
-/** A frame the decoder could not accept; answered with the error, then the connection ends. */
+/** A frame the decoder could not accept; answered with the error, then, when `error.fatal` (a framing error), the connection ends. */
 export interface InvalidCommand { command: 'invalid', error: RogError }
 
 export type Command =

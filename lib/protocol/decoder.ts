@@ -2,7 +2,7 @@ import { Transform, type TransformCallback } from 'node:stream'
 import { Parser } from 'binary-parser'
 import { RogError } from '../errors'
 import { CommandByte, FIRST_FRAMED_COMMAND, LAST_COMMAND, type Command } from './commands'
-import { MAX_GROUP_BYTES, protocolLimits, type ProtocolLimits } from './limits'
+import { MAX_BATCH_MESSAGES, MAX_GROUP_BYTES, protocolLimits, type ProtocolLimits } from './limits'
 import { readU64 } from './u64'
 
 /**
@@ -25,13 +25,18 @@ import { readU64 } from './u64'
  *
  * A framing error (unknown command, size over a limit, malformed frame) is
  * pushed as an `invalid` command after the good commands before it; then the
- * readable side ends and later input is discarded.
+ * readable side ends and later input is discarded. A publish-batch stating
+ * more than MAX_BATCH_MESSAGES messages is refused from its header: a
+ * non-fatal `invalid` command, and `skipping` counts down its body as it
+ * arrives, without keeping it.
+
  */
 export class Decoder extends Transform {
   private readonly limits: ProtocolLimits
   private chunks: Buffer[] = []
   private bufferedBytes = 0
   private needed = 1
+  private skipping = 0
   private failed = false
 
   constructor (limits: ProtocolLimits = protocolLimits()) {
@@ -39,16 +44,21 @@ export class Decoder extends Transform {
     this.limits = limits
   }
 
-  /** Bytes received and not yet decoded (for idle and shutdown decisions). */
+  /** Bytes received and not yet decoded. */
   get pendingBytes (): number {
     return this.bufferedBytes
+  }
+
+  /** In the middle of a frame and waiting for the peer to send the rest. */
+  get awaitingPeer (): boolean {
+    return (this.bufferedBytes > 0 || this.skipping > 0) && !this.failed
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.failed) return callback()
     const commands: Command[] = []
     try {
-      let at = 0
+      let at = this.skip(chunk, 0)
       // A frame begun in earlier chunks: join only the bytes that complete it (or its next size field).
       while (this.bufferedBytes > 0) {
         if (this.bufferedBytes + chunk.length - at < this.needed) {
@@ -62,12 +72,17 @@ export class Decoder extends Transform {
         at += take
         const buf = Buffer.concat(this.chunks, this.needed)
         const size = frameSize(buf, 0, this.limits)
-        if (size > 0 && size <= buf.length) {
+        const refused = size > 0 ? refusal(buf, 0) : null
+        if (refused !== null) {
+          commands.push(refused)
+          this.endFrame()
+          if (size <= buf.length) at -= buf.length - size
+          else this.skipping = size - buf.length
+          at = this.skip(chunk, at)
+        } else if (size > 0 && size <= buf.length) {
           at -= buf.length - size
           commands.push(decodeFrame(buf.subarray(0, size), this.limits))
-          this.chunks = []
-          this.bufferedBytes = 0
-          this.needed = 1
+          this.endFrame()
         } else {
           this.chunks = [buf]
           this.bufferedBytes = buf.length
@@ -76,6 +91,13 @@ export class Decoder extends Transform {
       }
       while (at < chunk.length) {
         const size = frameSize(chunk, at, this.limits)
+        const refused = size > 0 && chunk[at] === CommandByte.publishBatch ? refusal(chunk, at) : null
+        if (refused !== null) {
+          commands.push(refused)
+          this.skipping = size
+          at = this.skip(chunk, at)
+          continue
+        }
         if (size < 0 || at + size > chunk.length) {
           this.chunks = [chunk.subarray(at)]
           this.bufferedBytes = chunk.length - at
@@ -88,8 +110,7 @@ export class Decoder extends Transform {
     } catch (err) {
       commands.push({ command: 'invalid', error: asRogError(err) })
       this.failed = true
-      this.chunks = []
-      this.bufferedBytes = 0
+      this.endFrame()
     }
     if (commands.length > 0) this.push(commands)
     if (this.failed) this.push(null)
@@ -100,17 +121,44 @@ export class Decoder extends Transform {
   stop (): void {
     if (this.failed) return
     this.failed = true
-    this.chunks = []
-    this.bufferedBytes = 0
+    this.endFrame()
+    this.skipping = 0
     this.push(null)
   }
 
   override _flush (callback: TransformCallback): void {
     // Bytes of an unfinished frame at end of input: the peer hung up mid-request; nothing to answer.
-    this.chunks = []
-    this.bufferedBytes = 0
+    this.endFrame()
     callback()
   }
+
+  private skip (chunk: Buffer, at: number): number {
+    const n = Math.min(this.skipping, chunk.length - at)
+    this.skipping -= n
+    return at + n
+  }
+
+  private endFrame (): void {
+    this.chunks = []
+    this.bufferedBytes = 0
+    this.needed = 1
+  }
+}
+
+/** A publish-batch whose header states more messages than allowed: answered with an error, its body skipped. */
+function refusal (buf: Buffer, at: number): Command | null {
+  if (buf[at] !== CommandByte.publishBatch || buf.length - at < 7) return null
+  const countEnd = batchCountEnd(buf, at)
+  if (countEnd < 0 || countEnd > buf.length - at) return null
+  const count = buf.readUInt32BE(at + countEnd - 4)
+  if (count <= MAX_BATCH_MESSAGES) return null
+  return { command: 'invalid', error: RogError.batchTooLarge(count, MAX_BATCH_MESSAGES) }
+}
+
+/** Where a publish-batch's `u32 count` ends, when its body is long enough to hold it (else -1); needs 7 bytes. */
+function batchCountEnd (buf: Buffer, at: number): number {
+  const end = 7 + buf[at + 6] + 4
+  return end <= 5 + buf.readUInt32BE(at + 1) ? end : -1
 }
 
 function asRogError (err: unknown): RogError {
@@ -156,9 +204,17 @@ export function frameSize (buf: Buffer, at: number, limits: ProtocolLimits): num
       if (avail < 5) return -5
       const body = buf.readUInt32BE(at + 1)
       if (body > limits.maxFrameBytes) throw RogError.frameTooLarge(body, limits.maxFrameBytes)
-      return 5 + body
+      return command === CommandByte.publishBatch ? batchFrameSize(buf, at, body) : 5 + body
     }
   }
+}
+
+/** A publish-batch's size, once its `u32 count` can be read (see refusal()), before its body is buffered. */
+function batchFrameSize (buf: Buffer, at: number, body: number): number {
+  if (body < 2) return 5 + body
+  if (buf.length - at < 7) return -7
+  const countEnd = batchCountEnd(buf, at)
+  return countEnd > buf.length - at ? -countEnd : 5 + body
 }
 
 function readBigSize (buf: Buffer, at: number): bigint {

@@ -1,19 +1,21 @@
 import { Duplex } from 'node:stream'
 import { RogError } from '../errors'
+import { MESSAGE_WEIGHT, commandWeight } from '../protocol/command-weight'
 import type { Command, PublishCommand, Response } from '../protocol/commands'
+import { MAX_BATCH_MESSAGES } from '../protocol/limits'
 import type { Partition } from '../storage/partition'
 import type { Store } from '../storage/store'
 
 export interface ExecutorOptions {
   /** Commands accepted and not yet answered, beyond which the executor stops reading. */
   maxPending?: number
-  /** Message bytes held by those commands, beyond which it stops reading. */
+  /** What those commands weigh (`commandWeight`: message bytes, and MESSAGE_WEIGHT per message), beyond which it stops reading. */
   maxPendingBytes?: number
   log?: (line: string) => void
 }
 
 const OK: Response = { response: 'ok' }
-export const MAX_FETCH_MESSAGES = 100_000
+export const MAX_FETCH_MESSAGES = MAX_BATCH_MESSAGES
 export const MAX_FETCH_BYTES = 8 * 1024 * 1024
 export const MAX_WAIT_MS = 60_000
 /** Most publishes coalesced into one append. */
@@ -33,9 +35,9 @@ interface Slot { response: Response | Response[] | null }
  *
  * Backpressure: while the readable side is full (push() said false) no new
  * command starts and the write callback is held; it is also held while too
- * many commands or message bytes are pending. So answers waiting for a slow
- * reader are bounded by what was already running, and a client that does not
- * read its answers stalls its own socket.
+ * many commands, or too much weight of messages (commandWeight), are pending.
+ * So answers waiting for a slow reader are bounded by what was already
+ * running, and a client that does not read its answers stalls its own socket.
  */
 export class Executor extends Duplex {
   private readonly store: Store
@@ -65,7 +67,7 @@ export class Executor extends Duplex {
   override _write (commands: Command[], _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     for (const c of commands) {
       this.waiting.push(c)
-      this.pendingBytes += weight(c)
+      this.pendingBytes += commandWeight(c)
     }
     this.pump()
     if (this.full()) this.heldWrite = callback
@@ -131,7 +133,7 @@ export class Executor extends Duplex {
       slot.response = response
       this.inflight--
       if (barrier) this.barriers--
-      this.pendingBytes -= weight(c)
+      this.pendingBytes -= commandWeight(c)
       this.settled()
     })
   }
@@ -147,7 +149,7 @@ export class Executor extends Duplex {
     } catch (err) {
       this.waitingHead++
       this.slots.push({ response: this.errorResponse(err) })
-      this.pendingBytes -= first.data.length
+      this.pendingBytes -= commandWeight(first)
       return this.settled()
     }
     let end = this.waitingHead + 1
@@ -183,7 +185,7 @@ export class Executor extends Duplex {
         }
       }
       this.inflight -= run.length
-      this.pendingBytes -= bytes
+      this.pendingBytes -= bytes + MESSAGE_WEIGHT * run.length
       this.settled()
     })
   }
@@ -259,7 +261,7 @@ export class Executor extends Duplex {
             }))
           })
         case 'invalid':
-          return done({ response: 'error', message: c.error.message, fatal: true })
+          return done({ response: 'error', message: c.error.message, fatal: c.error.fatal })
       }
     } catch (err) {
       fail(err)
@@ -288,14 +290,4 @@ export class Executor extends Duplex {
 
 function isPublish (c: Command): boolean {
   return c.command === 'publish' || c.command === 'publish-batch'
-}
-
-function weight (c: Command): number {
-  if (c.command === 'publish') return c.data.length
-  if (c.command === 'publish-batch') {
-    let n = 0
-    for (const m of c.messages) n += m.length
-    return n
-  }
-  return 0
 }

@@ -87,7 +87,7 @@ export class RogServer {
     })
     if (this.options.idleTimeoutMs !== undefined && this.options.idleTimeoutMs > 0) {
       socket.setTimeout(this.options.idleTimeoutMs, () => {
-        if (decoder.pendingBytes > 0) socket.destroy()
+        if (decoder.awaitingPeer) socket.destroy()
       })
     }
     pipeline(socket, decoder, executor, encoder, socket, () => {

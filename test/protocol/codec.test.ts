@@ -183,3 +183,45 @@ t.test('a large publish split into many chunks decodes to the same bytes', async
   const [c] = decode(parts)
   t.ok(c.command === 'publish' && c.data.equals(data))
 })
+
+/** A publish-batch frame stating `count` messages, with `body` arbitrary bytes after the count. */
+function batchHeader (count: number, rest: Buffer): Buffer {
+  const head = Buffer.from([5, 0, 0, 0, 0, 0, 1, 0x62, 0, 0, 0, 0])
+  head.writeUInt32BE(count, 8)
+  const frame = Buffer.concat([head, rest])
+  frame.writeUInt32BE(frame.length - 5, 1)
+  return frame
+}
+
+t.test('a batch of more than 100,000 messages is refused from its header; its body is skipped, the next request decodes', async (t) => {
+  const after = encodeCommand({ command: 'list-logs' })
+  const refused = batchHeader(100_001, Buffer.alloc(40, 0xee))
+  const bytes = Buffer.concat([refused, after])
+  const check = (out: Command[], how: string): void => {
+    const [first, second] = out
+    t.equal(out.length, 2, `${how}: the refusal, then the next command`)
+    t.equal(first.command === 'invalid' && first.error.code, 'BATCH_TOO_LARGE', how)
+    t.equal(first.command === 'invalid' && first.error.fatal, false, `${how}: not a framing error`)
+    t.equal(second?.command, 'list-logs', how)
+  }
+  check(decode([bytes]), 'whole')
+  check(decode(bytewise(bytes)), 'one byte at a time')
+  for (let cut = 1; cut < bytes.length; cut++) check(decode([bytes.subarray(0, cut), bytes.subarray(cut)]), `split at ${cut}`)
+  const ok = decode([batchHeader(100_000, Buffer.alloc(0))])
+  t.match(ok, [{ command: 'invalid', error: { code: 'BAD_FRAME' } }], '100,000 is within the limit (this one is malformed: no messages follow)')
+
+  const decoder = new Decoder()
+  const out: Command[] = []
+  decoder.on('data', (cs: Command[]) => out.push(...cs))
+  const big = batchHeader(4_000_000, Buffer.alloc(0))
+  big.writeUInt32BE(16_000_000, 1)
+  decoder.write(big)
+  let pending = 0
+  for (let sent = big.length - 5; sent < 16_000_000; sent += 1 << 20) {
+    decoder.write(Buffer.alloc(Math.min(1 << 20, 16_000_000 - sent)))
+    pending = Math.max(pending, decoder.pendingBytes)
+  }
+  decoder.write(after)
+  t.equal(pending, 0, 'nothing of the 16 MB body is kept')
+  t.same(out.map((c) => c.command), ['invalid', 'list-logs'])
+})
