@@ -38,12 +38,15 @@ interface Slot { response: Response | Response[] | null }
  * many commands, or too much weight of messages (commandWeight), are pending.
  * So answers waiting for a slow reader are bounded by what was already
  * running, and a client that does not read its answers stalls its own socket.
+ *
+ * A destroyed executor (its connection closed) cancels its long polls at once.
  */
 export class Executor extends Duplex {
   private readonly store: Store
   private readonly maxPending: number
   private readonly maxPendingBytes: number
   private readonly log: (line: string) => void
+  private readonly abort = new AbortController()
   private waiting: Command[] = []
   private waitingHead = 0
   private slots: Slot[] = []
@@ -77,6 +80,11 @@ export class Executor extends Duplex {
   override _final (callback: (err?: Error | null) => void): void {
     this.heldFinal = callback
     this.release()
+  }
+
+  override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
+    this.abort.abort()
+    callback(err)
   }
 
   override _read (): void {
@@ -274,8 +282,8 @@ export class Executor extends Duplex {
     if (offset > p.highWatermark()) {
       throw RogError.badOffset(offset, p.highWatermark())
     }
-    await p.waitFor(offset, Math.min(waitMs, MAX_WAIT_MS))
-    const messages = maxMessages === 0
+    await p.waitFor(offset, Math.min(waitMs, MAX_WAIT_MS), this.abort.signal)
+    const messages = maxMessages === 0 || this.abort.signal.aborted
       ? []
       : await p.read(offset, Math.min(maxMessages, MAX_FETCH_MESSAGES), Math.min(Math.max(maxBytes, 1), MAX_FETCH_BYTES))
     return { response: 'messages', committedOffset: p.groups.get(group), endOffset: p.highWatermark(), messages }

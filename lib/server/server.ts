@@ -22,6 +22,7 @@ interface Connection { socket: net.Socket, decoder: Decoder, done: Promise<void>
 /** After our side of a connection has ended, how long the peer has to hang up before we do. */
 const LINGER_MS = 1000
 const SHUTDOWN_GRACE_MS = 10_000
+const EMPTY = Buffer.alloc(0)
 
 /**
  * The Rog server: one net.Server, and per connection one
@@ -90,6 +91,12 @@ export class RogServer {
         if (decoder.awaitingPeer) socket.destroy()
       })
     }
+    // The peer ended its side. A reset often shows as that end too (when it came with the last
+    // request, or before the accept), and only a write tells the two apart: an empty one fails
+    // on a reset socket, which brings the pipeline down and cancels the connection's long polls.
+    socket.once('end', () => {
+      if (socket.writable) socket.write(EMPTY)
+    })
     pipeline(socket, decoder, executor, encoder, socket, () => {
       socket.destroy()
       this.connections.delete(connection)

@@ -187,15 +187,17 @@ export class Partition {
     return out
   }
 
-  /** Resolves once the high watermark passes `offset`, or after `ms`. */
-  waitFor (offset: number, ms: number): Promise<void> {
-    if (this.highWatermark() > offset || ms <= 0 || this.draining) return Promise.resolve()
+  /** Resolves once the high watermark passes `offset`, or after `ms`, or at once when `signal` aborts (the waiter and its timer are dropped). */
+  waitFor (offset: number, ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.highWatermark() > offset || ms <= 0 || this.draining || signal?.aborted === true) return Promise.resolve()
     return new Promise((resolve) => {
-      const waiter: Waiter = { offset, wake: () => { clearTimeout(timer); resolve() } }
-      const timer = setTimeout(() => {
+      const waiter: Waiter = { offset, wake: () => { clearTimeout(timer); signal?.removeEventListener('abort', drop); resolve() } }
+      const drop = (): void => {
         this.waiters = this.waiters.filter((w) => w !== waiter)
-        resolve()
-      }, ms)
+        waiter.wake()
+      }
+      const timer = setTimeout(drop, ms)
+      signal?.addEventListener('abort', drop, { once: true })
       this.waiters.push(waiter)
     })
   }
