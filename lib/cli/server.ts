@@ -1,7 +1,7 @@
 import * as path from 'node:path'
 import type { Command } from 'commander'
 import { Option } from 'commander'
-import { RogServer } from '../server/server'
+import { DEFAULT_MAX_BUFFERED_BYTES, RogServer } from '../server/server'
 import type { FsyncPolicy } from '../storage/segment-writer'
 import { DEFAULT_SEGMENT_BYTES } from '../storage/store'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/limits'
@@ -17,6 +17,7 @@ interface ServerFlags {
   fsyncIntervalMs: number
   idleTimeoutMs: number
   maxConnections: number
+  maxBufferedBytes: number
 }
 
 export function serverCommand (program: Command): void {
@@ -29,8 +30,9 @@ export function serverCommand (program: Command): void {
     .option('--max-message-bytes <n>', 'largest message a publish may carry', integer(1, 256 * 1024 * 1024), DEFAULT_MAX_MESSAGE_BYTES)
     .addOption(new Option('--fsync <mode>', 'when appends reach stable storage before they are answered').choices(['always', 'interval', 'never']).default('always'))
     .option('--fsync-interval-ms <ms>', 'with --fsync interval: how often dirty files are synced', integer(1, 3_600_000), 1000)
-    .option('--idle-timeout-ms <ms>', 'close a connection that sent part of a request and then nothing for this long (0: never)', integer(0), 30_000)
+    .option('--idle-timeout-ms <ms>', 'close a connection that sent part of a request, or left its answers unread, and then nothing for this long (0: never)', integer(0), 30_000)
     .option('--max-connections <n>', 'refuse clients beyond this many open connections', integer(1), 10_000)
+    .option('--max-buffered-bytes <n>', 'memory for requests and answers of all connections together; beyond it sockets stop being read', integer(1024 * 1024), DEFAULT_MAX_BUFFERED_BYTES)
     .action(async (flags: ServerFlags) => {
       process.title = 'rog-server'
       const dataDir = path.resolve(flags.dataDir ?? process.env.ROG_HOME ?? 'rog-data')
@@ -43,7 +45,8 @@ export function serverCommand (program: Command): void {
         fsync: flags.fsync,
         fsyncIntervalMs: flags.fsyncIntervalMs,
         idleTimeoutMs: flags.idleTimeoutMs,
-        maxConnections: flags.maxConnections
+        maxConnections: flags.maxConnections,
+        maxBufferedBytes: flags.maxBufferedBytes
       })
       const { host, port } = server.address()
       process.stdout.write(`rog server listening on ${host}:${port}, data in ${dataDir}\n`)

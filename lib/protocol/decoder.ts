@@ -1,9 +1,25 @@
 import { Transform, type TransformCallback } from 'node:stream'
 import { Parser } from 'binary-parser'
 import { RogError } from '../errors'
+import { MESSAGE_WEIGHT, commandWeight } from './command-weight'
 import { CommandByte, FIRST_FRAMED_COMMAND, LAST_COMMAND, type Command } from './commands'
 import { MAX_BATCH_MESSAGES, MAX_GROUP_BYTES, protocolLimits, type ProtocolLimits } from './limits'
 import { readU64 } from './u64'
+
+/**
+ * Where a decoder accounts for the memory it admits (the server's
+ * ConnectionMemory): it reserves a frame (its bytes and messages) when it
+ * starts receiving it, released when the frame is decoded, and each
+ * command's `commandWeight` when it decodes it, released by whoever answers
+ * the command.
+ */
+export interface DecoderMemory {
+  reserve (bytes: number): void
+  release (bytes: number): void
+  full (): boolean
+  /** Calls back on a later tick once `full()` is false. */
+  whenRoom (callback: () => void): void
+}
 
 /**
  * Decoder: a Transform from request bytes to arrays of Command objects, one
@@ -29,19 +45,32 @@ import { readU64 } from './u64'
  * more than MAX_BATCH_MESSAGES messages is refused from its header: a
  * non-fatal `invalid` command, and `skipping` counts down its body as it
  * arrives, without keeping it.
-
+ *
+ * Memory (when given a DecoderMemory): a frame that does not lie whole in the
+ * chunk at hand is reserved in full once its size is known (its bytes and
+ * MESSAGE_WEIGHT per message it states), and from then on its bytes are
+ * always taken, so a frame started always completes. Between frames, while
+ * the memory is full, the decoder holds its callback (`held`): its socket
+ * stops being read until there is room.
  */
 export class Decoder extends Transform {
   private readonly limits: ProtocolLimits
+  private readonly memory: DecoderMemory | null
   private chunks: Buffer[] = []
   private bufferedBytes = 0
   private needed = 1
+  /** Once its size is known: what the frame being received is reserved for (its bytes and messages). */
+  private frameWeight = 0
+  /** What is reserved for it now (0, or frameWeight). */
+  private reserved = 0
   private skipping = 0
+  private held: TransformCallback | null = null
   private failed = false
 
-  constructor (limits: ProtocolLimits = protocolLimits()) {
+  constructor (limits: ProtocolLimits = protocolLimits(), memory: DecoderMemory | null = null) {
     super({ writableObjectMode: false, readableObjectMode: true, readableHighWaterMark: 16 })
     this.limits = limits
+    this.memory = memory
   }
 
   /** Bytes received and not yet decoded. */
@@ -49,14 +78,15 @@ export class Decoder extends Transform {
     return this.bufferedBytes
   }
 
-  /** In the middle of a frame and waiting for the peer to send the rest. */
+  /** In the middle of a frame and waiting for the peer to send the rest (not for memory). */
   get awaitingPeer (): boolean {
-    return (this.bufferedBytes > 0 || this.skipping > 0) && !this.failed
+    return (this.bufferedBytes > 0 || this.skipping > 0) && this.held === null && !this.failed
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.failed) return callback()
     const commands: Command[] = []
+    let weight = 0
     try {
       let at = this.skip(chunk, 0)
       // A frame begun in earlier chunks: join only the bytes that complete it (or its next size field).
@@ -75,18 +105,22 @@ export class Decoder extends Transform {
         const refused = size > 0 ? refusal(buf, 0) : null
         if (refused !== null) {
           commands.push(refused)
+          weight += commandWeight(refused)
           this.endFrame()
           if (size <= buf.length) at -= buf.length - size
           else this.skipping = size - buf.length
           at = this.skip(chunk, at)
         } else if (size > 0 && size <= buf.length) {
           at -= buf.length - size
-          commands.push(decodeFrame(buf.subarray(0, size), this.limits))
+          const c = decodeFrame(buf.subarray(0, size), this.limits)
+          weight += commandWeight(c)
+          commands.push(c)
           this.endFrame()
         } else {
           this.chunks = [buf]
           this.bufferedBytes = buf.length
           this.needed = Math.abs(size)
+          this.frameWeight = size > 0 ? frameWeight(buf, 0, size) : 0
         }
       }
       while (at < chunk.length) {
@@ -94,6 +128,7 @@ export class Decoder extends Transform {
         const refused = size > 0 && chunk[at] === CommandByte.publishBatch ? refusal(chunk, at) : null
         if (refused !== null) {
           commands.push(refused)
+          weight += commandWeight(refused)
           this.skipping = size
           at = this.skip(chunk, at)
           continue
@@ -102,19 +137,27 @@ export class Decoder extends Transform {
           this.chunks = [chunk.subarray(at)]
           this.bufferedBytes = chunk.length - at
           this.needed = Math.abs(size)
+          this.frameWeight = size > 0 ? frameWeight(chunk, at, size) : 0
           break
         }
-        commands.push(chunk[at] === CommandByte.publish ? decodePublish(chunk, at, size) : decodeFrame(chunk.subarray(at, at + size), this.limits))
+        const c = chunk[at] === CommandByte.publish ? decodePublish(chunk, at, size) : decodeFrame(chunk.subarray(at, at + size), this.limits)
+        weight += commandWeight(c)
+        commands.push(c)
         at += size
       }
     } catch (err) {
-      commands.push({ command: 'invalid', error: asRogError(err) })
+      const invalid: Command = { command: 'invalid', error: asRogError(err) }
+      commands.push(invalid)
+      weight += commandWeight(invalid)
       this.failed = true
       this.endFrame()
     }
-    if (commands.length > 0) this.push(commands)
+    if (commands.length > 0) {
+      this.memory?.reserve(weight)
+      this.push(commands)
+    }
     if (this.failed) this.push(null)
-    callback()
+    this.admit(callback)
   }
 
   /** Ends the stream of commands after those already decoded; later input is discarded (server shutdown). */
@@ -124,12 +167,36 @@ export class Decoder extends Transform {
     this.endFrame()
     this.skipping = 0
     this.push(null)
+    this.readmit()
   }
 
   override _flush (callback: TransformCallback): void {
     // Bytes of an unfinished frame at end of input: the peer hung up mid-request; nothing to answer.
     this.endFrame()
     callback()
+  }
+
+  /** Takes the next chunk now, or once there is memory for it; a frame under way is always taken. */
+  private admit (callback: TransformCallback): void {
+    const memory = this.memory
+    if (memory === null || this.failed || this.reserved > 0 || this.skipping > 0) return callback()
+    if (memory.full()) {
+      this.held = callback
+      memory.whenRoom(() => this.readmit())
+      return
+    }
+    if (this.frameWeight > 0) {
+      this.reserved = this.frameWeight
+      memory.reserve(this.reserved)
+    }
+    callback()
+  }
+
+  private readmit (): void {
+    const callback = this.held
+    if (callback === null) return
+    this.held = null
+    this.admit(callback)
   }
 
   private skip (chunk: Buffer, at: number): number {
@@ -142,7 +209,17 @@ export class Decoder extends Transform {
     this.chunks = []
     this.bufferedBytes = 0
     this.needed = 1
+    this.frameWeight = 0
+    if (this.reserved > 0) this.memory?.release(this.reserved)
+    this.reserved = 0
   }
+}
+
+/** What a frame of `size` bytes at `at` (its header present) is reserved for while it arrives: its bytes, and MESSAGE_WEIGHT per message it states. */
+function frameWeight (buf: Buffer, at: number, size: number): number {
+  const countEnd = buf[at] === CommandByte.publishBatch && buf.length - at >= 7 ? batchCountEnd(buf, at) : -1
+  const messages = countEnd > 0 && countEnd <= buf.length - at ? buf.readUInt32BE(at + countEnd - 4) : 1
+  return size + MESSAGE_WEIGHT * messages
 }
 
 /** A publish-batch whose header states more messages than allowed: answered with an error, its body skipped. */

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Decoder } from '../../lib/protocol/decoder'
+import { Decoder, type DecoderMemory } from '../../lib/protocol/decoder'
+import { MESSAGE_WEIGHT, commandWeight } from '../../lib/protocol/command-weight'
 import { Encoder, encodeResponses } from '../../lib/protocol/encoder'
 import { encodeCommand } from '../../lib/protocol/request-writer'
 import { ResponseReader, expectFor } from '../../lib/protocol/response-reader'
@@ -224,4 +225,42 @@ t.test('a batch of more than 100,000 messages is refused from its header; its bo
   decoder.write(after)
   t.equal(pending, 0, 'nothing of the 16 MB body is kept')
   t.same(out.map((c) => c.command), ['invalid', 'list-logs'])
+})
+
+t.test('with a DecoderMemory: a frame is reserved in full once its size is known, and input is held between frames while memory is full', async (t) => {
+  let held = 0
+  let full = false
+  let wake: (() => void) | null = null
+  const memory: DecoderMemory = {
+    reserve: (n) => { held += n },
+    release: (n) => { held -= n },
+    full: () => full,
+    whenRoom: (callback) => { wake = callback }
+  }
+  const decoder = new Decoder(protocolLimits(), memory)
+  const out: Command[] = []
+  decoder.on('data', (cs: Command[]) => out.push(...cs))
+  const data = Buffer.alloc(100_000, 3)
+  const publish = encodeCommand({ command: 'publish', log: 'm', partition: 0, data, reply: 'ok' })
+  decoder.write(publish.subarray(0, 20))
+  t.equal(held, publish.length + MESSAGE_WEIGHT, 'the whole frame is reserved from its header')
+  full = true
+  decoder.write(publish.subarray(20, 50_000))
+  decoder.write(publish.subarray(50_000))
+  t.equal(out.length, 1, 'a frame under way is always taken, even when memory is full')
+  t.equal(held, commandWeight(out[0]), 'the frame reservation became the command weight')
+  t.equal(commandWeight(out[0]), data.length + MESSAGE_WEIGHT)
+  t.not(wake, null, 'at the frame boundary, full: the decoder waits for room')
+  let written = false
+  decoder.write(encodeCommand({ command: 'list-logs' }), () => { written = true })
+  await new Promise((resolve) => setImmediate(resolve))
+  t.notOk(written, 'the next chunk is not taken while memory is full')
+  t.equal(out.length, 1)
+  t.notOk(decoder.awaitingPeer, 'held for memory, not waiting for the peer')
+  full = false
+  ;(wake as (() => void) | null)?.()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.ok(written, 'taken once there is room')
+  t.same(out.map((c) => c.command), ['publish', 'list-logs'])
+  t.equal(held, data.length + 2 * MESSAGE_WEIGHT)
 })
