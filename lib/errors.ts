@@ -21,6 +21,7 @@ export type RogErrorCode =
   | 'TOO_MANY_CONNECTIONS'
   | 'IDLE_TIMEOUT'
   | 'SHUTTING_DOWN'
+  | 'DATA_DIR_LOCKED'
   | 'CONNECTION'
   | 'BAD_ADDRESS'
   | 'PROTOCOL'
@@ -102,6 +103,10 @@ export class RogError extends Error {
 
   static shuttingDown (): RogError {
     return new RogError('SHUTTING_DOWN', 'Server is shutting down')
+  }
+
+  static dataDirLocked (dir: string, holder: string): RogError {
+    return new RogError('DATA_DIR_LOCKED', `Data directory ${dir} is in use by ${holder}; is another rog server running on it?`)
   }
 
   /**

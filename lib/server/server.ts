@@ -5,6 +5,7 @@ import { RogError } from '../errors'
 import { Decoder } from '../protocol/decoder'
 import { Encoder, encodeResponses } from '../protocol/encoder'
 import { protocolLimits } from '../protocol/limits'
+import { DataDirLock } from '../storage/data-dir-lock'
 import { Store, type StoreOptions } from '../storage/store'
 import { ConnectionMemory } from './connection-memory'
 import { Executor } from './executor'
@@ -37,31 +38,42 @@ const SHUTDOWN_GRACE_MS = 10_000
  * The Rog server: one net.Server, and per connection one
  * `pipeline(socket, Decoder, Executor, Encoder, SocketSink)` over a shared
  * Store, each connection accounting its memory in a ConnectionMemory drawn
- * on one MemoryBudget.
+ * on one MemoryBudget. The data directory is locked (DataDirLock) from
+ * before the store opens until after it is closed.
  */
 export class RogServer {
   readonly store: Store
   readonly budget: MemoryBudget
+  private readonly lock: DataDirLock
   private readonly server: net.Server
   private readonly options: ServerOptions
   private readonly connections = new Set<Connection>()
   private closing: Promise<void> | null = null
 
-  private constructor (store: Store, options: ServerOptions) {
+  private constructor (store: Store, lock: DataDirLock, options: ServerOptions) {
     this.store = store
+    this.lock = lock
     this.options = options
     this.budget = new MemoryBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES)
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket))
   }
 
   static async start (options: ServerOptions): Promise<RogServer> {
-    const store = await Store.open(options)
-    const server = new RogServer(store, options)
+    const lock = DataDirLock.acquire(options.dataDir)
+    let store: Store
+    try {
+      store = await Store.open(options)
+    } catch (err) {
+      lock.release()
+      throw err
+    }
+    const server = new RogServer(store, lock, options)
     server.server.listen(options.port ?? 7878, options.host ?? '127.0.0.1')
     try {
       await once(server.server, 'listening')
     } catch (err) {
       await store.close()
+      lock.release()
       throw err
     }
     return server
@@ -137,5 +149,6 @@ export class RogServer {
     await all
     await closed
     await this.store.close()
+    this.lock.release()
   }
 }
