@@ -7,8 +7,9 @@ export const MAX_CONNECTION_BYTES = 16 * 1024 * 1024
  * ConnectionMemory: what one connection holds, counted against its own
  * bound and the server-wide MemoryBudget at once.
  *
- * - The decoder reserves a frame's size when it starts receiving it and each
- *   command's weight (`commandWeight`) when it decodes it.
+ * - The decoder reserves a frame (its bytes, and MESSAGE_WEIGHT per message it
+ *   states) while it arrives, and each command's weight (`commandWeight`)
+ *   once it is decoded.
  * - The executor releases a command's weight once the command is answered,
  *   and reserves each answer's weight (its encoded bytes, plus
  *   MESSAGE_WEIGHT per fetched message) when it hands the answer on.
