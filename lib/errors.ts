@@ -17,6 +17,7 @@ export type RogErrorCode =
   | 'MESSAGE_TOO_LARGE'
   | 'FRAME_TOO_LARGE'
   | 'BAD_FRAME'
+  | 'BATCH_TOO_LARGE'
   | 'UNKNOWN_COMMAND'
   | 'STORAGE'
   /** Stored data failed its checks; the server log names the file and position. */
@@ -26,6 +27,7 @@ export type RogErrorCode =
   | 'TOO_MANY_CONNECTIONS'
   | 'IDLE_TIMEOUT'
   | 'SHUTTING_DOWN'
+  | 'DATA_DIR_LOCKED'
   | 'CONNECTION'
   | 'BAD_ADDRESS'
   | 'PROTOCOL'
@@ -92,6 +94,11 @@ export class RogError extends Error {
     return new RogError('BAD_FRAME', `Malformed request: ${why}`, { fatal: true })
   }
 
+  /** Refused from the batch's header; its body is skipped and the connection stays open. */
+  static batchTooLarge (count: number, limit: number): RogError {
+    return new RogError('BATCH_TOO_LARGE', `Batch of ${count} messages exceeds the limit of ${limit} messages`)
+  }
+
   /** `offset` as the exact decimal text when it is past 2^53 (a JS number would round it). */
   static badOffset (offset: number | string, end: number): RogError {
     return new RogError('BAD_OFFSET', `Offset ${offset} is past the end of the partition (${end})`)
@@ -115,6 +122,10 @@ export class RogError extends Error {
 
   static shuttingDown (): RogError {
     return new RogError('SHUTTING_DOWN', 'Server is shutting down')
+  }
+
+  static dataDirLocked (dir: string, holder: string): RogError {
+    return new RogError('DATA_DIR_LOCKED', `Data directory ${dir} is in use by ${holder}; is another rog server running on it?`)
   }
 
   /**
@@ -171,6 +182,7 @@ const SERVER_TEXTS: Array<[RegExp, RogErrorCode]> = [
   [/^Message of \d+ bytes exceeds the limit/, 'MESSAGE_TOO_LARGE'],
   [/^Request of \d+ bytes exceeds the limit/, 'FRAME_TOO_LARGE'],
   [/^Malformed request: /, 'BAD_FRAME'],
+  [/^Batch of \d+ messages exceeds the limit/, 'BATCH_TOO_LARGE'],
   [/^Unknown command /, 'UNKNOWN_COMMAND'],
   [/^Storage error /, 'STORAGE'],
   [/^Log .* is unavailable: /, 'LOG_UNAVAILABLE'],

@@ -2,7 +2,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { Command } from 'commander'
 import { Option } from 'commander'
-import { RogServer } from '../server/server'
+import { DEFAULT_MAX_BUFFERED_BYTES, RogServer } from '../server/server'
 import type { FsyncPolicy } from '../storage/segment-writer'
 import { DEFAULT_RETENTION_CHECK_MS, DEFAULT_SEGMENT_BYTES } from '../storage/store'
 import { MAX_MESSAGE_BYTES } from '../storage/entry'
@@ -23,6 +23,7 @@ interface ServerFlags {
   retentionBytes?: number
   retentionMs?: number
   retentionCheckMs: number
+  maxBufferedBytes: number
 }
 
 export function serverCommand (program: Command): void {
@@ -35,12 +36,13 @@ export function serverCommand (program: Command): void {
     .option('--max-message-bytes <n>', 'largest message a publish may carry (at most 256 MiB)', integer(1, MAX_MESSAGE_BYTES), DEFAULT_MAX_MESSAGE_BYTES)
     .addOption(new Option('--fsync <mode>', 'when appends reach stable storage before they are answered').choices(['always', 'interval', 'never']).default('always'))
     .option('--fsync-interval-ms <ms>', 'with --fsync interval: how often dirty files are synced', integer(1, 3_600_000), 1000)
-    .option('--idle-timeout-ms <ms>', 'close a connection that sent part of a request and then nothing for this long (0: never)', integer(0), 30_000)
+    .option('--idle-timeout-ms <ms>', 'close a connection that sent part of a request, or left its answers unread, and then nothing for this long (0: never)', integer(0), 30_000)
     .option('--max-connections <n>', 'refuse clients beyond this many open connections', integer(1), 10_000)
     .option('--retention-bytes <n>', 'default size limit per partition for logs that set none: older segments are deleted past it (default: keep everything)', integer(0))
     .option('--retention-ms <ms>', 'default age limit for logs that set none: segments whose newest message is older are deleted (default: keep everything)', integer(0))
     .option('--retention-check-ms <ms>', 'how often retention runs (it also runs after each segment roll)', integer(100), DEFAULT_RETENTION_CHECK_MS)
     .option('--max-open-files <n>', 'data files kept open at once, least recently used closed first (default: half the descriptor limit)', integer(16))
+    .option('--max-buffered-bytes <n>', 'memory for requests and answers of all connections together; beyond it sockets stop being read', integer(1024 * 1024), DEFAULT_MAX_BUFFERED_BYTES)
     .action(async (flags: ServerFlags) => {
       process.title = 'rog-server'
       const dataDir = path.resolve(flags.dataDir ?? process.env.ROG_HOME ?? 'rog-data')
@@ -62,7 +64,8 @@ export function serverCommand (program: Command): void {
         maxOpenFiles: flags.maxOpenFiles,
         retentionBytes: flags.retentionBytes ?? null,
         retentionMs: flags.retentionMs ?? null,
-        retentionCheckMs: flags.retentionCheckMs
+        retentionCheckMs: flags.retentionCheckMs,
+        maxBufferedBytes: flags.maxBufferedBytes
       })
       const { host, port } = server.address()
       process.stdout.write(`rog server listening on ${host}:${port}, data in ${dataDir}\n`)

@@ -64,7 +64,7 @@ export interface DeleteLogCommand { command: 'delete-log', log: string }
 export interface OffsetForTimeCommand { command: 'offset-for-time', log: string, partition: number, timestamp: number }
 /** Describe with settings and sizes (command 15). */
 export interface DescribeLogCommand { command: 'describe-log', log: string }
-/** A frame the decoder could not accept; answered with the error, then the connection ends. */
+/** A frame the decoder could not accept; answered with the error, then, when `error.fatal` (a framing error), the connection ends. */
 export interface InvalidCommand { command: 'invalid', error: RogError }
 
 export type Command =

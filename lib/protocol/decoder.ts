@@ -1,9 +1,25 @@
 import { Transform, type TransformCallback } from 'node:stream'
 import { Parser } from 'binary-parser'
 import { RogError } from '../errors'
+import { MESSAGE_WEIGHT, commandWeight } from './command-weight'
 import { CommandByte, FIRST_FRAMED_COMMAND, LAST_COMMAND, type Command } from './commands'
-import { MAX_GROUP_BYTES, protocolLimits, type ProtocolLimits } from './limits'
+import { MAX_BATCH_MESSAGES, MAX_GROUP_BYTES, protocolLimits, type ProtocolLimits } from './limits'
 import { readU64 } from './u64'
+
+/**
+ * Where a decoder accounts for the memory it admits (the server's
+ * ConnectionMemory): it reserves a frame (its bytes and messages) when it
+ * starts receiving it, released when the frame is decoded, and each
+ * command's `commandWeight` when it decodes it, released by whoever answers
+ * the command.
+ */
+export interface DecoderMemory {
+  reserve (bytes: number): void
+  release (bytes: number): void
+  full (): boolean
+  /** Calls back on a later tick once `full()` is false. */
+  whenRoom (callback: () => void): void
+}
 
 /**
  * Decoder: a Transform from request bytes to arrays of Command objects, one
@@ -25,7 +41,17 @@ import { readU64 } from './u64'
  *
  * A framing error (unknown command, size over a limit, malformed frame) is
  * pushed as an `invalid` command after the good commands before it; then the
- * readable side ends and later input is discarded.
+ * readable side ends and later input is discarded. A publish-batch stating
+ * more than MAX_BATCH_MESSAGES messages is refused from its header: a
+ * non-fatal `invalid` command, and `skipping` counts down its body as it
+ * arrives, without keeping it.
+ *
+ * Memory (when given a DecoderMemory): a frame that does not lie whole in the
+ * chunk at hand is reserved in full once its size is known (its bytes and
+ * MESSAGE_WEIGHT per message it states), and from then on its bytes are
+ * always taken, so a frame started always completes. Between frames, while
+ * the memory is full, the decoder holds its callback (`held`): its socket
+ * stops being read until there is room.
  *
  * An empty group name: the original clients send a fetch or ack for group ''
  * with a group-size byte of 0 and nothing after it, which is also the first
@@ -36,28 +62,42 @@ import { readU64 } from './u64'
  */
 export class Decoder extends Transform {
   private readonly limits: ProtocolLimits
+  private readonly memory: DecoderMemory | null
   private chunks: Buffer[] = []
   private bufferedBytes = 0
   private needed = 1
+  /** Once its size is known: what the frame being received is reserved for (its bytes and messages). */
+  private frameWeight = 0
+  /** What is reserved for it now (0, or frameWeight). */
+  private reserved = 0
+  private skipping = 0
+  private held: TransformCallback | null = null
   private failed = false
   private emptyGroupTimer: NodeJS.Timeout | null = null
 
-  constructor (limits: ProtocolLimits = protocolLimits()) {
+  constructor (limits: ProtocolLimits = protocolLimits(), memory: DecoderMemory | null = null) {
     super({ writableObjectMode: false, readableObjectMode: true, readableHighWaterMark: 16 })
     this.limits = limits
+    this.memory = memory
   }
 
-  /** Bytes received and not yet decoded (for idle and shutdown decisions). */
+  /** Bytes received and not yet decoded. */
   get pendingBytes (): number {
     return this.bufferedBytes
+  }
+
+  /** In the middle of a frame and waiting for the peer to send the rest (not for memory). */
+  get awaitingPeer (): boolean {
+    return (this.bufferedBytes > 0 || this.skipping > 0) && this.held === null && !this.failed
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.failed) return callback()
     this.clearEmptyGroupTimer()
     const commands: Command[] = []
+    let weight = 0
     try {
-      let at = 0
+      let at = this.skip(chunk, 0)
       // A frame begun in earlier chunks: join only the bytes that complete it (or its next size field).
       while (this.bufferedBytes > 0) {
         if (this.bufferedBytes + chunk.length - at < this.needed) {
@@ -71,39 +111,63 @@ export class Decoder extends Transform {
         at += take
         const buf = Buffer.concat(this.chunks, this.needed)
         const size = frameSize(buf, 0, this.limits)
-        if (size > 0 && size <= buf.length) {
+        const refused = size > 0 ? refusal(buf, 0) : null
+        if (refused !== null) {
+          commands.push(refused)
+          weight += commandWeight(refused)
+          this.endFrame()
+          if (size <= buf.length) at -= buf.length - size
+          else this.skipping = size - buf.length
+          at = this.skip(chunk, at)
+        } else if (size > 0 && size <= buf.length) {
           at -= buf.length - size
-          commands.push(decodeFrame(buf.subarray(0, size), this.limits))
-          this.chunks = []
-          this.bufferedBytes = 0
-          this.needed = 1
+          const c = decodeFrame(buf.subarray(0, size), this.limits)
+          weight += commandWeight(c)
+          commands.push(c)
+          this.endFrame()
         } else {
           this.chunks = [buf]
           this.bufferedBytes = buf.length
           this.needed = Math.abs(size)
+          this.frameWeight = size > 0 ? frameWeight(buf, 0, size) : 0
         }
       }
       while (at < chunk.length) {
         const size = frameSize(chunk, at, this.limits)
+        const refused = size > 0 && chunk[at] === CommandByte.publishBatch ? refusal(chunk, at) : null
+        if (refused !== null) {
+          commands.push(refused)
+          weight += commandWeight(refused)
+          this.skipping = size
+          at = this.skip(chunk, at)
+          continue
+        }
         if (size < 0 || at + size > chunk.length) {
           this.chunks = [chunk.subarray(at)]
           this.bufferedBytes = chunk.length - at
           this.needed = Math.abs(size)
+          this.frameWeight = size > 0 ? frameWeight(chunk, at, size) : 0
           break
         }
-        commands.push(chunk[at] === CommandByte.publish ? decodePublish(chunk, at, size) : decodeFrame(chunk.subarray(at, at + size), this.limits))
+        const c = chunk[at] === CommandByte.publish ? decodePublish(chunk, at, size) : decodeFrame(chunk.subarray(at, at + size), this.limits)
+        weight += commandWeight(c)
+        commands.push(c)
         at += size
       }
     } catch (err) {
-      commands.push({ command: 'invalid', error: asRogError(err) })
+      const invalid: Command = { command: 'invalid', error: asRogError(err) }
+      commands.push(invalid)
+      weight += commandWeight(invalid)
       this.failed = true
-      this.chunks = []
-      this.bufferedBytes = 0
+      this.endFrame()
     }
-    if (commands.length > 0) this.push(commands)
+    if (commands.length > 0) {
+      this.memory?.reserve(weight)
+      this.push(commands)
+    }
     if (this.failed) this.push(null)
     else if (this.endsAtZeroGroupSize()) this.emptyGroupTimer = setTimeout(() => this.fail(RogError.badFrame('empty group name')), EMPTY_GROUP_GRACE_MS)
-    callback()
+    this.admit(callback)
   }
 
   /** The buffered bytes are a fetch or ack up to a group-size byte of 0, and no further. */
@@ -132,9 +196,10 @@ export class Decoder extends Transform {
     this.clearEmptyGroupTimer()
     if (this.failed) return
     this.failed = true
-    this.chunks = []
-    this.bufferedBytes = 0
+    this.endFrame()
+    this.skipping = 0
     this.push(null)
+    this.readmit()
   }
 
   override _flush (callback: TransformCallback): void {
@@ -142,8 +207,7 @@ export class Decoder extends Transform {
     // unless it is an empty group name followed by a half-close.
     this.clearEmptyGroupTimer()
     if (!this.failed && this.endsAtZeroGroupSize()) this.push([{ command: 'invalid', error: RogError.badFrame('empty group name') }])
-    this.chunks = []
-    this.bufferedBytes = 0
+    this.endFrame()
     callback()
   }
 
@@ -151,6 +215,67 @@ export class Decoder extends Transform {
     this.clearEmptyGroupTimer()
     callback(err)
   }
+
+  /** Takes the next chunk now, or once there is memory for it; a frame under way is always taken. */
+  private admit (callback: TransformCallback): void {
+    const memory = this.memory
+    if (memory === null || this.failed || this.reserved > 0 || this.skipping > 0) return callback()
+    if (memory.full()) {
+      this.held = callback
+      memory.whenRoom(() => this.readmit())
+      return
+    }
+    if (this.frameWeight > 0) {
+      this.reserved = this.frameWeight
+      memory.reserve(this.reserved)
+    }
+    callback()
+  }
+
+  private readmit (): void {
+    const callback = this.held
+    if (callback === null) return
+    this.held = null
+    this.admit(callback)
+  }
+
+  private skip (chunk: Buffer, at: number): number {
+    const n = Math.min(this.skipping, chunk.length - at)
+    this.skipping -= n
+    return at + n
+  }
+
+  private endFrame (): void {
+    this.chunks = []
+    this.bufferedBytes = 0
+    this.needed = 1
+    this.frameWeight = 0
+    if (this.reserved > 0) this.memory?.release(this.reserved)
+    this.reserved = 0
+  }
+}
+
+/** What a frame of `size` bytes at `at` (its header present) is reserved for while it arrives: its bytes, and MESSAGE_WEIGHT per message it states. */
+function frameWeight (buf: Buffer, at: number, size: number): number {
+  const countEnd = buf[at] === CommandByte.publishBatch && buf.length - at >= 7 ? batchCountEnd(buf, at) : -1
+  const messages = countEnd > 0 && countEnd <= buf.length - at ? buf.readUInt32BE(at + countEnd - 4) : 1
+  return size + MESSAGE_WEIGHT * messages
+}
+
+/** A publish-batch whose header states more messages than allowed: answered with an error, its body skipped. */
+function refusal (buf: Buffer, at: number): Command | null {
+  if (buf[at] !== CommandByte.publishBatch || buf.length - at < 7) return null
+  const countEnd = batchCountEnd(buf, at)
+  if (countEnd < 0 || countEnd > buf.length - at) return null
+  const count = buf.readUInt32BE(at + countEnd - 4)
+  if (count <= MAX_BATCH_MESSAGES) return null
+  return { command: 'invalid', error: RogError.batchTooLarge(count, MAX_BATCH_MESSAGES) }
+}
+
+/** Where a publish-batch's `u32 count` ends, when its body is long enough to hold it (else -1); needs 7 bytes. */
+function batchCountEnd (buf: Buffer, at: number): number {
+  const end = 7 + buf[at + 6] + 4
+  return end <= 5 + buf.readUInt32BE(at + 1) ? end : -1
 }
 
 /** How long a fetch or ack that stops at a group-size byte of 0 waits for the rest of a u64 size. */
@@ -199,9 +324,17 @@ export function frameSize (buf: Buffer, at: number, limits: ProtocolLimits): num
       if (avail < 5) return -5
       const body = buf.readUInt32BE(at + 1)
       if (body > limits.maxFrameBytes) throw RogError.frameTooLarge(body, limits.maxFrameBytes)
-      return 5 + body
+      return command === CommandByte.publishBatch ? batchFrameSize(buf, at, body) : 5 + body
     }
   }
+}
+
+/** A publish-batch's size, once its `u32 count` can be read (see refusal()), before its body is buffered. */
+function batchFrameSize (buf: Buffer, at: number, body: number): number {
+  if (body < 2) return 5 + body
+  if (buf.length - at < 7) return -7
+  const countEnd = batchCountEnd(buf, at)
+  return countEnd > buf.length - at ? -countEnd : 5 + body
 }
 
 function readBigSize (buf: Buffer, at: number): bigint {

@@ -1,28 +1,36 @@
 import { Duplex } from 'node:stream'
 import { RogError } from '../errors'
-import type { Command, PublishCommand, Response } from '../protocol/commands'
+import { MESSAGE_WEIGHT, commandWeight } from '../protocol/command-weight'
+import type { Command, FetchBatchCommand, FetchCommand, FetchedMessage, PublishCommand, Response } from '../protocol/commands'
+import { responseSize } from '../protocol/encoder'
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_MESSAGES } from '../protocol/limits'
 import type { Partition } from '../storage/partition'
 import type { Store } from '../storage/store'
 import { VERSION } from '../version'
+import type { ConnectionMemory } from './connection-memory'
 
 export interface ExecutorOptions {
   /** Commands accepted and not yet answered, beyond which the executor stops reading. */
   maxPending?: number
-  /** Message bytes held by those commands, beyond which it stops reading. */
-  maxPendingBytes?: number
   log?: (line: string) => void
 }
 
 const OK: Response = { response: 'ok' }
 const DONE: Response = { response: 'done' }
-export const MAX_FETCH_MESSAGES = 100_000
+export const MAX_FETCH_MESSAGES = MAX_BATCH_MESSAGES
 export const MAX_FETCH_BYTES = 8 * 1024 * 1024
 export const MAX_WAIT_MS = 60_000
 /** Most publishes coalesced into one append. */
 const MAX_RUN = 4096
+/** What a fetched message weighs in an answer: its objects, and its offset and size fields. */
+const FETCHED_WEIGHT = MESSAGE_WEIGHT + 12
 
-/** The answer to one command, or (a run of publishes) to several. */
-interface Slot { response: Response | Response[] | null }
+/**
+ * The answer to one command, or (a run of publishes) to several; `reserved`
+ * is the memory a fetch reserved before reading, which its answer takes over.
+ */
+interface Slot { response: Response | Response[] | null, reserved: number }
+type Done = (response: Response, reserved?: number) => void
 
 /**
  * Executor: a Duplex with arrays of Commands in and arrays of Responses out,
@@ -35,40 +43,45 @@ interface Slot { response: Response | Response[] | null }
  *
  * Backpressure: while the readable side is full (push() said false) no new
  * command starts and the write callback is held; it is also held while too
- * many commands or message bytes are pending. So answers waiting for a slow
- * reader are bounded by what was already running, and a client that does not
- * read its answers stalls its own socket.
+ * many commands are pending.
+ *
+ * Memory (ConnectionMemory): the decoder reserved each command's weight; it
+ * is released here once the command is answered. Each answer is reserved as
+ * it is pushed, until the socket has taken it. A fetch waits for room before
+ * it reads, reserves what it may read, and reads no more than that (a
+ * fetch-batch shrinks its answer to the room left; at least one message). So
+ * a client that does not read its answers fills its connection's bound, and
+ * its decoder stops reading its socket.
+ *
+ * A destroyed executor (its connection closed) cancels its long polls at once.
  */
 export class Executor extends Duplex {
   private readonly store: Store
+  private readonly memory: ConnectionMemory
   private readonly maxPending: number
-  private readonly maxPendingBytes: number
   private readonly log: (line: string) => void
+  private readonly abort = new AbortController()
   private waiting: Command[] = []
   private waitingHead = 0
   private slots: Slot[] = []
   private slotsHead = 0
   private inflight = 0
   private barriers = 0
-  private pendingBytes = 0
   private pumping = false
   private readPaused = false
   private heldWrite: (() => void) | null = null
   private heldFinal: (() => void) | null = null
 
-  constructor (store: Store, options: ExecutorOptions = {}) {
+  constructor (store: Store, memory: ConnectionMemory, options: ExecutorOptions = {}) {
     super({ objectMode: true, readableHighWaterMark: 8, writableHighWaterMark: 8 })
     this.store = store
+    this.memory = memory
     this.maxPending = options.maxPending ?? 4096
-    this.maxPendingBytes = options.maxPendingBytes ?? 16 * 1024 * 1024
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`))
   }
 
   override _write (commands: Command[], _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    for (const c of commands) {
-      this.waiting.push(c)
-      this.pendingBytes += weight(c)
-    }
+    for (const c of commands) this.waiting.push(c)
     this.pump()
     if (this.full()) this.heldWrite = callback
     else callback()
@@ -79,6 +92,11 @@ export class Executor extends Duplex {
     this.release()
   }
 
+  override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
+    this.abort.abort()
+    callback(err)
+  }
+
   override _read (): void {
     this.readPaused = false
     this.settled()
@@ -86,7 +104,7 @@ export class Executor extends Duplex {
 
   private full (): boolean {
     const pending = (this.waiting.length - this.waitingHead) + (this.slots.length - this.slotsHead)
-    return this.readPaused || pending >= this.maxPending || this.pendingBytes >= this.maxPendingBytes
+    return this.readPaused || pending >= this.maxPending
   }
 
   private release (): void {
@@ -125,15 +143,16 @@ export class Executor extends Duplex {
   }
 
   private start (c: Command, barrier: boolean): void {
-    const slot: Slot = { response: null }
+    const slot: Slot = { response: null, reserved: 0 }
     this.slots.push(slot)
     this.inflight++
     if (barrier) this.barriers++
-    this.execute(c, (response) => {
+    this.execute(c, (response, reserved = 0) => {
       slot.response = response
+      slot.reserved = reserved
       this.inflight--
       if (barrier) this.barriers--
-      this.pendingBytes -= weight(c)
+      this.memory.release(commandWeight(c))
       this.settled()
     })
   }
@@ -148,8 +167,8 @@ export class Executor extends Duplex {
       partition = this.store.partition(first.log, first.partition)
     } catch (err) {
       this.waitingHead++
-      this.slots.push({ response: this.errorResponse(err) })
-      this.pendingBytes -= first.data.length
+      this.slots.push({ response: this.errorResponse(err), reserved: 0 })
+      this.memory.release(commandWeight(first))
       return this.settled()
     }
     let end = this.waitingHead + 1
@@ -169,7 +188,7 @@ export class Executor extends Duplex {
       if (run[i].reply === 'offset') offsets = true
     }
     // A run answered only with success bytes takes one slot; one with offsets, a slot per message.
-    const slots: Slot[] = offsets ? run.map(() => ({ response: null })) : [{ response: null }]
+    const slots: Slot[] = offsets ? run.map(() => ({ response: null, reserved: 0 })) : [{ response: null, reserved: 0 }]
     for (const slot of slots) this.slots.push(slot)
     this.inflight += run.length
     partition.append(messages, (err, offset, stored) => {
@@ -185,7 +204,7 @@ export class Executor extends Duplex {
         }
       }
       this.inflight -= run.length
-      this.pendingBytes -= bytes
+      this.memory.release(bytes + MESSAGE_WEIGHT * run.length)
       this.settled()
     })
   }
@@ -196,24 +215,36 @@ export class Executor extends Duplex {
     this.release()
   }
 
+  /** Pushes the answers ready in request order, as one array, reserved until the socket takes their bytes. */
   private flush (): void {
     let out: Response[] | null = null
+    let reserved = 0
     while (this.slotsHead < this.slots.length) {
-      const r = this.slots[this.slotsHead].response
+      const slot = this.slots[this.slotsHead]
+      const r = slot.response
       if (r === null) break
       out ??= []
       if (Array.isArray(r)) out.push(...r)
       else out.push(r)
+      reserved += slot.reserved
       this.slotsHead++
     }
     if (this.slotsHead === this.slots.length) {
       this.slots = []
       this.slotsHead = 0
     }
-    if (out !== null && !this.push(out)) this.readPaused = true
+    if (out === null) return
+    let bytes = 0
+    let messages = 0
+    for (const r of out) {
+      bytes += responseSize(r)
+      if (r.response === 'messages') messages += r.messages.length
+    }
+    this.memory.answer(bytes, bytes + MESSAGE_WEIGHT * messages, reserved)
+    if (!this.push(out)) this.readPaused = true
   }
 
-  private execute (c: Command, done: (r: Response) => void): void {
+  private execute (c: Command, done: Done): void {
     const fail = (err: unknown): void => done(this.errorResponse(err))
     try {
       switch (c.command) {
@@ -228,13 +259,9 @@ export class Executor extends Duplex {
             if (err !== null) return fail(err)
             done({ response: 'batch-published', firstOffset, count: c.messages.length })
           })
-        case 'fetch': {
-          const p = this.store.partition(c.log, c.partition)
-          p.read(p.groups.get(c.group), 1, 1).then((messages) => {
-            done(messages.length === 0 ? this.errorResponse(RogError.noData()) : { response: 'message', data: messages[0].data })
-          }, fail)
+        case 'fetch':
+          this.fetch(c).then(([r, reserved]) => done(r, reserved), fail)
           return
-        }
         case 'ack':
           return this.store.partition(c.log, c.partition).ack(c.group, (err) => done(err === null ? OK : this.errorResponse(err)))
         case 'commit':
@@ -244,7 +271,7 @@ export class Executor extends Duplex {
           })
         case 'fetch-batch':
           if (c.offsetText !== undefined) return fail(RogError.badOffset(c.offsetText, this.store.partition(c.log, c.partition).highWatermark()))
-          this.fetchBatch(c.log, c.partition, c.group, c.offset, c.maxMessages, c.maxBytes, c.waitMs, c.detailed === true).then(done, fail)
+          this.fetchBatch(c).then(([r, reserved]) => done(r, reserved), fail)
           return
         case 'create':
           this.store.createLog(c.log, c.partitions).then(() => done(OK), fail)
@@ -279,29 +306,68 @@ export class Executor extends Duplex {
         case 'version':
           return done({ response: 'version', version: VERSION })
         case 'invalid':
-          return done({ response: 'error', message: c.error.message, fatal: true })
+          return done({ response: 'error', message: c.error.message, fatal: c.error.fatal })
       }
     } catch (err) {
       fail(err)
     }
   }
 
-  private async fetchBatch (log: string, partition: number, group: string, from: number | null, maxMessages: number, maxBytes: number, waitMs: number, detailed: boolean): Promise<Response> {
-    const p = this.store.partition(log, partition)
+  /** The reference fetch: the group's next message, read once there is room for it. */
+  private async fetch (c: FetchCommand): Promise<[Response, number]> {
+    const p = this.store.partition(c.log, c.partition)
+    const reserved = await this.reserve(DEFAULT_MAX_MESSAGE_BYTES)
+    try {
+      const messages = await p.read(p.groups.get(c.group), 1, 1)
+      return [messages.length === 0 ? this.errorResponse(RogError.noData()) : { response: 'message', data: messages[0].data }, reserved]
+    } catch (err) {
+      this.memory.release(reserved)
+      throw err
+    }
+  }
+
+  /**
+   * Waits (long poll) for a message past the offset, then for room, then
+   * reads at most what the room allows: `maxBytes` and `maxMessages` are
+   * maxima, and at least one message is read when there is one.
+   */
+  private async fetchBatch (c: FetchBatchCommand): Promise<[Response, number]> {
+    const p = this.store.partition(c.log, c.partition)
     // The committed offset is taken once: an ack landing during the read must not change what the answer says.
-    const committed = p.groups.get(group)
-    const offset = from ?? committed
+    const committed = p.groups.get(c.group)
+    const offset = c.offset ?? committed
     if (offset > p.highWatermark()) {
       throw RogError.badOffset(offset, p.highWatermark())
     }
-    await p.waitFor(offset, Math.min(waitMs, MAX_WAIT_MS))
-    const messages = maxMessages === 0
-      ? []
-      : await p.read(offset, Math.min(maxMessages, MAX_FETCH_MESSAGES), Math.min(Math.max(maxBytes, 1), MAX_FETCH_BYTES))
-    const answer: Response = { response: 'messages', committedOffset: committed, endOffset: p.highWatermark(), messages }
-    // Below the first offset (deleted by retention) a read starts at the first offset: the detailed answer says so.
-    if (detailed) answer.detail = { firstOffset: p.firstOffset, startOffset: Math.max(offset, p.firstOffset) }
-    return answer
+    await p.waitFor(offset, Math.min(c.waitMs, MAX_WAIT_MS), this.abort.signal)
+    const answer = (messages: FetchedMessage[]): Response => {
+      const r: Response = { response: 'messages', committedOffset: committed, endOffset: p.highWatermark(), messages }
+      // Below the first offset (deleted by retention) a read starts at the first offset: the detailed answer says so.
+      if (c.detailed === true) r.detail = { firstOffset: p.firstOffset, startOffset: Math.max(offset, p.firstOffset) }
+      return r
+    }
+    if (c.maxMessages === 0 || this.abort.signal.aborted) return [answer([]), 0]
+    const maxBytes = Math.min(Math.max(c.maxBytes, 1), MAX_FETCH_BYTES)
+    const maxMessages = Math.min(c.maxMessages, MAX_FETCH_MESSAGES)
+    const reserved = await this.reserve(maxBytes + FETCHED_WEIGHT * maxMessages)
+    try {
+      const messages = await p.read(offset, Math.min(maxMessages, Math.max(1, Math.floor(reserved / FETCHED_WEIGHT))), Math.min(maxBytes, reserved))
+      return [answer(messages), reserved]
+    } catch (err) {
+      this.memory.release(reserved)
+      throw err
+    }
+  }
+
+  /**
+   * Once the connection may answer (see ConnectionMemory), reserves up to
+   * `wanted` of the room left (at least 1: one message) ahead of a read.
+   */
+  private async reserve (wanted: number): Promise<number> {
+    while (!this.memory.mayAnswer()) await new Promise<void>((resolve) => this.memory.whenRoom(resolve))
+    const reserved = Math.max(1, Math.min(wanted, this.memory.room()))
+    this.memory.reserve(reserved)
+    return reserved
   }
 
   private errorResponse (err: unknown): Response {
@@ -313,14 +379,4 @@ export class Executor extends Duplex {
 
 function isPublish (c: Command): boolean {
   return c.command === 'publish' || c.command === 'publish-batch'
-}
-
-function weight (c: Command): number {
-  if (c.command === 'publish') return c.data.length
-  if (c.command === 'publish-batch') {
-    let n = 0
-    for (const m of c.messages) n += m.length
-    return n
-  }
-  return 0
 }

@@ -5,19 +5,30 @@ import { RogError } from '../errors'
 import { Decoder } from '../protocol/decoder'
 import { Encoder, encodeResponses } from '../protocol/encoder'
 import { protocolLimits } from '../protocol/limits'
+import { DataDirLock } from '../storage/data-dir-lock'
 import { Store, type StoreOptions } from '../storage/store'
+import { ConnectionMemory } from './connection-memory'
 import { Executor } from './executor'
+import { MemoryBudget } from './memory-budget'
+import { SocketSink } from './socket-sink'
 
 export interface ServerOptions extends StoreOptions {
   host?: string
   port?: number
   maxMessageBytes?: number
-  /** A connection holding part of a request this long without more bytes is closed. */
+  /**
+   * A connection holding part of a request this long without more bytes, or
+   * whose peer has taken none of its answers for this long, is closed.
+   */
   idleTimeoutMs?: number
   maxConnections?: number
+  /** Memory held for all connections together, beyond which sockets stop being read (see MemoryBudget). */
+  maxBufferedBytes?: number
 }
 
 interface Connection { socket: net.Socket, decoder: Decoder, done: Promise<void> }
+
+export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024
 
 /** After our side of a connection has ended, how long the peer has to hang up before we do. */
 const LINGER_MS = 1000
@@ -25,29 +36,44 @@ const SHUTDOWN_GRACE_MS = 10_000
 
 /**
  * The Rog server: one net.Server, and per connection one
- * `pipeline(socket, Decoder, Executor, Encoder, socket)` over a shared Store.
+ * `pipeline(socket, Decoder, Executor, Encoder, SocketSink)` over a shared
+ * Store, each connection accounting its memory in a ConnectionMemory drawn
+ * on one MemoryBudget. The data directory is locked (DataDirLock) from
+ * before the store opens until after it is closed.
  */
 export class RogServer {
   readonly store: Store
+  readonly budget: MemoryBudget
+  private readonly lock: DataDirLock
   private readonly server: net.Server
   private readonly options: ServerOptions
   private readonly connections = new Set<Connection>()
   private closing: Promise<void> | null = null
 
-  private constructor (store: Store, options: ServerOptions) {
+  private constructor (store: Store, lock: DataDirLock, options: ServerOptions) {
     this.store = store
+    this.lock = lock
     this.options = options
+    this.budget = new MemoryBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES)
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket))
   }
 
   static async start (options: ServerOptions): Promise<RogServer> {
-    const store = await Store.open(options)
-    const server = new RogServer(store, options)
+    const lock = DataDirLock.acquire(options.dataDir)
+    let store: Store
+    try {
+      store = await Store.open(options)
+    } catch (err) {
+      lock.release()
+      throw err
+    }
+    const server = new RogServer(store, lock, options)
     server.server.listen(options.port ?? 7878, options.host ?? '127.0.0.1')
     try {
       await once(server.server, 'listening')
     } catch (err) {
       await store.close()
+      lock.release()
       throw err
     }
     return server
@@ -75,9 +101,11 @@ export class RogServer {
       socket.once('finish', () => setTimeout(() => socket.destroy(), LINGER_MS).unref())
       return
     }
-    const decoder = new Decoder(protocolLimits(this.options.maxMessageBytes))
-    const executor = new Executor(this.store, { log: this.options.log })
+    const memory = new ConnectionMemory(this.budget)
+    const decoder = new Decoder(protocolLimits(this.options.maxMessageBytes), memory)
+    const executor = new Executor(this.store, memory, { log: this.options.log })
     const encoder = new Encoder()
+    const sink = new SocketSink(socket, (bytes) => memory.written(bytes))
     let resolve: () => void = () => {}
     const connection: Connection = { socket, decoder, done: new Promise((r) => { resolve = r }) }
     this.connections.add(connection)
@@ -87,11 +115,13 @@ export class RogServer {
     })
     if (this.options.idleTimeoutMs !== undefined && this.options.idleTimeoutMs > 0) {
       socket.setTimeout(this.options.idleTimeoutMs, () => {
-        if (decoder.pendingBytes > 0) socket.destroy()
+        // Idle on the peer's side: half a request sent, or answers it does not read (which hold memory).
+        if (decoder.awaitingPeer || sink.awaitingPeer) socket.destroy()
       })
     }
-    pipeline(socket, decoder, executor, encoder, socket, () => {
+    pipeline(socket, decoder, executor, encoder, sink, () => {
       socket.destroy()
+      memory.close()
       this.connections.delete(connection)
       resolve()
     })
@@ -119,5 +149,6 @@ export class RogServer {
     await all
     await closed
     await this.store.close()
+    this.lock.release()
   }
 }

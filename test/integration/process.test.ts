@@ -107,3 +107,20 @@ t.test('SIGKILL mid-stream loses no acknowledged message (fsync always)', async 
   const next: Command = { command: 'publish', log: 'crash', partition: 0, data: Buffer.from('after'), reply: 'offset' }
   t.same(await request(restarted.port, next), { response: 'offset', offset: stored.length }, 'publishing continues at the next offset')
 })
+
+t.test('a second server on a data directory in use is refused; after a SIGKILL a restart takes the lock over', async (t) => {
+  const dataDir = t.testdir()
+  const first = await spawnServer(t, ['--data-dir', dataDir])
+  await request(first.port, { command: 'create', log: 'l', partitions: 1 })
+  t.same(await request(first.port, { command: 'publish', log: 'l', partition: 0, data: Buffer.from('kept'), reply: 'offset' }), { response: 'offset', offset: 0 })
+  await t.rejects(spawnServer(t, ['--data-dir', dataDir]),
+    new RegExp(`server exited with 1: rog: Data directory ${dataDir} is in use by process ${first.child.pid} on .*; is another rog server running on it\\?`))
+  first.child.kill('SIGKILL')
+  t.same(await exitOf(first.child), { code: null, signal: 'SIGKILL' })
+  t.ok(fs.existsSync(path.join(dataDir, '.lock')), 'the killed server left its lock behind')
+  const restarted = await spawnServer(t, ['--data-dir', dataDir])
+  t.same(await request(restarted.port, { command: 'fetch', log: 'l', partition: 0, group: 'g' }), { response: 'message', data: Buffer.from('kept') })
+  restarted.child.kill('SIGTERM')
+  t.same(await exitOf(restarted.child), { code: 0, signal: null })
+  t.notOk(fs.existsSync(path.join(dataDir, '.lock')), 'released on a clean stop')
+})

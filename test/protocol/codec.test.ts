@@ -1,7 +1,8 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Decoder } from '../../lib/protocol/decoder'
+import { Decoder, type DecoderMemory } from '../../lib/protocol/decoder'
+import { MESSAGE_WEIGHT, commandWeight } from '../../lib/protocol/command-weight'
 import { Encoder, encodeResponses } from '../../lib/protocol/encoder'
 import { encodeCommand } from '../../lib/protocol/request-writer'
 import { ResponseReader, expectFor } from '../../lib/protocol/response-reader'
@@ -236,4 +237,84 @@ t.test('fetch and ack of a group name over 255 bytes are written in the u64 size
     t.same(decode([bytes]), [c])
   }
   t.throws(() => encodeCommand({ command: 'fetch', log: 'ev', partition: 0, group: 'g'.repeat(65_536) }), { code: 'PROTOCOL' })
+})
+
+/** A publish-batch frame stating `count` messages, with `body` arbitrary bytes after the count. */
+function batchHeader (count: number, rest: Buffer): Buffer {
+  const head = Buffer.from([5, 0, 0, 0, 0, 0, 1, 0x62, 0, 0, 0, 0])
+  head.writeUInt32BE(count, 8)
+  const frame = Buffer.concat([head, rest])
+  frame.writeUInt32BE(frame.length - 5, 1)
+  return frame
+}
+
+t.test('a batch of more than 100,000 messages is refused from its header; its body is skipped, the next request decodes', async (t) => {
+  const after = encodeCommand({ command: 'list-logs' })
+  const refused = batchHeader(100_001, Buffer.alloc(40, 0xee))
+  const bytes = Buffer.concat([refused, after])
+  const check = (out: Command[], how: string): void => {
+    const [first, second] = out
+    t.equal(out.length, 2, `${how}: the refusal, then the next command`)
+    t.equal(first.command === 'invalid' && first.error.code, 'BATCH_TOO_LARGE', how)
+    t.equal(first.command === 'invalid' && first.error.fatal, false, `${how}: not a framing error`)
+    t.equal(second?.command, 'list-logs', how)
+  }
+  check(decode([bytes]), 'whole')
+  check(decode(bytewise(bytes)), 'one byte at a time')
+  for (let cut = 1; cut < bytes.length; cut++) check(decode([bytes.subarray(0, cut), bytes.subarray(cut)]), `split at ${cut}`)
+  const ok = decode([batchHeader(100_000, Buffer.alloc(0))])
+  t.match(ok, [{ command: 'invalid', error: { code: 'BAD_FRAME' } }], '100,000 is within the limit (this one is malformed: no messages follow)')
+
+  const decoder = new Decoder()
+  const out: Command[] = []
+  decoder.on('data', (cs: Command[]) => out.push(...cs))
+  const big = batchHeader(4_000_000, Buffer.alloc(0))
+  big.writeUInt32BE(16_000_000, 1)
+  decoder.write(big)
+  let pending = 0
+  for (let sent = big.length - 5; sent < 16_000_000; sent += 1 << 20) {
+    decoder.write(Buffer.alloc(Math.min(1 << 20, 16_000_000 - sent)))
+    pending = Math.max(pending, decoder.pendingBytes)
+  }
+  decoder.write(after)
+  t.equal(pending, 0, 'nothing of the 16 MB body is kept')
+  t.same(out.map((c) => c.command), ['invalid', 'list-logs'])
+})
+
+t.test('with a DecoderMemory: a frame is reserved in full once its size is known, and input is held between frames while memory is full', async (t) => {
+  let held = 0
+  let full = false
+  let wake: (() => void) | null = null
+  const memory: DecoderMemory = {
+    reserve: (n) => { held += n },
+    release: (n) => { held -= n },
+    full: () => full,
+    whenRoom: (callback) => { wake = callback }
+  }
+  const decoder = new Decoder(protocolLimits(), memory)
+  const out: Command[] = []
+  decoder.on('data', (cs: Command[]) => out.push(...cs))
+  const data = Buffer.alloc(100_000, 3)
+  const publish = encodeCommand({ command: 'publish', log: 'm', partition: 0, data, reply: 'ok' })
+  decoder.write(publish.subarray(0, 20))
+  t.equal(held, publish.length + MESSAGE_WEIGHT, 'the whole frame is reserved from its header')
+  full = true
+  decoder.write(publish.subarray(20, 50_000))
+  decoder.write(publish.subarray(50_000))
+  t.equal(out.length, 1, 'a frame under way is always taken, even when memory is full')
+  t.equal(held, commandWeight(out[0]), 'the frame reservation became the command weight')
+  t.equal(commandWeight(out[0]), data.length + MESSAGE_WEIGHT)
+  t.not(wake, null, 'at the frame boundary, full: the decoder waits for room')
+  let written = false
+  decoder.write(encodeCommand({ command: 'list-logs' }), () => { written = true })
+  await new Promise((resolve) => setImmediate(resolve))
+  t.notOk(written, 'the next chunk is not taken while memory is full')
+  t.equal(out.length, 1)
+  t.notOk(decoder.awaitingPeer, 'held for memory, not waiting for the peer')
+  full = false
+  ;(wake as (() => void) | null)?.()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.ok(written, 'taken once there is room')
+  t.same(out.map((c) => c.command), ['publish', 'list-logs'])
+  t.equal(held, data.length + 2 * MESSAGE_WEIGHT)
 })

@@ -1,0 +1,95 @@
+import t, { type Test } from 'tap'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { DataDirLock, LOCK_FILE } from '../../lib/storage/data-dir-lock'
+import { RogError } from '../../lib/errors'
+
+/** A PID that belonged to a process that has exited. */
+function deadPid (): number {
+  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
+  return Number(child.stdout)
+}
+
+function writeLock (dir: string, holder: object): void {
+  fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify(holder) + '\n')
+}
+
+function locked (t: Test, dir: string, holder: RegExp): void {
+  let error: unknown = null
+  try {
+    DataDirLock.acquire(dir).release()
+  } catch (err) {
+    error = err
+  }
+  t.ok(error instanceof RogError && error.code === 'DATA_DIR_LOCKED', 'DATA_DIR_LOCKED')
+  t.match((error as Error).message, `Data directory ${dir} is in use by `)
+  t.match((error as Error).message, holder)
+}
+
+t.test('one holder at a time; released on release(), and only its own lock', async (t) => {
+  const dir = path.join(t.testdir(), 'data')
+  const lock = DataDirLock.acquire(dir)
+  const held = JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8')) as { pid: number, host: string }
+  t.equal(held.pid, process.pid)
+  t.equal(held.host, os.hostname())
+  locked(t, dir, new RegExp(`in use by process ${process.pid} on `))
+  t.same(fs.readdirSync(dir), [LOCK_FILE], 'no temporary file left behind')
+  lock.release()
+  t.notOk(fs.existsSync(path.join(dir, LOCK_FILE)))
+  const again = DataDirLock.acquire(dir)
+  writeLock(dir, { pid: 1, start: null, boot: null, host: os.hostname() })
+  again.release()
+  t.ok(fs.existsSync(path.join(dir, LOCK_FILE)), 'a lock that is no longer ours is left alone')
+})
+
+t.test('a stale lock is taken over: its process is gone, its PID was reused, or it was written before this boot', async (t) => {
+  const dir = t.testdir()
+  const host = os.hostname()
+  const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+  const stale = [
+    { pid: deadPid(), start: '1', boot: bootId, host },
+    { pid: process.pid, start: '1', boot: bootId, host },
+    { pid: process.pid, start: null, boot: 'another-boot', host }
+  ]
+  for (const holder of stale) {
+    writeLock(dir, holder)
+    DataDirLock.acquire(dir).release()
+    t.notOk(fs.existsSync(path.join(dir, LOCK_FILE)), `taken over and released: ${JSON.stringify(holder)}`)
+  }
+  writeLock(dir, { pid: deadPid(), start: null, boot: null, host: 'elsewhere.example' })
+  locked(t, dir, /in use by process \d+ on elsewhere\.example/)
+  fs.writeFileSync(path.join(dir, LOCK_FILE), 'garbage')
+  locked(t, dir, /unreadable lock \("garbage"\); remove \.lock if no server uses the directory/)
+})
+
+t.test('of several processes racing for a stale lock, exactly one gets it', async (t) => {
+  const dir = t.testdir()
+  writeLock(dir, { pid: deadPid(), start: null, boot: null, host: os.hostname() })
+  const module = path.join(__dirname, '..', '..', 'dist', 'lib', 'storage', 'data-dir-lock.js')
+  // Each racer says it is ready, and all are told to go at once.
+  const script = `
+    const { DataDirLock } = require(${JSON.stringify(module)})
+    let lock = null
+    process.stdin.once('data', () => {
+      try { lock = DataDirLock.acquire(${JSON.stringify(dir)}); process.stdout.write('got') } catch (err) { process.stdout.write(err.code) }
+      process.stdin.on('end', () => lock?.release())
+    })
+    process.stdout.write('ready')`
+  const racers = Array.from({ length: 8 }, () => spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] }))
+  const said = async (child: typeof racers[number]): Promise<string> => {
+    const [chunk] = await once(child.stdout, 'data') as [Buffer]
+    return chunk.toString()
+  }
+  await Promise.all(racers.map(said))
+  const answers = racers.map(said)
+  for (const child of racers) child.stdin.write('go')
+  const results = await Promise.all(answers)
+  for (const child of racers) child.stdin.end()
+  await Promise.all(racers.map(async (child) => await once(child, 'exit')))
+  t.equal(results.filter((r) => r === 'got').length, 1, results.join(' '))
+  t.equal(results.filter((r) => r === 'DATA_DIR_LOCKED').length, 7)
+  t.same(fs.readdirSync(dir), [], 'released, and nothing else left behind')
+})
