@@ -316,7 +316,8 @@ export class Executor extends Duplex {
   /** The reference fetch: the group's next message, read once there is room for it. */
   private async fetch (c: FetchCommand): Promise<[Response, number]> {
     const p = this.store.partition(c.log, c.partition)
-    const reserved = await this.reserve(DEFAULT_MAX_MESSAGE_BYTES)
+    const ahead = this.reserve(DEFAULT_MAX_MESSAGE_BYTES)
+    const reserved = typeof ahead === 'number' ? ahead : await ahead
     try {
       const messages = await p.read(p.groups.get(c.group), 1, 1)
       return [messages.length === 0 ? this.errorResponse(RogError.noData()) : { response: 'message', data: messages[0].data }, reserved]
@@ -349,7 +350,8 @@ export class Executor extends Duplex {
     if (c.maxMessages === 0 || this.abort.signal.aborted) return [answer([]), 0]
     const maxBytes = Math.min(Math.max(c.maxBytes, 1), MAX_FETCH_BYTES)
     const maxMessages = Math.min(c.maxMessages, MAX_FETCH_MESSAGES)
-    const reserved = await this.reserve(maxBytes + FETCHED_WEIGHT * maxMessages)
+    const ahead = this.reserve(maxBytes + FETCHED_WEIGHT * maxMessages)
+    const reserved = typeof ahead === 'number' ? ahead : await ahead
     try {
       const messages = await p.read(offset, Math.min(maxMessages, Math.max(1, Math.floor(reserved / FETCHED_WEIGHT))), Math.min(maxBytes, reserved))
       return [answer(messages), reserved]
@@ -361,10 +363,13 @@ export class Executor extends Duplex {
 
   /**
    * Once the connection may answer (see ConnectionMemory), reserves up to
-   * `wanted` of the room left (at least 1: one message) ahead of a read.
+   * `wanted` of the room left (at least 1: one message) ahead of a read;
+   * synchronously when it may answer now.
    */
-  private async reserve (wanted: number): Promise<number> {
-    while (!this.memory.mayAnswer()) await new Promise<void>((resolve) => this.memory.whenRoom(resolve))
+  private reserve (wanted: number): number | Promise<number> {
+    if (!this.memory.mayAnswer()) {
+      return new Promise<void>((resolve) => this.memory.whenRoom(resolve)).then(() => this.reserve(wanted))
+    }
     const reserved = Math.max(1, Math.min(wanted, this.memory.room()))
     this.memory.reserve(reserved)
     return reserved
