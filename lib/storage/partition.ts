@@ -2,7 +2,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { RogError } from '../errors'
 import { MAX_GROUP_BYTES } from '../util/limits'
-import { stamp } from './entry'
+import { ENTRY_OVERHEAD, readEntryHeader, stamp } from './entry'
 import { withoutPath } from './file-io'
 import { GroupOffsets, GROUPS_FILE } from './group-offsets'
 import { RECOVERY_POINT_FILE, RecoveryPoint } from './recovery-point'
@@ -33,6 +33,18 @@ interface Waiter { offset: number, wake: () => void }
 export const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
 /** Files of Rog's own in a partition directory besides segments. */
 export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index)\.next)$/
+
+/** Whether a segment file is empty or its first entry has id `base` (what a roll to it would have written). */
+function startsWithId (file: string, base: number): boolean {
+  const head = Buffer.alloc(16)
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+  try {
+    const n = fs.readSync(fd, head, 0, 16, 0)
+    return n === 0 || (n === 16 && readEntryHeader(head, 0)?.id === base)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
 
 /** Whether `name` is one Rog writes in a partition directory. */
 export function isPartitionFile (name: string): boolean {
@@ -68,6 +80,8 @@ export class Partition {
   private waiters: Waiter[] = []
   /** Set at shutdown: long polls answer at once instead of waiting. */
   private draining = false
+  /** A segment rolled: retention runs once the writes that filled it are in the files (their sizes on disk), before their sync. */
+  private rolledSinceWrite = false
   /** Set when the log is deleted: every later request answers it. */
   private gone: RogError | null = null
   private spare: SpareFiles | null = null
@@ -86,6 +100,11 @@ export class Partition {
       beforeBatch: () => this.groups.compactIfDue(),
       failed: (stream, err, first) => this.failed(stream, err, first.firstId ?? this.end),
       synced: () => this.synced(),
+      written: () => {
+        if (!this.rolledSinceWrite || this.options.rolled === undefined) return
+        this.rolledSinceWrite = false
+        this.options.rolled(this)
+      },
       log: options.log
     })
     const last = segments[segments.length - 1]
@@ -141,6 +160,7 @@ export class Partition {
       return base < point.base ? null : base === point.base ? point.position : 0
     }
     const segments: Segment[] = []
+    let tornIds = 0
     for (let i = 0; i < bases.length; i++) {
       const base = bases[i]
       const previous = segments[segments.length - 1]
@@ -149,20 +169,30 @@ export class Partition {
         continue
       }
       if (previous !== undefined && base > previous.nextOffset) {
-        if (truncatable(base, false) === 0) {
-          // After the recovery point, following a torn tail: written after anything known synced.
-          options.log(`${dir}: segments from ${base}.log on follow a torn write (offsets ${previous.nextOffset} to ${base - 1} were never synced); removing them: ${bases.slice(i).map((b) => `${b}.log`).join(', ')}`)
-          for (const later of bases.slice(i)) {
+        // After the recovery point, following a torn tail: written after anything known synced, if it is
+        // a segment Rog could have rolled to (its base within the ids the torn bytes could have held, its
+        // first entry, if any, carrying that base). Anything else is not Rog's and is left alone.
+        if (truncatable(base, false) === 0 && base <= previous.nextOffset + tornIds && startsWithId(path.join(dir, `${base}.log`), base)) {
+          const ours = bases.slice(i).filter((b) => b <= previous.nextOffset + tornIds)
+          options.log(`${dir}: segments from ${base}.log on follow a torn write (offsets ${previous.nextOffset} to ${base - 1} were never synced); removing them: ${ours.map((b) => `${b}.log`).join(', ')}`)
+          for (const later of ours) {
             fs.rmSync(path.join(dir, `${later}.log`))
             fs.rmSync(path.join(dir, `${later}.index`), { force: true })
             fs.rmSync(path.join(dir, `${later}.timeindex`), { force: true })
           }
+          for (const stray of bases.slice(i).filter((b) => b > previous.nextOffset + tornIds)) options.log(`${path.join(dir, `${stray}.log`)}: lies past anything this log could have written; not part of it, left alone`)
           break
+        }
+        if (truncatable(base, false) === 0) {
+          options.log(`${path.join(dir, `${base}.log`)}: lies past anything this log could have written; not part of it, left alone`)
+          continue
         }
         options.log(`${dir}: offsets ${previous.nextOffset} to ${base - 1} are missing before ${base}.log; reads of them answer an error`)
       }
       const last = i === bases.length - 1
-      const { segment } = await Segment.open(ctx, dir, base, truncatable(base, last), last ? undefined : bases[i + 1])
+      const { segment, recovery } = await Segment.open(ctx, dir, base, truncatable(base, last), last ? undefined : bases[i + 1])
+      // A segment rolled to after this one starts at most this many ids past where this one now ends.
+      tornIds = Math.ceil(Math.max(recovery.truncated, options.segmentBytes) / ENTRY_OVERHEAD)
       segments.push(segment)
     }
     if (segments.length === 0) {
@@ -243,6 +273,8 @@ export class Partition {
         if (err === null) {
           segment.written(last)
           this.end = last
+          // Writes that land in a segment already rolled past are synced too (the flush on roll came before them).
+          if (segment !== this.active() && segment.log.dirty && this.options.fsync !== 'always') this.writer.requestSync([segment.log])
         }
         done(err, count)
       })
@@ -322,6 +354,8 @@ export class Partition {
     let size = this.sizeBytes
     while (this.segmentList.length > 1) {
       const oldest = this.segmentList[0]
+      // Never a segment with writes not yet synced: its write batch (and sync) may still be under way.
+      if (oldest.log.dirty) break
       const bySize = bytes !== null && size - oldest.log.size >= bytes
       const byAge = ms !== null && !bySize && (await oldest.maxTimestamp()) < now - ms
       if ((!bySize && !byAge) || oldest !== this.segmentList[0] || this.segmentList.length <= 1) break
@@ -506,8 +540,7 @@ export class Partition {
     const sealed = this.active()
     this.segmentList.push(segment)
     if (this.options.fsync !== 'always' && !sealed.empty) this.writer.requestSync([sealed.log])
-    const rolled = this.options.rolled
-    if (rolled !== undefined) queueMicrotask(() => rolled(this))
+    this.rolledSinceWrite = true
     return segment
   }
 

@@ -24,6 +24,8 @@ export interface WriterHooks {
   beforeBatch: () => void
   /** A write of `stream` failed, `first` the earliest append that fails with it: runs before any callback. */
   failed: (stream: Stream, err: Error, first: Append) => void
+  /** A batch's writes reached the files (before any sync of them). */
+  written: () => void
   /** A sync completed: the `synced` sizes of durable files moved (the recovery point may move). */
   synced: () => void
   log: (line: string) => void
@@ -200,6 +202,7 @@ export class SegmentWriter {
       behind = []
       callback()
     }
+    this.hooks.written()
     if (toSync.length === 0) return complete(new Map())
     this.syncFiles(toSync, complete)
   }

@@ -119,3 +119,36 @@ t.test('the first offset at or after a time, checked against the stored timestam
   p = store.partition('t', 0)
   for (const ts of probes) t.equal(await p.offsetForTime(ts), expected(ts), `rebuilt: time ${ts}`)
 })
+
+t.test('retention keeps within its limit under concurrent batches too: it runs once a batch\'s writes are in the files', async (t) => {
+  for (const fsync of ['always', 'interval', 'never'] as const) {
+    const store = await openStore(t.testdir(), { segmentBytes: 65536, fsync })
+    await store.createLog('c', 1, { retentionBytes: 1024 * 1024 })
+    const p = store.partition('c', 0)
+    const batch = Array.from({ length: 50 }, () => Buffer.alloc(1000, 1))
+    let peak = 0
+    for (let round = 0; round < 50; round++) {
+      await Promise.all(Array.from({ length: 8 }, async () => await append(p, batch)))
+      peak = Math.max(peak, dirBytes(p.dir))
+    }
+    t.ok(peak < 1.2 * 1024 * 1024, `${fsync}: 20 MB in batches from 8 producers at once; the directory peaked at ${peak} bytes`)
+    await store.close()
+  }
+})
+
+t.test('a file with a segment name far past anything the log wrote is not taken for a torn tail: left alone', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { segmentBytes: 4096 })
+  await store.createLog('f', 1)
+  await append(store.partition('f', 0), Array.from({ length: 100 }, () => Buffer.alloc(100)))
+  await store.close()
+  const foreign = path.join(dir, 'f', '0', '100000.log')
+  fs.writeFileSync(foreign, 'IMPORTANT FOREIGN DATA, not a Rog entry')
+  const lines: string[] = []
+  store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  t.equal(fs.readFileSync(foreign, 'utf8'), 'IMPORTANT FOREIGN DATA, not a Rog entry', 'untouched')
+  t.match(lines.join('\n'), /100000\.log: lies past anything this log could have written; not part of it, left alone/)
+  t.equal(store.partition('f', 0).highWatermark(), 100)
+  t.equal(await append(store.partition('f', 0), [Buffer.from('next')]), 100)
+  await store.close()
+})
