@@ -237,7 +237,7 @@ async function verifySegment (dir: string, rel: string, base: number, tornFrom: 
         const entry = readEntryHeader(buf, at)
         if (entry === null) break
         size = entry.size
-        if (entry.id !== expected) bad = ['out of sequence', `the entry has offset ${entry.id} where ${expected} follows`]
+        if (entry.id !== expected) bad = ['out of sequence', `the entry has offset ${buf.readBigUInt64BE(at)} where ${expected} follows`]
         else if (!plausibleSize(entry.size)) bad = ['bad size', `the entry claims ${Number.isFinite(entry.size) ? entry.size - 16 : '2^53 or more'} bytes of content, a size Rog never writes`]
         else if (position + at + entry.size > fileSize) bad = ['cut short', `an entry of ${entry.size} bytes runs past the end of the file`]
         else if (at + entry.size > buf.length) break
