@@ -38,33 +38,59 @@ interface Holder { pid: number, start: string | null, boot: string | null, host:
 export class DataDirLock {
   readonly file: string
   private readonly content: string
+  /** On a full disk: the lock's second name, which says who holds it. */
+  private readonly holderName: string | null
   private released = false
 
-  private constructor (file: string, content: string) {
+  private constructor (file: string, content: string, holderName: string | null) {
     this.file = file
     this.content = content
+    this.holderName = holderName
   }
 
   /** Takes the lock on `dir` (created if missing), or throws DATA_DIR_LOCKED naming the holder. */
   static acquire (dir: string): DataDirLock {
     fs.mkdirSync(dir, { recursive: true })
     const file = path.join(dir, LOCK_FILE)
-    const content = JSON.stringify(self()) + '\n'
-    const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`
-    fs.writeFileSync(tmp, content, { flag: 'wx' })
+    const me = self()
+    const tmp = path.join(dir, holderFileName(me))
+    // Creating an empty file needs no data block: on a full disk the lock is taken empty, and its
+    // holder is told by its second name (the temporary one, kept as a hard link to it).
+    let content = JSON.stringify(me) + '\n'
+    try {
+      const fd = fs.openSync(tmp, 'wx')
+      try {
+        fs.writeSync(fd, content)
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err
+        content = ''
+      } finally {
+        fs.closeSync(fd)
+      }
+    } catch (err) {
+      fs.rmSync(tmp, { force: true })
+      throw new Error(`cannot take the data directory lock ${file}: ${(err as Error).message}`)
+    }
+    let keep = false
     try {
       // Each round either takes the lock, throws, or removes a stale lock someone else could have taken first.
       for (let round = 0; round < 10; round++) {
-        if (link(tmp, file)) return new DataDirLock(file, content)
+        if (link(tmp, file)) {
+          keep = content === ''
+          return new DataDirLock(file, content, keep ? tmp : null)
+        }
         const held = read(file)
         if (held === null) continue
-        const holder = parse(held)
+        const twin = held === '' ? holderOfEmpty(dir, file) : null
+        const holder = twin !== null ? twin.holder : parse(held)
         if (holder === null || !isStale(holder)) throw RogError.dataDirLocked(dir, describe(holder, held))
         removeIfUnchanged(file, held)
+        if (twin !== null) fs.rmSync(twin.file, { force: true })
       }
       throw RogError.dataDirLocked(dir, 'another process (the lock kept changing hands)')
     } finally {
-      fs.rmSync(tmp, { force: true })
+      if (!keep) fs.rmSync(tmp, { force: true })
     }
   }
 
@@ -73,7 +99,25 @@ export class DataDirLock {
     if (this.released) return
     this.released = true
     if (read(this.file) === this.content) fs.rmSync(this.file, { force: true })
+    if (this.holderName !== null) fs.rmSync(this.holderName, { force: true })
   }
+}
+
+/** `.lock.holder.<pid>.<start>.<boot>.<random>`: the holder, readable from the name alone. */
+function holderFileName (h: Holder): string {
+  return `${LOCK_FILE}.holder.${h.pid}.${h.start ?? '-'}.${h.boot ?? '-'}.${randomBytes(6).toString('hex')}`
+}
+
+/** The holder of an empty lock (taken on a full disk): the `.lock.holder.*` name that is the same file. */
+function holderOfEmpty (dir: string, file: string): { holder: Holder, file: string } | null {
+  const ino = fs.statSync(file, { throwIfNoEntry: false })?.ino
+  if (ino === undefined) return null
+  for (const name of fs.readdirSync(dir)) {
+    const m = /^\.lock\.holder\.(\d+)\.([^.]+)\.([^.]+)\.[0-9a-f]+$/.exec(name)
+    if (m === null || fs.statSync(path.join(dir, name), { throwIfNoEntry: false })?.ino !== ino) continue
+    return { holder: { pid: Number(m[1]), start: m[2] === '-' ? null : m[2], boot: m[3] === '-' ? null : m[3], host: os.hostname() }, file: path.join(dir, name) }
+  }
+  return null
 }
 
 function self (): Holder {

@@ -103,7 +103,7 @@ export class Store {
     for (const entry of fs.readdirSync(opts.dataDir, { withFileTypes: true })) {
       const name = entry.name
       const dir = path.join(opts.dataDir, name)
-      if (OWN_NAMES.has(name)) continue
+      if (OWN_NAMES.has(name) || name.startsWith('.lock.')) continue
       if (entry.isSymbolicLink()) {
         log(`${dir}: a symbolic link; Rog never follows links in its data directory, left alone`)
         continue

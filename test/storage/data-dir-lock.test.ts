@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { DataDirLock, LOCK_FILE } from '../../lib/storage/data-dir-lock'
 import { RogError } from '../../lib/errors'
+import { mountTmpfs } from '../helpers/tmpfs'
 
 /** A PID that belonged to a process that has exited. */
 function deadPid (): number {
@@ -92,4 +93,35 @@ t.test('of several processes racing for a stale lock, exactly one gets it', asyn
   t.equal(results.filter((r) => r === 'got').length, 1, results.join(' '))
   t.equal(results.filter((r) => r === 'DATA_DIR_LOCKED').length, 7)
   t.same(fs.readdirSync(dir), [], 'released, and nothing else left behind')
+})
+
+t.test('on a full disk the lock is taken empty, its holder named by its second name; a stale one is taken over', async (t) => {
+  const mounted = mountTmpfs(t, '64k')
+  if ('skip' in mounted) return t.plan(0, mounted.skip)
+  const dir = path.join(mounted.dir, 'data')
+  fs.mkdirSync(dir)
+  const filler = path.join(mounted.dir, 'filler')
+  const fd = fs.openSync(filler, 'w')
+  try {
+    for (;;) fs.writeSync(fd, Buffer.alloc(4096))
+  } catch (err) {
+    t.equal((err as NodeJS.ErrnoException).code, 'ENOSPC', 'the disk is full')
+  } finally {
+    fs.closeSync(fd)
+  }
+  const lock = DataDirLock.acquire(dir)
+  t.equal(fs.statSync(path.join(dir, LOCK_FILE)).size, 0, 'an empty lock')
+  t.throws(() => DataDirLock.acquire(dir), { code: 'DATA_DIR_LOCKED', message: new RegExp(`in use by process ${process.pid} on `) }, 'still refuses a second holder, naming this one')
+  lock.release()
+  t.same(fs.readdirSync(dir), [], 'released: both names gone')
+
+  // A dead process's empty lock (as a SIGKILL on a full disk leaves it) does not block the next start.
+  const child = spawnSync(process.execPath, ['-e', 'process.exit(0)'])
+  t.equal(child.status, 0)
+  const dead = path.join(dir, `${LOCK_FILE}.holder.${child.pid}.-.-.abcdef`)
+  fs.writeFileSync(dead, '')
+  fs.linkSync(dead, path.join(dir, LOCK_FILE))
+  const taken = DataDirLock.acquire(dir)
+  t.notOk(fs.existsSync(dead), 'the stale lock\'s second name is gone too')
+  taken.release()
 })
