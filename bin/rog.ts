@@ -7,6 +7,7 @@ import { globalOptions } from '../lib/cli/connection'
 import { alterLogCommand, deleteLogCommand } from '../lib/cli/alter-log'
 import { checkCommand } from '../lib/cli/check'
 import { createLogCommand } from '../lib/cli/create-log'
+import { deleteGroupCommand } from '../lib/cli/delete-group'
 import { describeCommand } from '../lib/cli/describe'
 import { fetchCommand } from '../lib/cli/fetch'
 import { groupsCommand } from '../lib/cli/groups'
@@ -36,6 +37,7 @@ logsCommand(program)
 describeCommand(program)
 groupsCommand(program)
 resetOffsetsCommand(program)
+deleteGroupCommand(program)
 pingCommand(program)
 completionCommand(program)
 checkCommand(program)

@@ -24,6 +24,8 @@ export type RogErrorCode =
   | 'DAMAGED'
   /** A log found on disk that cannot be served; the server log says why. */
   | 'LOG_UNAVAILABLE'
+  /** A consumer group that has committed nothing in the log. */
+  | 'NO_GROUP'
   | 'TOO_MANY_CONNECTIONS'
   | 'IDLE_TIMEOUT'
   | 'SHUTTING_DOWN'
@@ -139,6 +141,10 @@ export class RogError extends Error {
     return new RogError('SERVER_ERROR', message)
   }
 
+  static noGroup (log: string, group: string): RogError {
+    return new RogError('NO_GROUP', `No group ${JSON.stringify(group)} in log ${log}`)
+  }
+
   static logUnavailable (log: string): RogError {
     return new RogError('LOG_UNAVAILABLE', `Log ${log} is unavailable: its files could not be opened; the server log says why`)
   }
@@ -186,6 +192,7 @@ const SERVER_TEXTS: Array<[RegExp, RogErrorCode]> = [
   [/^Unknown command /, 'UNKNOWN_COMMAND'],
   [/^Storage error /, 'STORAGE'],
   [/^Log .* is unavailable: /, 'LOG_UNAVAILABLE'],
+  [/^No group ".*" in log /, 'NO_GROUP'],
   [/^Partition \d+ of log .* is damaged at offset \d+/, 'DAMAGED'],
   [/^Too many connections/, 'TOO_MANY_CONNECTIONS'],
   [/^Server is shutting down/, 'SHUTTING_DOWN']

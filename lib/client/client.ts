@@ -70,7 +70,8 @@ const COMMAND_NAMES: Record<number, string> = {
   12: 'alter log',
   13: 'delete log',
   14: 'offset for time',
-  15: 'describe log with settings'
+  15: 'describe log with settings',
+  16: 'delete group'
 }
 
 /**
@@ -240,6 +241,11 @@ export class RogClient {
   /** Changes a live log: more partitions, or its retention (null: back to the server's default). */
   async alterLog (log: string, change: LogSettings & { partitions?: number }): Promise<void> {
     await this.call({ command: 'alter-log', log, ...change }, 'done')
+  }
+
+  /** Deletes a consumer group from every partition of a log (code NO_GROUP when none knows it). */
+  async deleteGroup (log: string, group: string): Promise<void> {
+    await this.call({ command: 'delete-group', log, group }, 'done')
   }
 
   /** Deletes a log and all its data. */

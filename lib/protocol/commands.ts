@@ -22,11 +22,12 @@ export const CommandByte = {
   alterLog: 12,
   deleteLog: 13,
   offsetForTime: 14,
-  describeLog: 15
+  describeLog: 15,
+  deleteGroup: 16
 } as const
 
 export const FIRST_FRAMED_COMMAND = 4
-export const LAST_COMMAND = 15
+export const LAST_COMMAND = 16
 
 export interface CreateCommand { command: 'create', log: string, partitions: number }
 /** `reply: 'ok'` is the reference one-byte answer; 'offset' answers with the offset assigned. */
@@ -64,6 +65,8 @@ export interface DeleteLogCommand { command: 'delete-log', log: string }
 export interface OffsetForTimeCommand { command: 'offset-for-time', log: string, partition: number, timestamp: number }
 /** Describe with settings and sizes (command 15). */
 export interface DescribeLogCommand { command: 'describe-log', log: string }
+/** Delete a consumer group from every partition of a log. */
+export interface DeleteGroupCommand { command: 'delete-group', log: string, group: string }
 /** A frame the decoder could not accept; answered with the error, then, when `error.fatal` (a framing error), the connection ends. */
 export interface InvalidCommand { command: 'invalid', error: RogError }
 
@@ -83,6 +86,7 @@ export type Command =
   | DeleteLogCommand
   | OffsetForTimeCommand
   | DescribeLogCommand
+  | DeleteGroupCommand
   | InvalidCommand
 
 export interface FetchedMessage { offset: number, data: Buffer, timestamp?: number }

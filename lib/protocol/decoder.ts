@@ -469,6 +469,15 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
       expectSize(body, 1 + body[0], 'log')
       return { command: command === CommandByte.deleteLog ? 'delete-log' : 'describe-log', log }
     }
+    case CommandByte.deleteGroup: {
+      const log = nameAt(body, 0, 'delete-group')
+      const at = 1 + body[0]
+      if (body.length < at + 2) throw RogError.badFrame(`delete-group body of ${body.length} bytes is too short`)
+      const size = body.readUInt16BE(at)
+      expectSize(body, at + 2 + size, 'delete-group')
+      if (size === 0) throw RogError.badFrame('empty group name')
+      return { command: 'delete-group', log, group: body.toString('utf8', at + 2, at + 2 + size) }
+    }
     case CommandByte.offsetForTime: {
       const log = nameAt(body, 1, 'offset-for-time')
       expectSize(body, 2 + body[1] + 8, 'offset-for-time')

@@ -97,6 +97,10 @@ export function encodeCommand (c: Command): Buffer {
       const log = shortString(c.log, 'log name')
       return framed(c.command === 'delete-log' ? CommandByte.deleteLog : CommandByte.describeLog, [Buffer.from([log.length]), log])
     }
+    case 'delete-group': {
+      const log = shortString(c.log, 'log name')
+      return framed(CommandByte.deleteGroup, [Buffer.from([log.length]), log, longString(c.group)])
+    }
     case 'offset-for-time': {
       const time = Buffer.allocUnsafe(8)
       writeU64(time, c.timestamp, 0)

@@ -21,6 +21,7 @@ export function expectFor (c: Command): Expect {
     case 'create-with-settings':
     case 'alter-log':
     case 'delete-log':
+    case 'delete-group':
       return 'done'
     case 'offset-for-time': return 'offset'
     case 'describe-log': return 'log-details'

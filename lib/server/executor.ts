@@ -285,6 +285,9 @@ export class Executor extends Duplex {
         case 'delete-log':
           this.store.deleteLog(c.log).then(() => done(DONE), fail)
           return
+        case 'delete-group':
+          this.store.deleteGroup(c.log, c.group).then(() => done(DONE), fail)
+          return
         case 'offset-for-time':
           this.store.partition(c.log, c.partition).offsetForTime(c.timestamp).then((offset) => done({ response: 'offset', offset }), fail)
           return

@@ -19,7 +19,8 @@ export const GROUPS_FILE = 'groups.offsets'
  * | crc32c     | u32        | CRC-32C of the fields after it           |
  * | group size | u16        | bytes in the group name                  |
  * | group      | group size | the group name, UTF-8                    |
- * | offset     | u64        | the group's committed offset             |
+ * | offset     | u64        | the group's committed offset; all ones:  |
+ * |            |            | the group was deleted                    |
  *
  * A record is written whole in one write. On load, a record cut short or
  * failing its checksum is skipped, and loading goes on at the next position
@@ -106,6 +107,23 @@ export class GroupOffsets {
     this.committed.set(group, offset)
   }
 
+  has (group: string): boolean {
+    return this.committed.has(group)
+  }
+
+  /** Queues the deletion of a group; returns its record (a tombstone). Call `removed` once it is written. */
+  remove (group: string): Buffer {
+    this.latest.delete(group)
+    const record = encodeRecord(group, 0)
+    record.fill(0xff, record.length - 8)
+    record.writeUInt32BE(crc32c(record.subarray(4)), 0)
+    return record
+  }
+
+  removed (group: string): void {
+    this.committed.delete(group)
+  }
+
   /** Queued updates failed: the pending view falls back to what is persisted. */
   rewind (): void {
     this.latest = new Map(this.committed)
@@ -190,7 +208,9 @@ export function parseJournal (buf: Buffer, into: Map<string, number>): { damage:
     const end = recordEnd(buf, at)
     if (end >= 0) {
       const size = buf.readUInt16BE(at + 4)
-      into.set(buf.toString('utf8', at + 6, at + 6 + size), readU64(buf, at + 6 + size))
+      const group = buf.toString('utf8', at + 6, at + 6 + size)
+      if (buf.readUInt32BE(at + 6 + size) === 0xffffffff && buf.readUInt32BE(at + 10 + size) === 0xffffffff) into.delete(group)
+      else into.set(group, readU64(buf, at + 6 + size))
       at = end
       continue
     }

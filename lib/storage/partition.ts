@@ -425,6 +425,16 @@ export class Partition {
     })
   }
 
+  /** Deletes a group's committed offset (it no longer shows, and reads from 0 / the first offset again). */
+  deleteGroup (group: string, callback: DoneCallback): void {
+    if (this.gone !== null) return callback(this.gone)
+    this.enqueue(this.groups.file, 'groups', this.groups.remove(group), undefined, (err) => {
+      if (err !== null) return callback(RogError.storage('deleting the group offset', withoutPath(err)))
+      this.groups.removed(group)
+      callback(null)
+    })
+  }
+
   /** Asks for an fdatasync of every file written since the last (the 'interval' policy). */
   syncDirty (): void {
     this.writer.requestSync(this.durableFiles().filter((f) => f.dirty))

@@ -276,6 +276,13 @@ export class Store {
     this.options.log(`${dir}: log ${name} deleted`)
   }
 
+  /** Deletes a consumer group from every partition of a log; an error when no partition knows it. */
+  async deleteGroup (log: string, group: string): Promise<void> {
+    const partitions = this.partitions(log).filter((p) => p.groups.has(group))
+    if (partitions.length === 0) throw RogError.noGroup(log, group)
+    await Promise.all(partitions.map((p) => new Promise<void>((resolve, reject) => p.deleteGroup(group, (err) => err === null ? resolve() : reject(err)))))
+  }
+
   /** A log's effective settings and, per partition, its offsets, size and groups. */
   describe (name: string): LogDetails {
     const own = this.settings.get(name) ?? { retentionBytes: null, retentionMs: null }

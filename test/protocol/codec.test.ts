@@ -101,7 +101,8 @@ const framed: Command[] = [
   { command: 'alter-log', log: 'kept', retentionBytes: 5 },
   { command: 'delete-log', log: 'gone' },
   { command: 'offset-for-time', log: 'ev', partition: 2, timestamp: 1_764_000_000_123 },
-  { command: 'describe-log', log: 'ev' }
+  { command: 'describe-log', log: 'ev' },
+  { command: 'delete-group', log: 'ev', group: 'grüße' }
 ]
 
 t.test('a run of success answers encodes as that many zero bytes', async (t) => {
@@ -135,6 +136,7 @@ t.test('framed responses round-trip through encoder and reader', async (t) => {
     [framed[8], { response: 'messages', committedOffset: 0, endOffset: 9, messages: [{ offset: 5, timestamp: 1_764_000_000_123, data: Buffer.from('t') }], detail: { firstOffset: 5, startOffset: 5 } }],
     [framed[9], { response: 'done' }],
     [framed[14], { response: 'offset', offset: 77 }],
+    [framed[16], { response: 'done' }],
     [framed[15], { response: 'log-details', details: { log: 'ev', retentionBytes: 1024, retentionMs: null, partitions: [{ partition: 0, firstOffset: 3, endOffset: 9, bytes: 4096, groups: [{ group: 'grüße', offset: 4 }] }] } }]
   ]
   const reader = new ResponseReader()
