@@ -459,7 +459,7 @@ async function main (): Promise<void> {
     let redisMissing = flags.redis ? ensureRedis(log) : 'disabled with --no-redis'
     if (redisMissing === null) {
       try {
-        redis = await RedisSide.start(tmp, PAYLOAD_BYTES)
+        redis = await RedisSide.start(tmp, PAYLOAD_BYTES, log)
         log(`redis-server: ${redis.describe()}`)
       } catch (err) {
         redisMissing = `redis-server did not start: ${err instanceof Error ? err.message : String(err)}`
