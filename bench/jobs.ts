@@ -10,6 +10,16 @@ export interface PublishJob {
   log: string
   /** Messages per request: 1 sends the reference publish (command 1), more send one publish-batch (command 5). */
   batch: number
+  /** With `batch` 1, the answer asked for: ok sends the reference publish (command 1), offset sends command 4. Default ok. */
+  reply?: 'ok' | 'offset'
+  /**
+   * When set, every `commitEvery`-th request of a connection is a commit
+   * (command 7) of its own group on the same partition, at one past the
+   * highest offset its publishes were answered with; needs `reply` offset.
+   */
+  commitEvery?: number
+  /** Create the log with command 11 and this size limit (bytes per partition). */
+  retentionBytes?: number
   connections: number
   /** Requests in flight per connection. */
   window: number
@@ -51,6 +61,7 @@ export type Job = PublishJob | DrainJob | RedisDrainJob
 
 export interface LoadResult {
   messages: number
+  /** Every request answered, commits included. */
   requests: number
   seconds: number
   latency: LatencySummary | null

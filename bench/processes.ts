@@ -84,9 +84,10 @@ export interface Server { child: ChildProcess, pid: number, port: number, stderr
 
 export const ROG_BIN = path.join(__dirname, '..', 'bin', 'rog.js')
 
-export async function startRogServer (options: { dataDir: string, fsync: string, cpuProfDir?: string }): Promise<Server> {
+export async function startRogServer (options: { dataDir: string, fsync: string, segmentBytes: number, cpuProfDir?: string }): Promise<Server> {
   const nodeArgs = options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir]
-  const child = track(spawn(process.execPath, [...nodeArgs, ROG_BIN, 'server', '--port', '0', '--data-dir', options.dataDir, '--fsync', options.fsync], {
+  const serverArgs = ['server', '--port', '0', '--data-dir', options.dataDir, '--fsync', options.fsync, '--segment-bytes', String(options.segmentBytes)]
+  const child = track(spawn(process.execPath, [...nodeArgs, ROG_BIN, ...serverArgs], {
     stdio: ['ignore', 'pipe', 'pipe']
   }), 'rog server')
   const stderr: string[] = []

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { performance } from 'node:perf_hooks'
 import Redis from 'ioredis'
 import { payload } from './payload'
 import { PeakRss, runDriver, startRedis, stopProcess, type Server } from './processes'
@@ -19,6 +21,8 @@ export interface RedisLoad {
   messages: number
 }
 
+const SETTLE_TIMEOUT_MS = 60_000
+
 export function persistenceLabel (p: Persistence): string {
   return p === 'none' ? 'no persistence' : 'AOF everysec'
 }
@@ -32,13 +36,17 @@ export function persistenceLabel (p: Persistence): string {
 export class RedisSide {
   private readonly servers = new Map<Persistence, { server: Server, admin: Redis }>()
   private readonly payloadBytes: number
+  private readonly tmp: string
+  private readonly log: (line: string) => void
 
-  private constructor (payloadBytes: number) {
+  private constructor (tmp: string, payloadBytes: number, log: (line: string) => void) {
+    this.tmp = tmp
     this.payloadBytes = payloadBytes
+    this.log = log
   }
 
-  static async start (tmp: string, payloadBytes: number): Promise<RedisSide> {
-    const side = new RedisSide(payloadBytes)
+  static async start (tmp: string, payloadBytes: number, log: (line: string) => void): Promise<RedisSide> {
+    const side = new RedisSide(tmp, payloadBytes, log)
     try {
       for (const persistence of ['none', 'aof'] as const) {
         const dir = path.join(tmp, `redis-${persistence}`)
@@ -87,7 +95,36 @@ export class RedisSide {
     } finally {
       rss.stop()
       await admin.flushall().catch(() => {})
+      if (load.persistence === 'aof') {
+        await this.settle(admin, SETTLE_TIMEOUT_MS).catch((err: unknown) => this.log(`    redis did not settle: ${err instanceof Error ? err.message : String(err)}`))
+      }
     }
+  }
+
+  /**
+   * After a load on the AOF server: waits until Redis has no AOF rewrite in
+   * progress or scheduled (it starts one by itself once the file has grown to
+   * twice its last rewritten size), then syncs the filesystem, so that the
+   * Rog row after it does not share the disk with Redis' background writes.
+   * Polls every 50 ms, for at most `timeoutMs` in all.
+   */
+  private async settle (admin: Redis, timeoutMs: number): Promise<void> {
+    const start = performance.now()
+    const deadline = start + timeoutMs
+    let rewrites = 0
+    let busy = true
+    for (let polls = 0; polls < Math.ceil(timeoutMs / 50) && performance.now() < deadline; polls++) {
+      const info = await admin.info('persistence')
+      busy = /aof_rewrite_in_progress:1|aof_rewrite_scheduled:1/.test(info)
+      if (!busy) break
+      rewrites++
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const left = Math.max(1000, Math.round(deadline - performance.now()))
+    const sync = spawnSync('sync', ['-f', this.tmp], { stdio: 'ignore', timeout: left })
+    const ms = (performance.now() - start).toFixed(0)
+    const rewrite = rewrites === 0 ? 'no AOF rewrite running' : busy ? 'an AOF rewrite still running at the time limit' : 'its AOF rewrite finished'
+    this.log(`    redis settled in ${ms} ms: ${rewrite}, filesystem ${sync.status === 0 ? 'synced' : `sync failed (${sync.status ?? sync.signal ?? sync.error?.message ?? '?'})`}`)
   }
 
   async stop (): Promise<void> {

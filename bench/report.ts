@@ -3,8 +3,11 @@ import type { LatencySummary } from './latency'
 /** One measured run, of Rog or of Redis. */
 export interface Measured {
   messages: number
+  /** Requests answered: the messages, or more when commits are mixed in (scenario 8). */
+  requests: number
   seconds: number
   messagesPerSec: number
+  requestsPerSec: number
   /** Payload megabytes (10^6 bytes) per second: messages x 100 bytes, not protocol bytes. */
   mbPerSec: number
   p50Ms: number | null
@@ -14,6 +17,30 @@ export interface Measured {
   /** The time limit stopped the run before its count. */
   capped: boolean
   errors: number
+}
+
+/** Another Rog row of the same run that this one is compared with (scenarios 8 and 9). */
+export interface Baseline {
+  key: string
+  /** How the table names that row: its scenario, a short name and its fsync mode. */
+  label: string
+  /** This row's rate over that row's, counted in `unit`. */
+  ratio: number
+  unit: 'req/s' | 'msg/s'
+}
+
+/** Bytes of a partition directory during a row (scenarios 3 and 9). */
+export interface DiskFigures {
+  /** Largest total allocated (st_blocks, what du counts) and largest sum of file sizes seen. */
+  peakAllocatedBytes: number
+  peakApparentBytes: number
+  /** Largest sum of the segment files' (`*.log`) sizes seen: what retention.bytes counts. */
+  peakSegmentBytes: number
+  /** Samples taken, every `intervalMs` during the row and one after it; 1: measured once after the row (a log without retention only grows). */
+  samples: number
+  intervalMs: number | null
+  /** The log's retention.bytes, or null. */
+  retentionBytes: number | null
 }
 
 export interface Row {
@@ -30,14 +57,18 @@ export interface Row {
   redisSkipped: string | null
   /** Rog messages/s over Redis messages/s. */
   ratio: number | null
+  baseline: Baseline | null
+  disk: DiskFigures | null
 }
 
-export function measured (messages: number, seconds: number, payloadBytes: number, latency: LatencySummary | null, rssMb: number | null, capped: boolean, errors: number): Measured {
+export function measured (messages: number, seconds: number, payloadBytes: number, latency: LatencySummary | null, rssMb: number | null, capped: boolean, errors: number, requests = messages): Measured {
   const rate = seconds > 0 ? messages / seconds : 0
   return {
     messages,
+    requests,
     seconds,
     messagesPerSec: rate,
+    requestsPerSec: seconds > 0 ? requests / seconds : 0,
     mbPerSec: (rate * payloadBytes) / 1e6,
     p50Ms: latency?.p50Ms ?? null,
     p99Ms: latency?.p99Ms ?? null,
@@ -56,7 +87,11 @@ function ms (n: number | null): string {
   return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)
 }
 
-const COLUMNS = ['#', 'scenario', 'fsync', 'messages', 'msg/s', 'MB/s', 'p50 ms', 'p99 ms', 'RSS MB', 'Redis (same load)', 'Redis msg/s', 'Redis p50/p99 ms', 'Redis RSS', 'Rog/Redis']
+const COLUMNS = ['#', 'scenario', 'fsync', 'messages', 'msg/s', 'MB/s', 'p50 ms', 'p99 ms', 'RSS MB', 'Redis (same load)', 'Redis msg/s', 'Redis p50/p99 ms', 'Redis RSS', 'Rog/Redis', 'disk MiB', 'vs Rog row (same run)']
+
+function mib (bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1)
+}
 
 function cells (r: Row): string[] {
   const m = r.rog
@@ -75,7 +110,9 @@ function cells (r: Row): string[] {
     x === null ? (r.redisLabel === null ? '-' : 'skipped') : int(x.messagesPerSec),
     x === null ? '-' : `${ms(x.p50Ms)} / ${ms(x.p99Ms)}`,
     x?.serverRssMb == null ? '-' : x.serverRssMb.toFixed(0),
-    r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`
+    r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
+    r.disk === null ? '-' : mib(r.disk.peakAllocatedBytes),
+    r.baseline === null ? '-' : `${r.baseline.ratio.toFixed(2)}x ${r.baseline.unit} of ${r.baseline.label}`
   ]
 }
 
@@ -83,7 +120,7 @@ function cells (r: Row): string[] {
 export function formatTable (rows: Row[]): string {
   const body = rows.map(cells)
   const widths = COLUMNS.map((c, i) => Math.max(c.length, ...body.map((r) => r[i].length)))
-  const right = new Set([3, 4, 5, 6, 7, 8, 10, 11, 12, 13])
+  const right = new Set([3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14])
   const line = (r: string[]): string => `| ${r.map((c, i) => right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])).join(' | ')} |`
   const rule = `|${widths.map((w, i) => right.has(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2)).join('|')}|`
   return [line(COLUMNS), rule, ...body.map(line)].join('\n')

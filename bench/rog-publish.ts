@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import type { Command } from '../lib/protocol/commands'
 import { encodeCommand } from '../lib/protocol/request-writer'
+import { readU64 } from '../lib/protocol/u64'
 import { AnswerCounter } from './answer-counter'
 import type { LoadResult, PublishJob } from './jobs'
 import { LatencySampler, mergeSummaries } from './latency'
@@ -15,13 +16,21 @@ const LATENCY_SAMPLES = 20_000
  * Publishes `job.messages` messages of `job.payloadBytes` bytes to partition
  * 0 of `job.log` (created if missing). Every request is the same pre-encoded
  * frame, so a refill is a subarray of one block of `window` frames: one write
- * per refill, no encoding and no allocation per message.
+ * per refill, no encoding and no allocation per message. With
+ * `job.commitEvery`, each commit is encoded when it is sent (its offset comes
+ * from the answers so far) and written in the same corked write as the
+ * publishes around it.
  */
 export async function publishLoad (job: PublishJob): Promise<LoadResult> {
-  await ensureLog(job.port, job.log)
+  const reply = job.reply ?? 'ok'
+  const commitEvery = job.commitEvery ?? 0
+  if (commitEvery !== 0 && (commitEvery < 2 || commitEvery - 1 > job.window || job.batch !== 1 || reply !== 'offset')) {
+    throw new Error('commitEvery needs single publishes answered with their offset (reply offset), and 2 <= commitEvery <= window + 1')
+  }
+  await ensureLog(job.port, job.log, job.retentionBytes)
   const data = payload(job.payloadBytes)
   const command: Command = job.batch === 1
-    ? { command: 'publish', log: job.log, partition: 0, data, reply: 'ok' }
+    ? { command: 'publish', log: job.log, partition: 0, data, reply }
     : { command: 'publish-batch', log: job.log, partition: 0, messages: new Array<Buffer>(job.batch).fill(data) }
   const frame = encodeCommand(command)
   const block = Buffer.concat(new Array<Buffer>(job.window).fill(frame))
@@ -32,7 +41,7 @@ export async function publishLoad (job: PublishJob): Promise<LoadResult> {
   for (let c = 0; c < job.connections; c++) {
     const quota = Math.floor(requests / job.connections) + (c < requests % job.connections ? 1 : 0)
     const socket = net.connect({ port: job.port, host: '127.0.0.1', noDelay: true })
-    connections.push(new PublishConnection(socket, job, block, frame.length, quota, new LatencySampler(every, quota)))
+    connections.push(new PublishConnection(socket, job, block, frame.length, quota, new LatencySampler(every, quota), `${job.log}-committer-${c}`))
   }
   await Promise.all(connections.map(async (c) => await once(c.socket, 'connect')))
 
@@ -42,17 +51,19 @@ export async function publishLoad (job: PublishJob): Promise<LoadResult> {
   const seconds = (performance.now() - start) / 1000
 
   let answered = 0
+  let commits = 0
   let errors = 0
   let firstError: string | null = null
   let capped = false
   for (const c of connections) {
     answered += c.answered
+    commits += c.commitsAnswered()
     errors += c.counter.errors
     firstError ??= c.counter.firstError
     capped ||= c.capped
     c.socket.destroy()
   }
-  const messages = (answered - errors) * job.batch
+  const messages = Math.max(0, answered - commits - errors) * job.batch
   return {
     messages,
     requests: answered,
@@ -75,15 +86,31 @@ class PublishConnection {
   private readonly block: Buffer
   private readonly frameBytes: number
   private readonly quota: number
+  /** Request i is a commit when i % commitEvery is commitEvery - 1; 0: no commits. */
+  private readonly commitEvery: number
+  private readonly group: string
+  /** One past the highest offset a publish of this connection was answered with. */
+  private committable = 0
 
-  constructor (socket: net.Socket, job: PublishJob, block: Buffer, frameBytes: number, quota: number, sampler: LatencySampler) {
+  constructor (socket: net.Socket, job: PublishJob, block: Buffer, frameBytes: number, quota: number, sampler: LatencySampler, group: string) {
     this.socket = socket
     this.job = job
     this.block = block
     this.frameBytes = frameBytes
     this.quota = quota
     this.sampler = sampler
-    this.counter = new AnswerCounter(job.batch === 1 ? 'ok' : 'framed')
+    this.commitEvery = job.commitEvery ?? 0
+    this.group = group
+    this.counter = new AnswerCounter(job.batch === 1 && (job.reply ?? 'ok') === 'ok' ? 'ok' : 'framed')
+  }
+
+  /** Commits among the requests answered (requests 0 to answered - 1). */
+  commitsAnswered (): number {
+    return this.commitEvery === 0 ? 0 : Math.floor(this.answered / this.commitEvery)
+  }
+
+  private isCommit (request: number): boolean {
+    return this.commitEvery !== 0 && request % this.commitEvery === this.commitEvery - 1
   }
 
   run (deadline: number): Promise<void> {
@@ -104,6 +131,10 @@ class PublishConnection {
           return
         }
         if (n === 0) return
+        // The last answer of the chunk is request answered + n - 1; a publish's body is its offset.
+        if (this.commitEvery !== 0 && !this.isCommit(this.answered + n - 1) && this.counter.errors === 0) {
+          this.committable = Math.max(this.committable, readU64(this.counter.last, 5) + 1)
+        }
         this.sampler.answered(this.answered, n)
         this.answered += n
         if (this.counter.errors > 0) this.capped = true
@@ -128,17 +159,37 @@ class PublishConnection {
     const k = Math.min(this.job.window - inflight, this.quota - this.sent)
     if (k <= 0) return
     this.sampler.sent(this.sent, k)
-    this.sent += k
-    this.socket.write(this.block.subarray(0, k * this.frameBytes))
+    if (this.commitEvery === 0) {
+      this.sent += k
+      this.socket.write(this.block.subarray(0, k * this.frameBytes))
+      return
+    }
+    this.socket.cork()
+    const end = this.sent + k
+    while (this.sent < end) {
+      if (this.isCommit(this.sent)) {
+        this.socket.write(encodeCommand({ command: 'commit', log: this.job.log, partition: 0, group: this.group, offset: this.committable }))
+        this.sent++
+        continue
+      }
+      // Publishes up to the next commit (or the end of this refill): at most commitEvery - 1 <= window frames.
+      const untilCommit = this.commitEvery - 1 - (this.sent % this.commitEvery)
+      const run = Math.min(untilCommit, end - this.sent)
+      this.socket.write(this.block.subarray(0, run * this.frameBytes))
+      this.sent += run
+    }
+    this.socket.uncork()
   }
 }
 
-/** Creates a one-partition log; an existing one is fine. */
-export async function ensureLog (port: number, log: string): Promise<void> {
+/** Creates a one-partition log (with command 11 when `retentionBytes` is given); an existing one is fine. */
+export async function ensureLog (port: number, log: string, retentionBytes?: number): Promise<void> {
   const socket = net.connect({ port, host: '127.0.0.1' })
   await once(socket, 'connect')
-  const counter = new AnswerCounter('ok')
-  socket.write(encodeCommand({ command: 'create', log, partitions: 1 }))
+  const counter = new AnswerCounter(retentionBytes === undefined ? 'ok' : 'framed')
+  socket.write(encodeCommand(retentionBytes === undefined
+    ? { command: 'create', log, partitions: 1 }
+    : { command: 'create-with-settings', log, partitions: 1, retentionBytes, retentionMs: null }))
   await new Promise<void>((resolve, reject) => {
     socket.on('data', (chunk: Buffer) => { if (counter.feed(chunk) > 0) resolve() })
     socket.once('error', reject)

@@ -3,13 +3,15 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { Command, InvalidArgumentError } from 'commander'
+import { connect as connectClient } from '../lib/client/client'
 import { cliFollow, cliMissing, cliPublish, writeLinesFile } from './cli-scenario'
+import { DirSampler, dirSize } from './disk-usage'
 import type { PublishJob } from './jobs'
 import { PeakRss, runDriver, startRogServer, stopAll, stopProcess, type Server } from './processes'
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary'
 import { RedisSide, persistenceLabel, type Persistence, type RedisLoad } from './redis-side'
 import { ensureRedis } from './redis-tools'
-import { formatTable, measured, type Measured, type Row } from './report'
+import { formatTable, measured, type Baseline, type DiskFigures, type Measured, type Row } from './report'
 import { ensureLog } from './rog-publish'
 
 /**
@@ -20,6 +22,12 @@ import { ensureLog } from './rog-publish'
  */
 
 const PAYLOAD_BYTES = 100
+/** Every bench server gets `--segment-bytes` 1 MiB (the server's default, stated so that scenario 9's limit reads against it). */
+const SEGMENT_BYTES = 1024 * 1024
+/** Scenario 9's log: retention.bytes of 8 MiB, i.e. 8 segments. */
+const RETENTION_BYTES = 8 * 1024 * 1024
+/** Scenario 9's partition directory is sampled this often during its row. */
+const DISK_SAMPLE_MS = 10
 type Fsync = 'never' | 'interval' | 'always'
 const MODES: Fsync[] = ['never', 'interval', 'always']
 
@@ -34,40 +42,97 @@ interface Flags {
 }
 
 interface PublishSpec {
-  scenario: '1' | '2' | '3' | '4'
+  scenario: '1' | '2' | '3' | '4' | '8' | '9'
   key: string
   name: string
   connections: number
   window: number
   batch: number
   refill: PublishJob['refill']
+  /** ok: reference publish (command 1); offset: command 4. */
+  reply: 'ok' | 'offset'
+  /** Every n-th request of a connection is a commit (command 7); 0: none. */
+  commitEvery: number
+  retentionBytes: number | null
   messages: number
   timeLimitMs: number
+  /** Followed by its Redis XADD load. */
+  redis: boolean
+  /** The row of the same fsync mode this one is compared with: its key without the mode, and how the table names it. */
+  baseline: { key: string, label: string, unit: Baseline['unit'] } | null
+  /** The partition directory's size: sampled during the row, or measured once after it. */
+  disk: 'sample' | 'after' | null
 }
 
+/** In the order a server runs them: 9 right after its baseline 3, and 8 last, so that its larger heap does not weigh on the RSS of the rows after it. */
 function publishSpecs (scale: number): PublishSpec[] {
   const n = (count: number): number => Math.max(1000, Math.round(count * scale))
+  const base = { reply: 'ok' as const, commitEvery: 0, retentionBytes: null, redis: true, baseline: null, disk: null }
   return [
-    { scenario: '1', key: 's1', name: 'publish, one at a time, 1 conn', connections: 1, window: 1, batch: 1, refill: 'burst', messages: n(50_000), timeLimitMs: 5000 },
-    { scenario: '2', key: 's2-64', name: 'publish pipelined, 1 conn, 64 in flight', connections: 1, window: 64, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000 },
-    { scenario: '2', key: 's2-1000', name: 'publish pipelined, 1 conn, 1000 in flight', connections: 1, window: 1000, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000 },
-    { scenario: '3', key: 's3', name: 'publish pipelined, 50 conns x 64 in flight', connections: 50, window: 64, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000 },
-    { scenario: '4', key: 's4', name: 'publish-batch of 1000, 1 conn, 1 in flight', connections: 1, window: 1, batch: 1000, refill: 'burst', messages: n(5_000_000), timeLimitMs: 10_000 }
+    { ...base, scenario: '1', key: 's1', name: 'publish, one at a time, 1 conn', connections: 1, window: 1, batch: 1, refill: 'burst', messages: n(50_000), timeLimitMs: 5000 },
+    { ...base, scenario: '2', key: 's2-64', name: 'publish pipelined, 1 conn, 64 in flight', connections: 1, window: 64, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000 },
+    { ...base, scenario: '2', key: 's2-1000', name: 'publish pipelined, 1 conn, 1000 in flight', connections: 1, window: 1000, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000 },
+    { ...base, scenario: '3', key: 's3', name: 'publish pipelined, 50 conns x 64 in flight', connections: 50, window: 64, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000, disk: 'after' },
+    {
+      ...base,
+      scenario: '9',
+      key: 's9',
+      name: `50 conns x 64 in flight, log with --retention-bytes ${RETENTION_BYTES / 1024 / 1024} MiB`,
+      connections: 50,
+      window: 64,
+      batch: 1,
+      refill: 'burst',
+      retentionBytes: RETENTION_BYTES,
+      messages: n(2_000_000),
+      timeLimitMs: 10_000,
+      redis: false,
+      baseline: { key: 's3', label: '3 (no retention)', unit: 'msg/s' },
+      disk: 'sample'
+    },
+    { ...base, scenario: '4', key: 's4', name: 'publish-batch of 1000, 1 conn, 1 in flight', connections: 1, window: 1, batch: 1000, refill: 'burst', messages: n(5_000_000), timeLimitMs: 10_000 },
+    { ...base, scenario: '8', key: 's8-publish', name: 'publish (cmd 4), 4 conns x 64 sliding', connections: 4, window: 64, batch: 1, refill: 'sliding', reply: 'offset', messages: n(2_000_000), timeLimitMs: 10_000, redis: false },
+    {
+      ...base,
+      scenario: '8',
+      key: 's8-mixed',
+      name: 'publish (cmd 4) + every 8th a commit (cmd 7), 4 x 64 sliding',
+      connections: 4,
+      window: 64,
+      batch: 1,
+      refill: 'sliding',
+      reply: 'offset',
+      commitEvery: 8,
+      messages: n(2_000_000),
+      timeLimitMs: 10_000,
+      redis: false,
+      baseline: { key: 's8-publish', label: '8 publish only', unit: 'req/s' }
+    }
   ]
 }
 
-/** Which fsync modes run a publish scenario: 2-4 under every mode with scenario 7, else the mode its target names. */
+/**
+ * Which fsync modes run a publish scenario: 2-4 under every mode with
+ * scenario 7, else the mode its target names; 9 (retention) wherever 3 runs,
+ * 8 (mixed commits) under interval.
+ */
 function modesFor (scenario: string, selected: Set<string>): Fsync[] {
   const all = selected.has('7')
   switch (scenario) {
     case '1': return all ? ['never', 'always'] : ['never']
     case '2':
     case '4': return all ? MODES : ['never']
-    case '3': return all ? MODES : ['always']
+    case '3':
+    case '9': return all ? MODES : ['always']
     case '5': return ['never']
     case '6': return ['always']
+    case '8': return ['interval']
     default: return []
   }
+}
+
+/** A spec runs when its scenario is selected; scenario 3 also runs as the baseline of scenario 9. */
+function specSelected (spec: PublishSpec, selected: Set<string>): boolean {
+  return selected.has(spec.scenario) || (spec.scenario === '3' && selected.has('9'))
 }
 
 function redisPersistence (mode: Fsync): Persistence {
@@ -82,8 +147,29 @@ function summary (m: Measured): string {
   return `${Math.round(m.messagesPerSec).toLocaleString('en-US')} msg/s (${m.messages.toLocaleString('en-US')} in ${m.seconds.toFixed(2)} s${m.capped ? ', time limit' : ''})${lat}${rss}`
 }
 
+function diskSummary (d: DiskFigures): string {
+  const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(2)} MiB (${b.toLocaleString('en-US')} bytes)`
+  const how = d.intervalMs === null ? 'after the row' : `peak of ${d.samples} samples, every ${d.intervalMs} ms`
+  return `${mib(d.peakAllocatedBytes)} allocated, ${mib(d.peakApparentBytes)} in file sizes, ${mib(d.peakSegmentBytes)} in segment files (${how})`
+}
+
+/** The log's first and end offset and its bytes, as describe-log (command 15) reports them. */
+async function describeRetention (port: number, logName: string): Promise<string> {
+  const client = await connectClient({ host: '127.0.0.1', port }, { requestTimeoutMs: 10_000 })
+  try {
+    const d = await client.describeLog(logName)
+    const p = d.partitions[0]
+    return `describe-log: retention ${d.retentionBytes ?? 'none'} bytes, first offset ${p.firstOffset.toLocaleString('en-US')}, ` +
+      `end offset ${p.endOffset.toLocaleString('en-US')}, ${p.bytes.toLocaleString('en-US')} bytes`
+  } finally {
+    await client.close()
+  }
+}
+
 interface Context {
   server: Server
+  /** The server's --data-dir. */
+  dataDir: string
   mode: Fsync
   rows: Row[]
   redis: RedisSide | null
@@ -108,7 +194,7 @@ async function compare (ctx: Context, row: Row, load: RedisLoad): Promise<void> 
 }
 
 function newRow (scenario: string, key: string, name: string, fsync: string | null): Row {
-  return { scenario, key, name, fsync, rog: null, skipped: null, redisLabel: null, redis: null, redisSkipped: null, ratio: null }
+  return { scenario, key, name, fsync, rog: null, skipped: null, redisLabel: null, redis: null, redisSkipped: null, ratio: null, baseline: null, disk: null }
 }
 
 /** Runs `body` for `row`; a failure marks the row as failed and the bench goes on. */
@@ -137,22 +223,57 @@ async function publishRow (ctx: Context, spec: PublishSpec): Promise<void> {
   const { server, mode } = ctx
   const row = newRow(spec.scenario, `${spec.key}-${mode}`, spec.name, mode)
   ctx.rows.push(row)
+  const logName = `${spec.key}-${mode}`
+  const partitionDir = path.join(ctx.dataDir, logName, '0')
   await attempt(row, async () => {
-    const { value: r, rssMb } = await measureWithRss(server.pid, async () => await runDriver({
-      kind: 'publish',
-      port: server.port,
-      log: `${spec.key}-${mode}`,
-      batch: spec.batch,
-      connections: spec.connections,
-      window: spec.window,
-      refill: spec.refill,
-      messages: spec.messages,
-      timeLimitMs: spec.timeLimitMs,
-      payloadBytes: PAYLOAD_BYTES
-    }, spec.timeLimitMs + 120_000))
-    if (r.errors > 0) log(`  ${spec.name}: ${r.errors} error answers, first: ${r.firstError ?? ''}`)
-    row.rog = measured(r.messages, r.seconds, PAYLOAD_BYTES, r.latency, rssMb, r.capped, r.errors)
+    // Bounded: at most the row's time limit and half a minute of samples, and stopped when the row ends.
+    const sampler = spec.disk === 'sample' ? new DirSampler(partitionDir, DISK_SAMPLE_MS, Math.ceil((spec.timeLimitMs + 30_000) / DISK_SAMPLE_MS)) : null
+    sampler?.start()
+    try {
+      const { value: r, rssMb } = await measureWithRss(server.pid, async () => await runDriver({
+        kind: 'publish',
+        port: server.port,
+        log: logName,
+        batch: spec.batch,
+        reply: spec.reply,
+        ...(spec.commitEvery > 0 ? { commitEvery: spec.commitEvery } : {}),
+        ...(spec.retentionBytes === null ? {} : { retentionBytes: spec.retentionBytes }),
+        connections: spec.connections,
+        window: spec.window,
+        refill: spec.refill,
+        messages: spec.messages,
+        timeLimitMs: spec.timeLimitMs,
+        payloadBytes: PAYLOAD_BYTES
+      }, spec.timeLimitMs + 120_000))
+      if (r.errors > 0) log(`  ${spec.name}: ${r.errors} error answers, first: ${r.firstError ?? ''}`)
+      row.rog = measured(r.messages, r.seconds, PAYLOAD_BYTES, r.latency, rssMb, r.capped, r.errors, r.requests)
+    } finally {
+      const peak = sampler?.stop()
+      if (peak !== undefined) {
+        row.disk = { peakAllocatedBytes: peak.peakAllocated, peakApparentBytes: peak.peakApparent, peakSegmentBytes: peak.peakSegments, samples: peak.samples, intervalMs: peak.intervalMs, retentionBytes: spec.retentionBytes }
+      } else if (spec.disk === 'after') {
+        const size = dirSize(partitionDir)
+        row.disk = { peakAllocatedBytes: size.allocated, peakApparentBytes: size.apparent, peakSegmentBytes: size.segments, samples: 1, intervalMs: null, retentionBytes: spec.retentionBytes }
+      }
+    }
   })
+  if (row.disk !== null) log(`    partition directory: ${diskSummary(row.disk)}`)
+  if (spec.retentionBytes !== null && row.rog !== null) {
+    try {
+      log(`    after the row: ${await describeRetention(server.port, logName)}`)
+    } catch (err) {
+      log(`    after the row: describe-log failed: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+  if (spec.baseline !== null) {
+    const other = ctx.rows.find((r) => r.key === `${spec.baseline?.key ?? ''}-${mode}`)
+    const rate = (m: Measured | null | undefined): number => m == null ? 0 : spec.baseline?.unit === 'req/s' ? m.requestsPerSec : m.messagesPerSec
+    if (row.rog !== null && rate(other?.rog) > 0) {
+      row.baseline = { key: other?.key ?? '', label: `${spec.baseline.label} [${mode}]`, ratio: rate(row.rog) / rate(other?.rog), unit: spec.baseline.unit }
+      log(`    vs ${row.baseline.label}: ${row.baseline.ratio.toFixed(2)}x ${row.baseline.unit}`)
+    }
+  }
+  if (!spec.redis) return
   const persistence = redisPersistence(mode)
   const pipeline = spec.batch * spec.window
   await compare(ctx, row, {
@@ -261,6 +382,29 @@ function targetLines (rows: Row[]): string[] {
   ratioTarget('5: fetch-batch drain (batch 10000) vs Redis XREADGROUP COUNT 100 + XACK', find('s5-batch-10000'), 4)
   rateTarget('6: CLI publish', find('s6-publish'), 500_000)
   rateTarget('6: CLI fetch --follow', find('s6-follow'), 500_000)
+  for (const mixed of rows.filter((r) => r.key.startsWith('s8-mixed-'))) {
+    const b = mixed.baseline
+    lines.push(`${verdict(b === null ? null : b.ratio >= 0.9)} 8: mixed publishes and commits (1 in 8), 4 conns x 64 sliding, fsync ${mixed.fsync ?? '-'} vs ${b?.label ?? 'its publish-only row'}: ` +
+      `${b === null ? 'no ratio' : `${b.ratio.toFixed(2)}x ${b.unit}`} (target >= 0.9x)`)
+    // For reference only: today's pipelined rows differ in connections, refill and command, not only in the commits.
+    const m = mixed.rog
+    for (const [key, label] of [['s2-64', '2 (1 conn, 64 in flight, bursts)'], ['s3', '3 (50 conns x 64, bursts)']]) {
+      const other = rate(find(`${key}-${mixed.fsync ?? ''}`))
+      if (m === null || other === null || other <= 0) continue
+      lines.push(`note 8: the mixed row vs ${label} [${mixed.fsync ?? '-'}]: ${(m.messagesPerSec / other).toFixed(2)}x msg/s, ${(m.requestsPerSec / other).toFixed(2)}x req/s`)
+    }
+  }
+  for (const kept of rows.filter((r) => r.key.startsWith('s9-'))) {
+    const b = kept.baseline
+    lines.push(`${verdict(b === null ? null : b.ratio >= 0.9)} 9: 50 conns x 64 with --retention-bytes, fsync ${kept.fsync ?? '-'} vs ${b?.label ?? 'the row without retention'}: ` +
+      `${b === null ? 'no ratio' : `${b.ratio.toFixed(2)}x ${b.unit}`} (target >= 0.9x)`)
+    const d = kept.disk
+    const limit = (d?.retentionBytes ?? 0) + 2 * SEGMENT_BYTES
+    const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(2)} MiB`
+    lines.push(`${verdict(d === null || d.samples === 0 ? null : d.peakAllocatedBytes <= limit)} 9: partition directory peak during that row, fsync ${kept.fsync ?? '-'}: ` +
+      `${d === null ? 'not measured' : `${mib(d.peakAllocatedBytes)} allocated (segment files alone ${mib(d.peakSegmentBytes)}; ${d.samples} samples)`} ` +
+      `(target <= ${mib(limit)}: the limit plus two ${mib(SEGMENT_BYTES)} segments)`)
+  }
   const rss = rows.map((r) => r.rog?.serverRssMb ?? null).filter((v): v is number => v !== null)
   const peak = rss.length === 0 ? null : Math.max(...rss)
   lines.push(`${verdict(peak === null ? null : peak <= 200)} server RSS in every scenario: peak ${peak === null ? '-' : peak.toFixed(0)} MB (target <= 200 MB)`)
@@ -278,7 +422,7 @@ function parseFlags (): Flags {
     .option('--json <path>', 'also write the figures as JSON to this file')
     .option('--quick', 'a fifth of the counts (and 200,000 CLI lines): a smoke run', false)
     .option('--scale <x>', 'multiply every message count by this', positive, 1)
-    .option('--scenarios <list>', 'comma-separated scenario numbers, 1-7 (7: scenarios 2-4 under every --fsync mode)', '1,2,3,4,5,6,7')
+    .option('--scenarios <list>', 'comma-separated scenario numbers, 1-9 (7: scenarios 2-4 and 9 under every --fsync mode)', '1,2,3,4,5,6,7,8,9')
     .option('--no-redis', 'skip the Redis comparison')
     .option('--profile <dir>', 'run the servers under node --cpu-prof, write the profiles to <dir> and print their top frames')
     .option('--keep', 'keep the temporary data directory', false)
@@ -315,7 +459,7 @@ async function main (): Promise<void> {
     let redisMissing = flags.redis ? ensureRedis(log) : 'disabled with --no-redis'
     if (redisMissing === null) {
       try {
-        redis = await RedisSide.start(tmp, PAYLOAD_BYTES)
+        redis = await RedisSide.start(tmp, PAYLOAD_BYTES, log)
         log(`redis-server: ${redis.describe()}`)
       } catch (err) {
         redisMissing = `redis-server did not start: ${err instanceof Error ? err.message : String(err)}`
@@ -326,14 +470,15 @@ async function main (): Promise<void> {
     if (flags.profile !== undefined) fs.mkdirSync(flags.profile, { recursive: true })
     for (const mode of MODES) {
       if (stopping) break
-      const specs = publishSpecs(scale).filter((s) => selected.has(s.scenario) && modesFor(s.scenario, selected).includes(mode))
+      const specs = publishSpecs(scale).filter((s) => specSelected(s, selected) && modesFor(s.scenario, selected).includes(mode))
       const drains = selected.has('5') && modesFor('5', selected).includes(mode)
       const cli = selected.has('6') && modesFor('6', selected).includes(mode)
       if (specs.length === 0 && !drains && !cli) continue
       const before = new Set(flags.profile === undefined ? [] : fs.readdirSync(flags.profile))
-      const server = await startRogServer({ dataDir: path.join(tmp, `rog-${mode}`), fsync: mode, cpuProfDir: flags.profile })
-      log(`rog server --fsync ${mode} (pid ${server.pid}, port ${server.port}):`)
-      const ctx: Context = { server, mode, rows, redis, redisMissing }
+      const dataDir = path.join(tmp, `rog-${mode}`)
+      const server = await startRogServer({ dataDir, fsync: mode, segmentBytes: SEGMENT_BYTES, cpuProfDir: flags.profile })
+      log(`rog server --fsync ${mode} --segment-bytes ${SEGMENT_BYTES} (pid ${server.pid}, port ${server.port}):`)
+      const ctx: Context = { server, dataDir, mode, rows, redis, redisMissing }
       try {
         for (const spec of specs) await publishRow(ctx, spec)
         if (drains) {
@@ -386,7 +531,7 @@ async function main (): Promise<void> {
     process.stdout.write(`${formatTable(rows)}\n\n`)
     process.stdout.write('* the time limit ended the run before its count; MB/s counts message payload bytes; RSS is the server\'s peak resident memory during the row.\n')
     if (redisMissing !== null) process.stdout.write(`Redis rows skipped: ${redisMissing}\n`)
-    process.stdout.write(`\nTargets (issue 5):\n${targets.map((l) => `  ${l}`).join('\n')}\n`)
+    process.stdout.write(`\nTargets (issues 5, 8 and 11):\n${targets.map((l) => `  ${l}`).join('\n')}\n`)
     for (const p of profiles) process.stdout.write(`\n${formatProfile(p)}\n`)
     if (flags.json !== undefined) {
       fs.writeFileSync(flags.json, `${JSON.stringify({ meta, rows, targets, redisSkipped: redisMissing, profiles }, null, 2)}\n`)
@@ -398,13 +543,17 @@ async function main (): Promise<void> {
   }
 }
 
+/** Scenarios 8 and 9 are shown after the pipelined publish rows (2 and 3) they are read against. */
+const SCENARIO_ORDER = ['1', '2', '3', '8', '9', '4', '5', '6']
+
 /** By scenario, then variant (in the order first run), then fsync mode. */
 function sortRows (rows: Row[]): void {
   const base = (r: Row): string => r.key.replace(/-(never|interval|always)$/, '')
   const first = new Map<string, number>()
   rows.forEach((r, i) => { if (!first.has(base(r))) first.set(base(r), i) })
   const mode = (r: Row): number => MODES.indexOf(r.fsync as Fsync)
-  rows.sort((a, b) => Number(a.scenario) - Number(b.scenario) || (first.get(base(a)) ?? 0) - (first.get(base(b)) ?? 0) || mode(a) - mode(b))
+  const order = (r: Row): number => SCENARIO_ORDER.indexOf(r.scenario)
+  rows.sort((a, b) => order(a) - order(b) || (first.get(base(a)) ?? 0) - (first.get(base(b)) ?? 0) || mode(a) - mode(b))
 }
 
 function redisVersion (): string | null {
