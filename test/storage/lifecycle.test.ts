@@ -152,3 +152,24 @@ t.test('a file with a segment name far past anything the log wrote is not taken 
   t.equal(await append(store.partition('f', 0), [Buffer.from('next')]), 100)
   await store.close()
 })
+
+t.test('a stop in the middle of a retention deletion (the segment gone, its indexes left) starts cleanly, the first offset moved up', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { segmentBytes: 4096 })
+  await store.createLog('k', 1)
+  const p = store.partition('k', 0)
+  for (let i = 0; i < 10; i++) await append(p, Array.from({ length: 40 }, () => Buffer.alloc(100)))
+  const second = p.segments[1].base
+  await store.close()
+  // What a SIGKILL between the unlink of 0.log and those of its index files leaves behind.
+  fs.rmSync(path.join(p.dir, '0.log'))
+  const lines: string[] = []
+  store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  const q = store.partition('k', 0)
+  t.equal(q.firstOffset, second, 'the first offset is the next segment\'s base')
+  t.equal(q.highWatermark(), 400)
+  t.equal((await q.read(0, 1000, 1 << 20))[0].offset, second, 'reads start there')
+  t.equal(await append(q, [Buffer.from('x')]), 400, 'no offset reused')
+  t.notMatch(lines.join('\n'), /truncated|removing/, 'nothing else is touched')
+  await store.close()
+})
