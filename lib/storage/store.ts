@@ -283,13 +283,17 @@ export class Store {
     await Promise.all(partitions.map((p) => new Promise<void>((resolve, reject) => p.deleteGroup(group, (err) => err === null ? resolve() : reject(err)))))
   }
 
+  /** A log's own settings, each falling back to the server's default. */
+  private effective (name: string): LogSettings {
+    const own = this.settings.get(name)
+    return { retentionBytes: own?.retentionBytes ?? this.defaults.retentionBytes, retentionMs: own?.retentionMs ?? this.defaults.retentionMs }
+  }
+
   /** A log's effective settings and, per partition, its offsets, size and groups. */
   describe (name: string): LogDetails {
-    const own = this.settings.get(name) ?? { retentionBytes: null, retentionMs: null }
     return {
       log: name,
-      retentionBytes: own.retentionBytes ?? this.defaults.retentionBytes,
-      retentionMs: own.retentionMs ?? this.defaults.retentionMs,
+      ...this.effective(name),
       partitions: this.partitions(name).map((p, partition) => ({
         partition,
         firstOffset: p.firstOffset,
@@ -304,11 +308,9 @@ export class Store {
   retainAfterRoll (partition: Partition): void {
     for (const [name, partitions] of this.logs) {
       if (!partitions.includes(partition)) continue
-      const own = this.settings.get(name)
-      const bytes = own?.retentionBytes ?? this.defaults.retentionBytes
-      const ms = own?.retentionMs ?? this.defaults.retentionMs
-      if (bytes === null && ms === null) return
-      partition.enforceRetention(bytes, ms, Date.now()).catch((err: Error) => this.options.log(`${partition.dir}: retention failed: ${err.message}`))
+      const { retentionBytes, retentionMs } = this.effective(name)
+      if (retentionBytes === null && retentionMs === null) return
+      partition.enforceRetention(retentionBytes, retentionMs, Date.now()).catch((err: Error) => this.options.log(`${partition.dir}: retention failed: ${err.message}`))
       return
     }
   }
@@ -324,13 +326,11 @@ export class Store {
         this.retainAgain = false
         const now = Date.now()
         for (const [name, partitions] of [...this.logs]) {
-          const own = this.settings.get(name)
-          const bytes = own?.retentionBytes ?? this.defaults.retentionBytes
-          const ms = own?.retentionMs ?? this.defaults.retentionMs
-          if (bytes === null && ms === null) continue
+          const { retentionBytes, retentionMs } = this.effective(name)
+          if (retentionBytes === null && retentionMs === null) continue
           for (const p of partitions) {
             try {
-              await p.enforceRetention(bytes, ms, now)
+              await p.enforceRetention(retentionBytes, retentionMs, now)
             } catch (err) {
               this.options.log(`${p.dir}: retention failed: ${(err as Error).message}`)
             }
