@@ -1,0 +1,96 @@
+import { spawn, spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { once } from 'node:events'
+import type { Test } from 'tap'
+import { deadPort } from './tcp'
+
+/**
+ * Why tests that need etcd are skipped here, or false when an `etcd` binary
+ * answers `--version` (Debian's etcd-server; .ci/run installs it).
+ */
+export const etcdSkip: string | false = (() => {
+  const probe = spawnSync('etcd', ['--version'], { stdio: 'pipe', timeout: 10_000 })
+  return probe.status === 0 ? false : 'etcd is not installed (apt-get install etcd-server); skipping the tests that need it'
+})()
+
+export interface EtcdMember {
+  endpoints: string[]
+  pid: number
+  /** Ends the member (SIGKILL by its PID) and removes its data directory; safe to call twice. */
+  stop: () => Promise<void>
+}
+
+const READY = /ready to serve client requests/
+const START_MS = 15_000
+
+/** A single-member etcd for a test, stopped at teardown whatever the test's outcome. */
+export async function startEtcd (t: Test): Promise<EtcdMember> {
+  return await launchEtcd((stop) => t.teardown(stop))
+}
+
+/**
+ * A single-member etcd on 127.0.0.1 with free ports and a temporary data
+ * directory (in /dev/shm when there is one: the tests measure coordination,
+ * not the disk); `onStart` gets its stop function as soon as the process runs.
+ */
+export async function launchEtcd (onStart: (stop: () => Promise<void>) => void): Promise<EtcdMember> {
+  // A port found free can be taken before etcd binds it: try again on new ports, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(onStart)
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test(String(err))) throw err
+    }
+  }
+}
+
+async function startOnce (onStart: (stop: () => Promise<void>) => void): Promise<EtcdMember> {
+  const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()
+  const dir = fs.mkdtempSync(path.join(base, 'rog-etcd-'))
+  const client = `http://127.0.0.1:${await deadPort()}`
+  const peer = `http://127.0.0.1:${await deadPort()}`
+  const child = spawn('etcd', [
+    '--name', 'rog-test',
+    '--data-dir', path.join(dir, 'data'),
+    '--listen-client-urls', client,
+    '--advertise-client-urls', client,
+    '--listen-peer-urls', peer,
+    '--initial-advertise-peer-urls', peer,
+    '--initial-cluster', `rog-test=${peer}`,
+    '--initial-cluster-state', 'new'
+  ], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const pid = child.pid
+  let stopped = false
+  const stop = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    if (pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit')
+      process.kill(pid, 'SIGKILL')
+      await exited
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  onStart(stop)
+  let log = ''
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`etcd did not become ready within ${START_MS} ms:\n${log}`)), START_MS)
+      child.stderr?.on('data', (c: Buffer) => {
+        log = (log + c.toString()).slice(-20_000)
+        if (READY.test(log)) { clearTimeout(timer); resolve() }
+      })
+      child.once('error', (err) => { clearTimeout(timer); reject(err) })
+      child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`etcd exited (${code ?? signal}) before it was ready:\n${log}`)) })
+    })
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  child.stderr?.removeAllListeners('data')
+  child.stderr?.resume()
+  if (pid === undefined) throw new Error('etcd started without a PID')
+  return { endpoints: [client], pid, stop }
+}
