@@ -43,6 +43,18 @@ export type RogErrorCode =
   | 'UNSUPPORTED'
   /** A server error text the client does not recognise. */
   | 'SERVER_ERROR'
+  /** Another live node is registered under this node id. */
+  | 'NODE_ID_TAKEN'
+  /** A value under the cluster's etcd prefix that Rog did not write (or an older Rog). */
+  | 'CLUSTER_META'
+  /** A replication factor below 1 or above the live nodes. */
+  | 'BAD_REPLICATION_FACTOR'
+  /** A replica list with unknown or repeated node ids. */
+  | 'BAD_REPLICAS'
+  /** A controller operation on a node that is not (or no longer) the controller. */
+  | 'NOT_CONTROLLER'
+  /** A compare-and-swap kept losing to other writers. */
+  | 'CONFLICT'
 
 export class RogError extends Error {
   readonly code: RogErrorCode
@@ -128,6 +140,30 @@ export class RogError extends Error {
 
   static dataDirLocked (dir: string, holder: string): RogError {
     return new RogError('DATA_DIR_LOCKED', `Data directory ${dir} is in use by ${holder}; is another rog server running on it?`)
+  }
+
+  static nodeIdTaken (id: number, holder: string): RogError {
+    return new RogError('NODE_ID_TAKEN', `Node id ${id} is held by the live node at ${holder}; choose another --node-id or stop that node`)
+  }
+
+  static clusterMeta (why: string): RogError {
+    return new RogError('CLUSTER_META', `Cluster metadata in etcd: ${why}`)
+  }
+
+  static badReplicationFactor (factor: number, live: number): RogError {
+    return new RogError('BAD_REPLICATION_FACTOR', `Replication factor ${factor} is not possible with ${live} live node${live === 1 ? '' : 's'}: it must be between 1 and the number of live nodes`)
+  }
+
+  static badReplicas (replicas: number[], why: string): RogError {
+    return new RogError('BAD_REPLICAS', `Replicas ${replicas.join(',')} are not valid: ${why}`)
+  }
+
+  static notController (epoch: number | null): RogError {
+    return new RogError('NOT_CONTROLLER', epoch === null ? 'This node is not the cluster controller' : `The controller of epoch ${epoch} has been replaced: this node is no longer the cluster controller`)
+  }
+
+  static conflict (what: string, attempts: number): RogError {
+    return new RogError('CONFLICT', `${what} lost to concurrent changes ${attempts} times in a row; try again`)
   }
 
   /**

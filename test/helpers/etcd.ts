@@ -33,21 +33,21 @@ export async function startEtcd (t: Test): Promise<EtcdMember> {
 /**
  * A single-member etcd on 127.0.0.1 with free ports and a temporary data
  * directory (in /dev/shm when there is one: the tests measure coordination,
- * not the disk); `onStart` gets its stop function as soon as the process runs.
+ * not the disk; `base` chooses another parent); `onStart` gets its stop
+ * function as soon as the process runs.
  */
-export async function launchEtcd (onStart: (stop: () => Promise<void>) => void): Promise<EtcdMember> {
+export async function launchEtcd (onStart: (stop: () => Promise<void>) => void, base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()): Promise<EtcdMember> {
   // A port found free can be taken before etcd binds it: try again on new ports, a few times.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(onStart)
+      return await startOnce(onStart, base)
     } catch (err) {
       if (attempt >= 3 || !/address already in use/.test(String(err))) throw err
     }
   }
 }
 
-async function startOnce (onStart: (stop: () => Promise<void>) => void): Promise<EtcdMember> {
-  const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()
+async function startOnce (onStart: (stop: () => Promise<void>) => void, base: string): Promise<EtcdMember> {
   const dir = fs.mkdtempSync(path.join(base, 'rog-etcd-'))
   const client = `http://127.0.0.1:${await deadPort()}`
   const peer = `http://127.0.0.1:${await deadPort()}`
