@@ -23,8 +23,9 @@ export interface ControllerOptions extends ElectionRules {
  * State is read from etcd, never from the watch's copy: each pass reads a
  * snapshot and moves every partition to nextState() of it, so a pass after
  * election repairs whatever a previous controller left half done. Passes run
- * one at a time; changes to the nodes (and to reassigning partitions) seen
- * meanwhile queue one more pass.
+ * one at a time, and never beside a createLog, deleteLog or reassign of
+ * this controller; changes to the nodes (and to reassigning partitions)
+ * seen meanwhile queue one more pass.
  *
  * What the data path owns: a leader takes a new or returning replica into
  * the ISR once it has caught up (ClusterMeta.updateIsrAsLeader), and drops a
@@ -39,6 +40,7 @@ export class Controller {
   private readonly concurrency: number
   private readonly log: (line: string) => void
   private running: Promise<void> | null = null
+  private queue: Promise<unknown> = Promise.resolve()
   private again = false
   private stopped = false
   private readonly onChange = (): void => { void this.schedule() }
@@ -59,7 +61,6 @@ export class Controller {
   async start (): Promise<void> {
     this.view.on('node-joined', this.onChange)
     this.view.on('node-left', this.onChange)
-    this.view.on('log', this.onChange)
     this.view.on('partition', this.onPartition)
     await this.schedule()
   }
@@ -68,7 +69,6 @@ export class Controller {
     this.stopped = true
     this.view.off('node-joined', this.onChange)
     this.view.off('node-left', this.onChange)
-    this.view.off('log', this.onChange)
     this.view.off('partition', this.onPartition)
   }
 
@@ -91,7 +91,7 @@ export class Controller {
       this.again = false
       if (this.stopped) return
       try {
-        await this.pass()
+        await this.exclusive(async () => await this.pass())
         failures = 0
       } catch (err) {
         if (this.stopped) return
@@ -163,6 +163,10 @@ export class Controller {
     this.assertRunning()
     if (!Number.isSafeInteger(partitions) || partitions < 1) throw RogError.badPartitionCount()
     if (partitions > 255) throw RogError.tooManyPartitions()
+    return await this.exclusive(async () => await this.writeLog(name, partitions, replicationFactor, settings, minInsyncReplicas))
+  }
+
+  private async writeLog (name: string, partitions: number, replicationFactor: number, settings: Record<string, unknown>, minInsyncReplicas?: number): Promise<LogMeta> {
     const snapshot = await this.meta.snapshot()
     const states = assignReplicas(snapshot.nodes.keys(), partitions, replicationFactor)
     const log: LogMeta = { name, partitions, replicationFactor, settings }
@@ -175,7 +179,7 @@ export class Controller {
   /** Deletes a log and its partitions; NO_LOG when there is none. */
   async deleteLog (name: string): Promise<void> {
     this.assertRunning()
-    if (!await this.meta.deleteLog(name, this.fence)) throw RogError.noLog(name)
+    if (!await this.exclusive(async () => await this.meta.deleteLog(name, this.fence))) throw RogError.noLog(name)
   }
 
   /**
@@ -185,15 +189,29 @@ export class Controller {
    */
   async reassign (log: string, partition: number, replicas: number[]): Promise<PartitionState> {
     this.assertRunning()
+    const state = await this.exclusive(async () => await this.startMove(log, partition, replicas))
+    await this.schedule()
+    return state
+  }
+
+  private async startMove (log: string, partition: number, replicas: number[]): Promise<PartitionState> {
     const snapshot = await this.meta.snapshot()
     const meta = snapshot.logs.get(log)
     if (meta === undefined) throw RogError.noLog(log)
     const record = snapshot.partitions.get(log)?.get(partition)
     if (record === undefined) throw RogError.badPartition(partition, log, meta.partitions)
     const live = new Set(snapshot.nodes.keys())
-    const state = await this.converge(record, (state) => startReassignment(state, replicas, live))
-    await this.schedule()
-    return state
+    return await this.converge(record, (state) => startReassignment(state, replicas, live))
+  }
+
+  /**
+   * Runs `work` after every pass and operation queued before it: a pass never
+   * sees a log half written by createLog, nor races its partition keys.
+   */
+  private async exclusive<T> (work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work)
+    this.queue = run.catch(() => {})
+    return await run
   }
 
   private assertRunning (): void {
