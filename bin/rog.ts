@@ -8,6 +8,7 @@ import { alterLogCommand, deleteLogCommand } from '../lib/cli/alter-log'
 import { checkCommand } from '../lib/cli/check'
 import { createLogCommand } from '../lib/cli/create-log'
 import { deleteGroupCommand } from '../lib/cli/delete-group'
+import { clusterCommand } from '../lib/cli/cluster'
 import { describeCommand } from '../lib/cli/describe'
 import { fetchCommand } from '../lib/cli/fetch'
 import { groupsCommand } from '../lib/cli/groups'
@@ -35,6 +36,7 @@ ackCommand(program)
 readCommand(program)
 logsCommand(program)
 describeCommand(program)
+clusterCommand(program)
 groupsCommand(program)
 resetOffsetsCommand(program)
 deleteGroupCommand(program)

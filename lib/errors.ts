@@ -43,6 +43,14 @@ export type RogErrorCode =
   | 'UNSUPPORTED'
   /** A server error text the client does not recognise. */
   | 'SERVER_ERROR'
+  /** This node does not lead the partition; the text names the leader. */
+  | 'NOT_LEADER'
+  /** Fewer in-sync replicas than --min-insync-replicas: the write is refused or not acknowledged. */
+  | 'NOT_ENOUGH_REPLICAS'
+  /** The partition has no live leader (no in-sync replica is up). */
+  | 'NO_LEADER'
+  /** A request made at a leader epoch the partition has moved past (or not reached). */
+  | 'FENCED'
   /** Another live node is registered under this node id. */
   | 'NODE_ID_TAKEN'
   /** A value under the cluster's etcd prefix that Rog did not write (or an older Rog). */
@@ -134,6 +142,10 @@ export class RogError extends Error {
     return new RogError('TOO_MANY_CONNECTIONS', `Too many connections (limit ${limit})`)
   }
 
+  static starting (): RogError {
+    return new RogError('SHUTTING_DOWN', 'Server is starting: it has not joined its cluster yet; try again')
+  }
+
   static shuttingDown (): RogError {
     return new RogError('SHUTTING_DOWN', 'Server is shutting down')
   }
@@ -175,6 +187,28 @@ export class RogError extends Error {
       if (pattern.test(message)) return new RogError(code, message)
     }
     return new RogError('SERVER_ERROR', message)
+  }
+
+  static notLeader (partition: number, log: string, leader: number, address: string | null): RogError {
+    const where = leader < 0 ? 'it has no leader now' : `its leader is node ${leader}${address === null ? '' : ` at ${address}`}`
+    return new RogError('NOT_LEADER', `This node does not lead partition ${partition} of log ${log}: ${where}`)
+  }
+
+  static notEnoughReplicas (partition: number, log: string, isr: number, required: number, after = false): RogError {
+    const what = after ? 'the write is stored on the leader but not acknowledged' : 'the write was refused'
+    return new RogError('NOT_ENOUGH_REPLICAS', `Not enough in-sync replicas for partition ${partition} of log ${log}: ${isr} of ${required} required; ${what}`)
+  }
+
+  static noLeader (partition: number, log: string): RogError {
+    return new RogError('NO_LEADER', `Partition ${partition} of log ${log} has no leader: none of its in-sync replicas is up`)
+  }
+
+  static fenced (partition: number, log: string, epoch: number, current: number): RogError {
+    return new RogError('FENCED', `Leader epoch ${epoch} for partition ${partition} of log ${log} does not match this node's ${current}`)
+  }
+
+  static notClustered (): RogError {
+    return new RogError('UNSUPPORTED', 'This server is not part of a cluster (it runs without --etcd)')
   }
 
   static noGroup (log: string, group: string): RogError {
@@ -231,5 +265,12 @@ const SERVER_TEXTS: Array<[RegExp, RogErrorCode]> = [
   [/^No group ".*" in log /, 'NO_GROUP'],
   [/^Partition \d+ of log .* is damaged at offset \d+/, 'DAMAGED'],
   [/^Too many connections/, 'TOO_MANY_CONNECTIONS'],
-  [/^Server is shutting down/, 'SHUTTING_DOWN']
+  [/^Server is shutting down/, 'SHUTTING_DOWN'],
+  [/^This node does not lead partition /, 'NOT_LEADER'],
+  [/^Not enough in-sync replicas /, 'NOT_ENOUGH_REPLICAS'],
+  [/^Partition \d+ of log .* has no leader/, 'NO_LEADER'],
+  [/^Leader epoch \d+ for partition /, 'FENCED'],
+  [/^Server is starting: /, 'SHUTTING_DOWN'],
+  [/^This server is not part of a cluster/, 'UNSUPPORTED'],
+  [/^Replication factor \d+ /, 'BAD_REPLICATION_FACTOR']
 ]

@@ -17,21 +17,39 @@ async function details (client: RogClient, log: string): Promise<LogDetails & { 
   }
 }
 
+interface Placement { partition: number, leader: number, epoch: number, replicas: number[], isr: number[] }
+
+/** Each partition's leader, replicas and ISR when the server is part of a cluster; null from a single node. */
+async function placement (client: RogClient, log: string): Promise<Map<number, Placement> | null> {
+  if (!client.supports(18)) return null
+  try {
+    const answer = await client.request({ command: 'log-placement', log })
+    if (answer.response !== 'json') return null
+    return new Map((JSON.parse(answer.body.toString()) as { partitions: Placement[] }).partitions.map((p) => [p.partition, p]))
+  } catch (err) {
+    if (err instanceof RogError && (err.code === 'UNSUPPORTED' || err.code === 'UNKNOWN_COMMAND')) return null
+    throw err
+  }
+}
+
 export function describeCommand (program: Command): void {
   program.command('describe')
     .description('show a log\'s retention, its partitions (first and next offset, bytes on disk) and each consumer group\'s committed offset, lag, and messages it lost to retention')
     .argument('<log>', 'the log')
-    .option('--json', 'print JSON: {"log", "retentionBytes", "retentionMs", "partitions": [{"partition", "firstOffset", "nextOffset", "bytes", "groups": [{"group", "offset", "lag", "lost"}]}]}')
+    .option('--json', 'print JSON: {"log", "retentionBytes", "retentionMs", "partitions": [{"partition", "firstOffset", "nextOffset", "bytes", "groups": [{"group", "offset", "lag", "lost"}]}]}; in a cluster each partition also has "leader", "replicas", "isr" and "epoch"')
     .action(async (log: string, flags: { json?: boolean }, command: Command) => {
       await withSession(command, async (session) => {
-        const d = await details(await session.client(), log)
+        const client = await session.client()
+        const d = await details(client, log)
+        const placed = d.sized ? await placement(client, log) : null
         // A group behind the first offset resumes there: what lies between was deleted by retention, never read.
         const partitions = d.partitions.map((p) => ({
           partition: p.partition,
           firstOffset: p.firstOffset,
           nextOffset: p.endOffset,
           bytes: p.bytes,
-          groups: p.groups.map((g) => ({ ...g, lag: p.endOffset - Math.max(g.offset, p.firstOffset), lost: Math.max(0, p.firstOffset - g.offset) }))
+          groups: p.groups.map((g) => ({ ...g, lag: p.endOffset - Math.max(g.offset, p.firstOffset), lost: Math.max(0, p.firstOffset - g.offset) })),
+          ...placementFields(placed?.get(p.partition))
         }))
         if (flags.json === true) {
           await writeOut(JSON.stringify({ log, retentionBytes: d.retentionBytes, retentionMs: d.retentionMs, partitions: d.sized ? partitions : partitions.map(({ bytes, ...p }) => p) }) + '\n')
@@ -39,16 +57,22 @@ export function describeCommand (program: Command): void {
         }
         const head = d.sized ? `retention: ${d.retentionBytes === null ? 'no size limit' : `${d.retentionBytes} bytes`}, ${d.retentionMs === null ? 'no age limit' : `${d.retentionMs} ms`}\n` : ''
         const rows: string[][] = []
+        const cluster = placed === null ? [] : ['LEADER', 'REPLICAS', 'ISR']
         for (const p of partitions) {
-          const offsets = [String(p.partition), String(p.firstOffset), String(p.nextOffset), ...(d.sized ? [String(p.bytes)] : [])]
+          const where = placed === null ? [] : [p.leader === undefined || p.leader < 0 ? 'none' : String(p.leader), p.replicas?.join(',') ?? '-', p.isr?.join(',') ?? '-']
+          const offsets = [String(p.partition), ...where, String(p.firstOffset), String(p.nextOffset), ...(d.sized ? [String(p.bytes)] : [])]
           if (p.groups.length === 0) rows.push([...offsets, '-', '-', '-', '-'])
           for (const g of p.groups) rows.push([...offsets, g.group, String(g.offset), String(g.lag), g.lost > 0 ? String(g.lost) : '-'])
         }
         await writeOut(head + formatTable(
-          ['PARTITION', 'FIRST', 'NEXT', ...(d.sized ? ['BYTES'] : []), 'GROUP', 'COMMITTED', 'LAG', 'LOST'],
-          ['right', 'right', 'right', ...(d.sized ? ['right' as const] : []), 'left', 'right', 'right', 'right'],
+          ['PARTITION', ...cluster, 'FIRST', 'NEXT', ...(d.sized ? ['BYTES'] : []), 'GROUP', 'COMMITTED', 'LAG', 'LOST'],
+          ['right', ...cluster.map(() => 'left' as const), 'right', 'right', ...(d.sized ? ['right' as const] : []), 'left', 'right', 'right', 'right'],
           rows
         ))
       })
     })
+}
+
+function placementFields (p: Placement | undefined): { leader?: number, replicas?: number[], isr?: number[], epoch?: number } {
+  return p === undefined ? {} : { leader: p.leader, replicas: p.replicas, isr: p.isr, epoch: p.epoch }
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { Command } from 'commander'
 import { Option } from 'commander'
+import { CLUSTER_DEFAULTS, type ClusterOptions } from '../replication/cluster-runtime'
 import { DEFAULT_MAX_BUFFERED_BYTES, RogServer } from '../server/server'
 import type { FsyncPolicy } from '../storage/segment-writer'
 import { DEFAULT_RETENTION_CHECK_MS, DEFAULT_SEGMENT_BYTES } from '../storage/store'
@@ -24,6 +25,15 @@ interface ServerFlags {
   retentionMs?: number
   retentionCheckMs: number
   maxBufferedBytes: number
+  nodeId?: number
+  etcd?: string
+  advertise?: string
+  clusterName: string
+  sessionTtlMs: number
+  defaultReplicationFactor?: number
+  minInsyncReplicas: number
+  replicaLagMs: number
+  uncleanElection?: boolean
 }
 
 export function serverCommand (program: Command): void {
@@ -43,8 +53,22 @@ export function serverCommand (program: Command): void {
     .option('--retention-check-ms <ms>', 'how often retention runs (it also runs after each segment roll)', integer(100), DEFAULT_RETENTION_CHECK_MS)
     .option('--max-open-files <n>', 'data files kept open at once, least recently used closed first (default: half the descriptor limit)', integer(16))
     .option('--max-buffered-bytes <n>', 'memory for requests and answers of all connections together; beyond it sockets stop being read', integer(1024 * 1024), DEFAULT_MAX_BUFFERED_BYTES)
+    .option('--etcd <urls>', 'join a cluster coordinated by etcd at these client URLs (comma-separated, e.g. http://127.0.0.1:2379); without it the server runs alone')
+    .option('--node-id <n>', 'with --etcd: this node\'s id, unique in the cluster', integer(0, 1_000_000))
+    .option('--advertise <host:port>', 'with --etcd: where other nodes and clients reach this node (default: the listening address)')
+    .option('--cluster-name <name>', 'with --etcd: the cluster\'s key prefix in etcd, so several clusters can share one etcd', CLUSTER_DEFAULTS.clusterName)
+    .option('--session-ttl-ms <ms>', 'with --etcd: a node that stops answering etcd for this long is taken as dead (whole seconds in etcd)', integer(1000, 600_000), CLUSTER_DEFAULTS.sessionTtlMs)
+    .option('--default-replication-factor <n>', 'with --etcd: replicas of a log created without a factor (default: the smaller of 3 and the live nodes)', integer(1, 255))
+    .option('--min-insync-replicas <n>', 'with --etcd: a publish is acknowledged only while this many replicas are in sync (capped at the replication factor)', integer(1, 255), CLUSTER_DEFAULTS.minInsyncReplicas)
+    .option('--replica-lag-ms <ms>', 'with --etcd: a follower that has not caught up for this long leaves the in-sync replicas', integer(100, 3_600_000), CLUSTER_DEFAULTS.replicaLagMs)
+    .option('--unclean-election', 'with --etcd: when no in-sync replica lives, elect another replica (may lose acknowledged messages)')
     .action(async (flags: ServerFlags) => {
       process.title = 'rog-server'
+      const cluster = clusterOptions(flags)
+      if (typeof cluster === 'string') {
+        process.stderr.write(`rog server: ${cluster}\n`)
+        process.exit(2)
+      }
       const dataDir = path.resolve(flags.dataDir ?? process.env.ROG_HOME ?? 'rog-data')
       const unusable = checkDataDir(dataDir)
       if (unusable !== null) {
@@ -65,10 +89,12 @@ export function serverCommand (program: Command): void {
         retentionBytes: flags.retentionBytes ?? null,
         retentionMs: flags.retentionMs ?? null,
         retentionCheckMs: flags.retentionCheckMs,
-        maxBufferedBytes: flags.maxBufferedBytes
+        maxBufferedBytes: flags.maxBufferedBytes,
+        cluster: cluster ?? undefined
       })
       const { host, port } = server.address()
-      process.stdout.write(`rog server listening on ${host}:${port}, data in ${dataDir}\n`)
+      const member = cluster === null ? '' : `, node ${cluster.nodeId} of cluster ${cluster.clusterName}`
+      process.stdout.write(`rog server listening on ${host}:${port}, data in ${dataDir}${member}\n`)
       let stopping = false
       const stop = (signal: string): void => {
         if (stopping) return
@@ -82,6 +108,31 @@ export function serverCommand (program: Command): void {
       process.on('SIGTERM', () => stop('SIGTERM'))
       process.on('SIGINT', () => stop('SIGINT'))
     })
+}
+
+/** The cluster settings of the flags, null without --etcd, or what is wrong with them. */
+function clusterOptions (flags: ServerFlags): ClusterOptions | null | string {
+  const clusterOnly = ['nodeId', 'advertise', 'defaultReplicationFactor', 'uncleanElection'] as const
+  if (flags.etcd === undefined) {
+    const stray = clusterOnly.find((k) => flags[k] !== undefined)
+    return stray === undefined ? null : `--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --etcd`
+  }
+  if (flags.nodeId === undefined) return '--etcd needs --node-id (a number unique in the cluster)'
+  const etcd = flags.etcd.split(',').map((u) => u.trim()).filter((u) => u.length > 0)
+  const bad = etcd.find((u) => !/^https?:\/\/[^/\s]+$/.test(u))
+  if (etcd.length === 0 || bad !== undefined) return `--etcd takes URLs like http://127.0.0.1:2379, comma-separated${bad === undefined ? '' : `; not ${JSON.stringify(bad)}`}`
+  if (flags.advertise !== undefined && !/^[^\s:]+:\d{1,5}$/.test(flags.advertise)) return `--advertise takes host:port, not ${JSON.stringify(flags.advertise)}`
+  return {
+    nodeId: flags.nodeId,
+    etcd,
+    advertise: flags.advertise,
+    clusterName: flags.clusterName,
+    sessionTtlMs: flags.sessionTtlMs,
+    defaultReplicationFactor: flags.defaultReplicationFactor,
+    minInsyncReplicas: flags.minInsyncReplicas,
+    replicaLagMs: flags.replicaLagMs,
+    uncleanElection: flags.uncleanElection
+  }
 }
 
 /**

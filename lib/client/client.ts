@@ -49,7 +49,12 @@ export interface MessageBatch {
   detail?: { firstOffset: number, startOffset: number }
 }
 
-export interface LogSettings { retentionBytes?: number | null, retentionMs?: number | null }
+export interface LogSettings {
+  retentionBytes?: number | null
+  retentionMs?: number | null
+  /** Replicas of each partition (a cluster's server; default: the cluster's default factor). */
+  replicationFactor?: number
+}
 
 export interface LogDescription { log: string, partitions: PartitionInfo[] }
 
@@ -231,11 +236,13 @@ export class RogClient {
 
   /** Creates a log; with retention settings it takes command 11 (null or absent: the server's default). */
   async createLog (log: string, partitions: number, settings: LogSettings = {}): Promise<void> {
-    if ((settings.retentionBytes ?? null) === null && (settings.retentionMs ?? null) === null) {
+    if ((settings.retentionBytes ?? null) === null && (settings.retentionMs ?? null) === null && settings.replicationFactor === undefined) {
       await this.call({ command: 'create', log, partitions }, 'ok')
       return
     }
-    await this.call({ command: 'create-with-settings', log, partitions, retentionBytes: settings.retentionBytes ?? null, retentionMs: settings.retentionMs ?? null }, 'done')
+    const c: Command = { command: 'create-with-settings', log, partitions, retentionBytes: settings.retentionBytes ?? null, retentionMs: settings.retentionMs ?? null }
+    if (settings.replicationFactor !== undefined) c.replicationFactor = settings.replicationFactor
+    await this.call(c, 'done')
   }
 
   /** Changes a live log: more partitions, or its retention (null: back to the server's default). */

@@ -23,11 +23,15 @@ export const CommandByte = {
   deleteLog: 13,
   offsetForTime: 14,
   describeLog: 15,
-  deleteGroup: 16
+  deleteGroup: 16,
+  clusterInfo: 17,
+  logPlacement: 18,
+  replicaFetch: 19,
+  epochEnd: 20
 } as const
 
 export const FIRST_FRAMED_COMMAND = 4
-export const LAST_COMMAND = 16
+export const LAST_COMMAND = 20
 
 export interface CreateCommand { command: 'create', log: string, partitions: number }
 /** `reply: 'ok'` is the reference one-byte answer; 'offset' answers with the offset assigned. */
@@ -57,7 +61,7 @@ export interface DescribeCommand { command: 'describe', log: string }
 /** The server's version (the answer is its text). */
 export interface VersionCommand { command: 'version' }
 /** Create with retention settings (null: the server's default). */
-export interface CreateWithSettingsCommand { command: 'create-with-settings', log: string, partitions: number, retentionBytes: number | null, retentionMs: number | null }
+export interface CreateWithSettingsCommand { command: 'create-with-settings', log: string, partitions: number, retentionBytes: number | null, retentionMs: number | null, replicationFactor?: number }
 /** Alter a live log: a field left out is unchanged; a retention of null goes back to the server's default. */
 export interface AlterLogCommand { command: 'alter-log', log: string, partitions?: number, retentionBytes?: number | null, retentionMs?: number | null }
 export interface DeleteLogCommand { command: 'delete-log', log: string }
@@ -67,6 +71,16 @@ export interface OffsetForTimeCommand { command: 'offset-for-time', log: string,
 export interface DescribeLogCommand { command: 'describe-log', log: string }
 /** Delete a consumer group from every partition of a log. */
 export interface DeleteGroupCommand { command: 'delete-group', log: string, group: string }
+/** The cluster's nodes and controller (command 17). */
+export interface ClusterInfoCommand { command: 'cluster-info' }
+/** Each partition's leader, replicas, in-sync replicas and leader epoch (command 18). */
+export interface LogPlacementCommand { command: 'log-placement', log: string }
+/** One partition a follower fetches: from `offset`, at the leader epoch it knows, with the group offsets it has applied up to `groupsVersion`. */
+export interface ReplicaFetchPartition { log: string, partition: number, offset: number, epoch: number, groupsVersion: number }
+/** A follower's fetch from its leader, for every partition it follows there (command 19; between nodes). */
+export interface ReplicaFetchCommand { command: 'replica-fetch', replica: number, waitMs: number, maxBytes: number, partitions: ReplicaFetchPartition[] }
+/** Where the leader's log ends for a leader epoch (command 20; between nodes). */
+export interface EpochEndCommand { command: 'epoch-end', log: string, partition: number, epoch: number }
 /** A frame the decoder could not accept; answered with the error, then, when `error.fatal` (a framing error), the connection ends. */
 export interface InvalidCommand { command: 'invalid', error: RogError }
 
@@ -87,6 +101,10 @@ export type Command =
   | OffsetForTimeCommand
   | DescribeLogCommand
   | DeleteGroupCommand
+  | ClusterInfoCommand
+  | LogPlacementCommand
+  | ReplicaFetchCommand
+  | EpochEndCommand
   | InvalidCommand
 
 export interface FetchedMessage { offset: number, data: Buffer, timestamp?: number }
@@ -119,3 +137,7 @@ export type Response =
   | { response: 'logs', logs: LogInfo[] }
   | { response: 'log-info', log: string, partitions: PartitionInfo[] }
   | { response: 'version', version: string }
+  /** A framed answer whose body is JSON text (commands 17, 18, 20). */
+  | { response: 'json', body: Buffer }
+  /** A replica fetch's answer: a JSON header (per partition: its state and how many of `messages` are its), then the messages. */
+  | { response: 'replica-data', header: Buffer, messages: FetchedMessage[] }

@@ -2,7 +2,7 @@ import { Transform, type TransformCallback } from 'node:stream'
 import { Parser } from 'binary-parser'
 import { RogError } from '../errors'
 import { MESSAGE_WEIGHT, commandWeight } from './command-weight'
-import { CommandByte, FIRST_FRAMED_COMMAND, LAST_COMMAND, type Command } from './commands'
+import { CommandByte, FIRST_FRAMED_COMMAND, LAST_COMMAND, type Command, type ReplicaFetchPartition } from './commands'
 import { MAX_BATCH_MESSAGES, MAX_GROUP_BYTES, protocolLimits, type ProtocolLimits } from './limits'
 import { readU64 } from './u64'
 
@@ -446,9 +446,13 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
     case CommandByte.createWithSettings: {
       const log = nameAt(body, 1, 'create')
       const at = 2 + body[1]
-      expectSize(body, at + 17, 'create')
+      if (body.length < at + 1) throw RogError.badFrame('create body is too short')
       const flags = body[at]
-      return { command: 'create-with-settings', log, partitions: body[0], retentionBytes: (flags & 1) !== 0 ? u64(body, at + 1) : null, retentionMs: (flags & 2) !== 0 ? u64(body, at + 9) : null }
+      // Flag 4: a replication factor follows the two u64s (a cluster's create).
+      expectSize(body, at + ((flags & CREATE_REPLICATION) !== 0 ? 18 : 17), 'create')
+      const c: Command = { command: 'create-with-settings', log, partitions: body[0], retentionBytes: (flags & 1) !== 0 ? u64(body, at + 1) : null, retentionMs: (flags & 2) !== 0 ? u64(body, at + 9) : null }
+      if ((flags & CREATE_REPLICATION) !== 0) c.replicationFactor = body[at + 17]
+      return c
     }
     case CommandByte.alterLog: {
       const log = nameAt(body, 0, 'alter-log')
@@ -483,12 +487,52 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
       expectSize(body, 2 + body[1] + 8, 'offset-for-time')
       return { command: 'offset-for-time', log, partition: body[0], timestamp: u64(body, 2 + body[1]) }
     }
+    case CommandByte.clusterInfo: {
+      expectSize(body, 0, 'cluster-info')
+      return { command: 'cluster-info' }
+    }
+    case CommandByte.logPlacement: {
+      const log = nameAt(body, 0, 'log-placement')
+      expectSize(body, 1 + body[0], 'log-placement')
+      return { command: 'log-placement', log }
+    }
+    case CommandByte.replicaFetch: {
+      const req = jsonBody(body, 'replica-fetch')
+      const partitions = req.partitions
+      if (!isCount(req.replica) || !isCount(req.waitMs) || !isCount(req.maxBytes) || !Array.isArray(partitions) || partitions.length > MAX_BATCH_MESSAGES) throw RogError.badFrame('malformed replica-fetch')
+      for (const p of partitions as Array<Record<string, unknown>>) {
+        if (typeof p !== 'object' || p === null || typeof p.log !== 'string' || !isCount(p.partition) || !isCount(p.offset) || !isCount(p.epoch) || !isCount(p.groupsVersion)) throw RogError.badFrame('malformed replica-fetch partition')
+      }
+      return { command: 'replica-fetch', replica: req.replica as number, waitMs: req.waitMs as number, maxBytes: req.maxBytes as number, partitions: partitions as ReplicaFetchPartition[] }
+    }
+    case CommandByte.epochEnd: {
+      const req = jsonBody(body, 'epoch-end')
+      if (typeof req.log !== 'string' || !isCount(req.partition) || !isCount(req.epoch)) throw RogError.badFrame('malformed epoch-end')
+      return { command: 'epoch-end', log: req.log, partition: req.partition as number, epoch: req.epoch as number }
+    }
     default: {
       if (body.length < 1) throw RogError.badFrame('describe body is empty')
       expectSize(body, 1 + body[0], 'describe')
       return { command: 'describe', log: describeParser.parse(body).log }
     }
   }
+}
+
+export const CREATE_REPLICATION = 4
+
+function jsonBody (body: Buffer, what: string): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = JSON.parse(body.toString('utf8'))
+  } catch {
+    throw RogError.badFrame(`${what} body is not JSON`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw RogError.badFrame(`${what} body is not a JSON object`)
+  return value as Record<string, unknown>
+}
+
+function isCount (v: unknown): boolean {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 }
 
 /**

@@ -28,6 +28,9 @@ import { writeU64 } from './u64'
  * |                 | retention ms set), u64 retention bytes, u64 retention ms, u8     |
  * |                 | partitions, per partition: u64 first, u64 end, u64 bytes, u32    |
  * |                 | groups, groups x (u16 size, group, u64 committed)                |
+ * | json            | JSON text, UTF-8 (the rest of the body)                          |
+ * | replica-data    | u32 header size, header (JSON), then each message: u64 offset,   |
+ * |                 | u64 timestamp, u32 size, bytes                                   |
  */
 export function responseSize (r: Response): number {
   switch (r.response) {
@@ -58,6 +61,12 @@ export function responseSize (r: Response): number {
       return size
     }
     case 'version': return 5 + Buffer.byteLength(r.version)
+    case 'json': return 5 + r.body.length
+    case 'replica-data': {
+      let size = 5 + 4 + r.header.length
+      for (const m of r.messages) size += 20 + m.data.length
+      return size
+    }
     case 'log-info': {
       let size = 5 + 2 + Buffer.byteLength(r.log)
       for (const p of r.partitions) {
@@ -150,6 +159,19 @@ export function writeResponse (buf: Buffer, r: Response, at: number): number {
       break
     case 'version':
       at += buf.write(r.version, at)
+      break
+    case 'json':
+      at += r.body.copy(buf, at)
+      break
+    case 'replica-data':
+      at = buf.writeUInt32BE(r.header.length, at)
+      at += r.header.copy(buf, at)
+      for (const m of r.messages) {
+        at = writeU64(buf, m.offset, at)
+        at = writeU64(buf, m.timestamp ?? 0, at)
+        at = buf.writeUInt32BE(m.data.length, at)
+        at += m.data.copy(buf, at)
+      }
       break
   }
   buf.writeUInt32BE(at - start - 5, start + 1)

@@ -1,6 +1,6 @@
 import { RogError } from '../errors'
 import { CommandByte, type Command } from './commands'
-import { ALTER_PARTITIONS, ALTER_RESET_BYTES, ALTER_RESET_MS, ALTER_SET_BYTES, ALTER_SET_MS, FETCH_DETAILED, FETCH_FROM_OFFSET } from './decoder'
+import { ALTER_PARTITIONS, CREATE_REPLICATION, ALTER_RESET_BYTES, ALTER_RESET_MS, ALTER_SET_BYTES, ALTER_SET_MS, FETCH_DETAILED, FETCH_FROM_OFFSET } from './decoder'
 import { writeU64 } from './u64'
 
 /**
@@ -74,10 +74,11 @@ export function encodeCommand (c: Command): Buffer {
     }
     case 'create-with-settings': {
       const log = shortString(c.log, 'log name')
-      const tail = Buffer.alloc(17)
-      tail[0] = (c.retentionBytes === null ? 0 : 1) | (c.retentionMs === null ? 0 : 2)
+      const tail = Buffer.alloc(c.replicationFactor === undefined ? 17 : 18)
+      tail[0] = (c.retentionBytes === null ? 0 : 1) | (c.retentionMs === null ? 0 : 2) | (c.replicationFactor === undefined ? 0 : CREATE_REPLICATION)
       writeU64(tail, c.retentionBytes ?? 0, 1)
       writeU64(tail, c.retentionMs ?? 0, 9)
+      if (c.replicationFactor !== undefined) tail[17] = c.replicationFactor
       return framed(CommandByte.createWithSettings, [Buffer.from([c.partitions, log.length]), log, tail])
     }
     case 'alter-log': {
@@ -106,6 +107,18 @@ export function encodeCommand (c: Command): Buffer {
       writeU64(time, c.timestamp, 0)
       return framed(CommandByte.offsetForTime, [target(c.partition, c.log), time])
     }
+    case 'cluster-info':
+      return framed(CommandByte.clusterInfo, [])
+    case 'log-placement': {
+      const log = shortString(c.log, 'log name')
+      return framed(CommandByte.logPlacement, [Buffer.from([log.length]), log])
+    }
+    case 'replica-fetch': {
+      const { replica, waitMs, maxBytes, partitions } = c
+      return framed(CommandByte.replicaFetch, [Buffer.from(JSON.stringify({ replica, waitMs, maxBytes, partitions }))])
+    }
+    case 'epoch-end':
+      return framed(CommandByte.epochEnd, [Buffer.from(JSON.stringify({ log: c.log, partition: c.partition, epoch: c.epoch }))])
     case 'invalid':
       throw c.error
   }

@@ -3,7 +3,7 @@ import type { Command, FetchedMessage, PartitionInfo, Response } from './command
 import { readU64 } from './u64'
 
 /** What a request's success answer looks like; its error answer is always `u8 1, u64 size, text`. */
-export type Expect = 'ok' | 'message' | 'offset' | 'batch-published' | 'messages' | 'messages-detailed' | 'logs' | 'log-info' | 'version' | 'done' | 'log-details'
+export type Expect = 'ok' | 'message' | 'offset' | 'batch-published' | 'messages' | 'messages-detailed' | 'logs' | 'log-info' | 'version' | 'done' | 'log-details' | 'json' | 'replica-data'
 
 export function expectFor (c: Command): Expect {
   switch (c.command) {
@@ -25,6 +25,11 @@ export function expectFor (c: Command): Expect {
       return 'done'
     case 'offset-for-time': return 'offset'
     case 'describe-log': return 'log-details'
+    case 'cluster-info':
+    case 'log-placement':
+    case 'epoch-end':
+      return 'json'
+    case 'replica-fetch': return 'replica-data'
     case 'invalid': throw c.error
   }
 }
@@ -186,6 +191,19 @@ function parseResponse (buf: Buffer, kind: Expect): Response {
       return { response: 'logs', logs }
     }
     case 'version': return { response: 'version', version: buf.toString('utf8', at) }
+    case 'json': return { response: 'json', body: buf.subarray(at) }
+    case 'replica-data': {
+      const headerSize = buf.readUInt32BE(at)
+      const header = buf.subarray(at + 4, at + 4 + headerSize)
+      at += 4 + headerSize
+      const messages: FetchedMessage[] = []
+      while (at < buf.length) {
+        const size = buf.readUInt32BE(at + 16)
+        messages.push({ offset: readU64(buf, at), timestamp: readU64(buf, at + 8), data: buf.subarray(at + 20, at + 20 + size) })
+        at += 20 + size
+      }
+      return { response: 'replica-data', header, messages }
+    }
     case 'log-info': {
       const size = buf[at]
       const log = buf.toString('utf8', at + 1, at + 1 + size)

@@ -4,6 +4,8 @@ import { MESSAGE_WEIGHT, commandWeight } from '../protocol/command-weight'
 import type { Command, FetchBatchCommand, FetchCommand, FetchedMessage, PublishCommand, Response } from '../protocol/commands'
 import { responseSize } from '../protocol/encoder'
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_MESSAGES } from '../protocol/limits'
+import type { ClusterService } from '../replication/cluster-service'
+import { partitionOf } from '../replication/replica-manager'
 import type { Partition } from '../storage/partition'
 import type { Store } from '../storage/store'
 import { VERSION } from '../version'
@@ -13,10 +15,13 @@ export interface ExecutorOptions {
   /** Commands accepted and not yet answered, beyond which the executor stops reading. */
   maxPending?: number
   log?: (line: string) => void
+  /** In a cluster: requests for partitions led elsewhere are forwarded there. */
+  cluster?: ClusterService | null
 }
 
 const OK: Response = { response: 'ok' }
 const DONE: Response = { response: 'done' }
+const SINGLE_NODE: Response = { response: 'json', body: Buffer.from(JSON.stringify({ cluster: null, controller: null, nodes: [] })) }
 export const MAX_FETCH_MESSAGES = MAX_BATCH_MESSAGES
 export const MAX_FETCH_BYTES = 8 * 1024 * 1024
 export const MAX_WAIT_MS = 60_000
@@ -60,6 +65,7 @@ export class Executor extends Duplex {
   private readonly memory: ConnectionMemory
   private readonly maxPending: number
   private readonly log: (line: string) => void
+  private readonly cluster: ClusterService | null
   private readonly abort = new AbortController()
   private waiting: Command[] = []
   private waitingHead = 0
@@ -78,6 +84,7 @@ export class Executor extends Duplex {
     this.memory = memory
     this.maxPending = options.maxPending ?? 4096
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`))
+    this.cluster = options.cluster ?? null
   }
 
   override _write (commands: Command[], _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
@@ -128,6 +135,13 @@ export class Executor extends Duplex {
       const c = this.waiting[this.waitingHead]
       const barrier = !isPublish(c)
       if (barrier ? this.inflight > 0 : this.barriers > 0) break
+      if (this.cluster !== null && !this.servedHere(c)) {
+        // Led by another node (or not yet known here): forwarded, pipelined like a publish.
+        if (this.barriers > 0) break
+        this.waitingHead++
+        this.start(c, false)
+        continue
+      }
       if (c.command === 'publish') {
         this.startPublishes(c)
         continue
@@ -244,12 +258,53 @@ export class Executor extends Duplex {
     if (!this.push(out)) this.readPaused = true
   }
 
-  private execute (c: Command, done: Done): void {
+  /** Whether this node serves `c` itself (on a single node, always). */
+  private servedHere (c: Command): boolean {
+    const target = partitionOf(c)
+    if (target === null || this.cluster === null) return true
+    return this.store.has(target.log) && this.cluster.route(target.log, target.partition).kind === 'local'
+  }
+
+  /** A partition's request in a cluster: served here when this node leads it, otherwise forwarded to its leader. */
+  private routed (c: Command, target: { log: string, partition: number }, cluster: ClusterService, done: Done): void {
     const fail = (err: unknown): void => done(this.errorResponse(err))
+    const go = (): void => {
+      const route = cluster.route(target.log, target.partition)
+      if (route.kind === 'forward') {
+        cluster.forward(route.address, c).then((r) => done(r), fail)
+      } else if (route.kind === 'refuse') {
+        fail(route.error)
+      } else if (c.command === 'publish') {
+        this.store.partition(c.log, c.partition).append([c.data], (err, offset) => {
+          done(err !== null ? this.errorResponse(err) : c.reply === 'ok' ? OK : { response: 'offset', offset })
+        })
+      } else {
+        this.executeHere(c, done)
+      }
+    }
+    if (this.store.has(target.log)) return go()
+    cluster.ensureLog(target.log).then(go, fail)
+  }
+
+  private execute (c: Command, done: Done): void {
+    const target = this.cluster === null ? null : partitionOf(c)
+    if (target !== null && this.cluster !== null) {
+      try {
+        return this.routed(c, target, this.cluster, done)
+      } catch (err) {
+        return done(this.errorResponse(err))
+      }
+    }
+    this.executeHere(c, done)
+  }
+
+  private executeHere (c: Command, done: Done): void {
+    const fail = (err: unknown): void => done(this.errorResponse(err))
+    const cluster = this.cluster
     try {
       switch (c.command) {
         case 'publish':
-          // pump() hands every publish to startPublishes.
+          // pump() hands every publish served here to startPublishes.
           throw new Error('a publish reached execute()')
         case 'publish-batch':
           return this.store.partition(c.log, c.partition).append(c.messages, (err, firstOffset, stored) => {
@@ -274,15 +329,19 @@ export class Executor extends Duplex {
           this.fetchBatch(c).then(([r, reserved]) => done(r, reserved), fail)
           return
         case 'create':
+          if (cluster !== null) return void cluster.createLog(c.log, c.partitions, { retentionBytes: null, retentionMs: null }).then(() => done(OK), fail)
           this.store.createLog(c.log, c.partitions).then(() => done(OK), fail)
           return
         case 'create-with-settings':
+          if (cluster !== null) return void cluster.createLog(c.log, c.partitions, { retentionBytes: c.retentionBytes, retentionMs: c.retentionMs }, c.replicationFactor).then(() => done(DONE), fail)
+          if ((c.replicationFactor ?? 1) !== 1) return fail(new RogError('BAD_REPLICATION_FACTOR', `Replication factor ${c.replicationFactor ?? 1} needs a cluster: this server runs alone (without --etcd); a single node keeps one copy`))
           this.store.createLog(c.log, c.partitions, { retentionBytes: c.retentionBytes, retentionMs: c.retentionMs }).then(() => done(DONE), fail)
           return
         case 'alter-log':
           this.store.alterLog(c.log, c).then(() => done(DONE), fail)
           return
         case 'delete-log':
+          if (cluster !== null) return void cluster.deleteLog(c.log).then(() => done(DONE), fail)
           this.store.deleteLog(c.log).then(() => done(DONE), fail)
           return
         case 'delete-group':
@@ -308,6 +367,18 @@ export class Executor extends Duplex {
           })
         case 'version':
           return done({ response: 'version', version: VERSION })
+        case 'cluster-info':
+          return done(cluster === null ? SINGLE_NODE : cluster.clusterInfo())
+        case 'log-placement':
+          if (cluster === null) return fail(RogError.notClustered())
+          return done(cluster.logPlacement(c.log))
+        case 'replica-fetch':
+          if (cluster === null) return fail(RogError.notClustered())
+          cluster.replicaFetch(c, this.abort.signal).then((r) => done(r), fail)
+          return
+        case 'epoch-end':
+          if (cluster === null) return fail(RogError.notClustered())
+          return done(cluster.epochEnd(c))
         case 'invalid':
           return done({ response: 'error', message: c.error.message, fatal: c.error.fatal })
       }

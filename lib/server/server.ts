@@ -5,6 +5,7 @@ import { RogError } from '../errors'
 import { Decoder } from '../protocol/decoder'
 import { Encoder, encodeResponses } from '../protocol/encoder'
 import { protocolLimits } from '../protocol/limits'
+import { ClusterRuntime, type ClusterOptions } from '../replication/cluster-runtime'
 import { DataDirLock } from '../storage/data-dir-lock'
 import { Store, type StoreOptions } from '../storage/store'
 import { ConnectionMemory } from './connection-memory'
@@ -24,6 +25,8 @@ export interface ServerOptions extends StoreOptions {
   maxConnections?: number
   /** Memory held for all connections together, beyond which sockets stop being read (see MemoryBudget). */
   maxBufferedBytes?: number
+  /** Join a cluster coordinated by etcd (absent: a single node, no etcd). */
+  cluster?: ClusterOptions
 }
 
 interface Connection { socket: net.Socket, decoder: Decoder, done: Promise<void> }
@@ -49,6 +52,7 @@ export class RogServer {
   private readonly options: ServerOptions
   private readonly connections = new Set<Connection>()
   private closing: Promise<void> | null = null
+  private clusterRuntime: ClusterRuntime | null = null
 
   private constructor (store: Store, lock: DataDirLock, options: ServerOptions) {
     this.store = store
@@ -71,12 +75,21 @@ export class RogServer {
     server.server.listen(options.port ?? 7878, options.host ?? '127.0.0.1')
     try {
       await once(server.server, 'listening')
+      if (options.cluster !== undefined) {
+        const { host, port } = server.address()
+        server.clusterRuntime = await ClusterRuntime.start(store, options.cluster, `${host}:${port}`, options.log ?? ((line) => process.stderr.write(`${line}\n`)))
+      }
     } catch (err) {
+      server.server.close()
       await store.close()
       lock.release()
       throw err
     }
     return server
+  }
+
+  get cluster (): ClusterRuntime | null {
+    return this.clusterRuntime
   }
 
   address (): { host: string, port: number } {
@@ -95,15 +108,16 @@ export class RogServer {
 
   private accept (socket: net.Socket): void {
     socket.on('error', () => {})
-    if (this.closing !== null || this.connections.size >= (this.options.maxConnections ?? Infinity)) {
-      const error = this.closing !== null ? RogError.shuttingDown() : RogError.tooManyConnections(this.options.maxConnections ?? 0)
+    const joining = this.options.cluster !== undefined && this.clusterRuntime === null
+    if (this.closing !== null || joining || this.connections.size >= (this.options.maxConnections ?? Infinity)) {
+      const error = this.closing !== null ? RogError.shuttingDown() : joining ? RogError.starting() : RogError.tooManyConnections(this.options.maxConnections ?? 0)
       socket.end(encodeResponses([{ response: 'error', message: error.message }]))
       socket.once('finish', () => setTimeout(() => socket.destroy(), LINGER_MS).unref())
       return
     }
     const memory = new ConnectionMemory(this.budget)
     const decoder = new Decoder(protocolLimits(this.options.maxMessageBytes), memory)
-    const executor = new Executor(this.store, memory, { log: this.options.log })
+    const executor = new Executor(this.store, memory, { log: this.options.log, cluster: this.clusterRuntime })
     const encoder = new Encoder()
     const sink = new SocketSink(socket, (bytes) => memory.written(bytes))
     let resolve: () => void = () => {}
@@ -148,6 +162,7 @@ export class RogServer {
     for (const c of this.connections) c.socket.destroy()
     await all
     await closed
+    await this.clusterRuntime?.stop().catch((err: Error) => this.options.log?.(`cluster: leaving failed: ${err.message}`))
     await this.store.close()
     this.lock.release()
   }

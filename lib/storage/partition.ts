@@ -2,9 +2,10 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { RogError } from '../errors'
 import { MAX_GROUP_BYTES } from '../util/limits'
-import { ENTRY_OVERHEAD, readEntryHeader, stamp } from './entry'
+import { ENTRY_OVERHEAD, readEntryHeader, stamp, type Stamp } from './entry'
 import { withoutPath } from './file-io'
 import { GroupOffsets, GROUPS_FILE } from './group-offsets'
+import { LEADER_EPOCHS_FILE, LeaderEpochs } from './leader-epochs'
 import { RECOVERY_POINT_FILE, RecoveryPoint } from './recovery-point'
 import { Segment, SPARE_INDEX, SPARE_LOG, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
 import { SegmentWriter, type FsyncPolicy, type Stream } from './segment-writer'
@@ -28,11 +29,26 @@ export interface PartitionOptions {
 export type AppendCallback = (err: RogError | null, firstOffset: number, stored: number) => void
 export type DoneCallback = (err: RogError | null) => void
 
+/**
+ * What a replicated partition's writes wait for (set by the replication
+ * layer on the partition's leader and followers; null on a single node).
+ */
+export interface ReplicationGate {
+  /** Null when this node may take client writes for the partition now; otherwise why not. */
+  refusal (): RogError | null
+  /** Calls back once the in-sync replicas hold every offset below `end`, or with why they will not. */
+  whenReplicated (end: number, callback: DoneCallback): void
+  /** A group's offset was written here (null: the group was deleted); calls back once the in-sync replicas have it. */
+  groupWritten (group: string, offset: number | null, callback: DoneCallback): void
+  /** Messages were written to the log here (a leader's followers may fetch them). */
+  written? (): void
+}
+
 interface Waiter { offset: number, wake: () => void }
 
 export const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
 /** Files of Rog's own in a partition directory besides segments. */
-export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index)\.next)$/
+export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index)\.next|leader-epochs(\.tmp)?)$/
 
 /** Whether a segment file is empty or its first entry has id `base` (what a roll to it would have written). */
 function startsWithId (file: string, base: number): boolean {
@@ -88,6 +104,10 @@ export class Partition {
   /** Segments before this index are synced whole. */
   private syncedThrough = 0
   private preparingSpare: Promise<void> | null = null
+  /** Replicated: what client writes wait for, and the high watermark (null: a single node's, the log end). */
+  private gate: ReplicationGate | null = null
+  private hw: number | null = null
+  private epochs: LeaderEpochs | null = null
 
   private constructor (dir: string, segments: Segment[], groups: GroupOffsets, recoveryPoint: RecoveryPoint, options: PartitionOptions, ctx: SegmentContext) {
     this.dir = dir
@@ -233,14 +253,82 @@ export class Partition {
   }
 
   highWatermark (): number {
-    return this.end
+    return this.hw ?? this.end
+  }
+
+  /** Makes this partition replicated (its writes wait for `gate`, reads stop at the high watermark), or single again (null). */
+  replicate (gate: ReplicationGate | null): void {
+    this.gate = gate
+    if (gate === null) this.hw = null
+    else this.hw ??= this.end
+    this.wake()
+  }
+
+  get replicated (): boolean {
+    return this.gate !== null
+  }
+
+  /** A replicated partition's high watermark moved (at most the log end). */
+  setHighWatermark (offset: number): void {
+    const hw = Math.min(offset, this.end)
+    if (this.hw !== null && hw <= this.hw) return
+    this.hw = hw
+    this.wake()
+  }
+
+  /** The partition's leader epochs (a file of its own, opened on first use). */
+  leaderEpochs (): LeaderEpochs {
+    this.epochs ??= LeaderEpochs.open(this.dir, this.options.pool.io, this.options.log)
+    return this.epochs
   }
 
   /** Appends messages; `callback` gets the first id once all are written (and synced, per policy). */
   append (messages: Buffer[], callback: AppendCallback): void {
     if (this.gone !== null) return process.nextTick(callback, this.gone, this.nextId, 0)
+    if (this.gate === null) return this.write(messages, stamp(Date.now()), callback)
+    const refusal = this.gate.refusal()
+    if (refusal !== null) return process.nextTick(callback, refusal, this.nextId, 0)
+    const gate = this.gate
+    this.write(messages, stamp(Date.now()), (err, first, stored) => {
+      if (stored === 0) return callback(err, first, stored)
+      // Acknowledged only once every in-sync replica has them.
+      gate.whenReplicated(first + stored, (notReplicated) => {
+        if (notReplicated !== null) callback(notReplicated, first, 0)
+        else callback(err, first, stored)
+      })
+    })
+  }
+
+  /**
+   * A follower's append of what its leader sent: the same offsets (the first
+   * must be this log's next) and timestamps, not gated.
+   */
+  appendReplica (messages: StoredMessage[], callback: AppendCallback): void {
+    if (this.gone !== null) return process.nextTick(callback, this.gone, this.nextId, 0)
+    if (messages.length === 0) return process.nextTick(callback, null, this.nextId, 0)
+    if (messages[0].offset !== this.nextId) {
+      return process.nextTick(callback, RogError.storage('replicating', new Error(`offset ${messages[0].offset} sent where ${this.nextId} is next`)), this.nextId, 0)
+    }
     const first = this.nextId
-    const timestamp = stamp(Date.now())
+    let runs = 0
+    let stored = 0
+    let failed: RogError | null = null
+    let start = 0
+    while (start < messages.length) {
+      let end = start + 1
+      while (end < messages.length && messages[end].timestamp === messages[start].timestamp) end++
+      runs++
+      this.write(messages.slice(start, end).map((m) => m.data), stamp(messages[start].timestamp), (err, _first, count) => {
+        if (err !== null) failed ??= err
+        else if (failed === null) stored += count
+        if (--runs === 0) callback(failed, first, stored)
+      })
+      start = end
+    }
+  }
+
+  private write (messages: Buffer[], timestamp: Stamp, callback: AppendCallback): void {
+    const first = this.nextId
     let pending = 0
     let stored = 0
     let failed: RogError | null = null
@@ -289,9 +377,8 @@ export class Partition {
    * damaged or missing offset answers DAMAGED; one that reaches such an
    * offset, in any segment, returns what came before it.
    */
-  async read (offset: number, maxMessages: number, maxBytes: number): Promise<StoredMessage[]> {
+  async read (offset: number, maxMessages: number, maxBytes: number, end = this.highWatermark()): Promise<StoredMessage[]> {
     if (this.gone !== null) throw this.gone
-    const end = this.highWatermark()
     const out: StoredMessage[] = []
     let bytes = 0
     while (out.length < maxMessages) {
@@ -399,6 +486,8 @@ export class Partition {
   /** Moves a group's committed offset by one; an error when it has read everything. */
   ack (group: string, callback: DoneCallback): void {
     if (this.gone !== null) return callback(this.gone)
+    const refusal = this.gate?.refusal() ?? null
+    if (refusal !== null) return callback(refusal)
     // A group left behind by retention resumes at the first offset (Kafka's auto.offset.reset=earliest).
     const current = Math.max(this.groups.pending(group), this.firstOffset)
     if (current >= this.highWatermark()) return callback(RogError.noData())
@@ -411,6 +500,8 @@ export class Partition {
    */
   commit (group: string, offset: number, callback: DoneCallback): void {
     if (this.gone !== null) return callback(this.gone)
+    const refusal = this.gate?.refusal() ?? null
+    if (refusal !== null) return callback(refusal)
     const groupBytes = Buffer.byteLength(group)
     if (groupBytes > MAX_GROUP_BYTES) {
       return callback(RogError.groupNameTooLong(groupBytes, MAX_GROUP_BYTES))
@@ -421,8 +512,53 @@ export class Partition {
     this.enqueue(this.groups.file, 'groups', this.groups.set(group, offset), undefined, (err) => {
       if (err !== null) return callback(RogError.storage('saving the group offset', withoutPath(err)))
       this.groups.applied(group, offset)
+      if (this.gate === null) callback(null)
+      else this.gate.groupWritten(group, offset, callback)
+    })
+  }
+
+  /**
+   * A follower applies a group offset its leader sent (null: the group was
+   * deleted), without the client checks: at most this log's end.
+   */
+  applyReplicaGroup (group: string, offset: number | null, callback: DoneCallback): void {
+    if (this.gone !== null) return callback(this.gone)
+    if (offset !== null && offset > this.end) return callback(RogError.badOffset(offset, this.end))
+    const record = offset === null ? this.groups.remove(group) : this.groups.set(group, offset)
+    this.enqueue(this.groups.file, 'groups', record, undefined, (err) => {
+      if (err !== null) return callback(RogError.storage('saving the group offset', withoutPath(err)))
+      if (offset === null) this.groups.removed(group)
+      else this.groups.applied(group, offset)
       callback(null)
     })
+  }
+
+  /**
+   * Removes every entry from `offset` on: a follower's divergent tail, once
+   * its leader has said where their logs part (KIP-101). Only the
+   * replication layer calls it, on a partition that takes no client writes.
+   * Returns how many offsets were removed.
+   */
+  async truncateTo (offset: number): Promise<number> {
+    await this.writer.idle()
+    offset = Math.max(offset, this.firstOffset)
+    if (offset >= this.end) return 0
+    const removed = this.end - offset
+    while (this.segmentList.length > 1 && this.active().base >= offset) this.segmentList.pop()?.remove()
+    const segment = this.active()
+    const bytes = await segment.truncateTo(offset)
+    this.nextId = offset
+    this.end = offset
+    if (this.hw !== null && this.hw > offset) this.hw = offset
+    this.syncedThrough = Math.min(this.syncedThrough, this.segmentList.length - 1)
+    this.recoveryPoint.moveBack({ base: segment.base, position: segment.log.synced })
+    this.leaderEpochs().truncateFrom(offset)
+    this.options.pool.io.fsyncPath(this.dir)
+    this.options.log(`${this.dir}: truncated offsets ${offset} to ${offset + removed - 1} (${bytes} bytes in the last segment kept), which the partition's leader does not have`)
+    for (const u of this.groups.clamp(offset)) {
+      this.enqueue(this.groups.file, 'groups', u.record, undefined, (err) => { if (err === null) this.groups.applied(u.group, u.offset) })
+    }
+    return removed
   }
 
   /** Deletes a group's committed offset (it no longer shows, and reads from 0 / the first offset again). */
@@ -431,7 +567,8 @@ export class Partition {
     this.enqueue(this.groups.file, 'groups', this.groups.remove(group), undefined, (err) => {
       if (err !== null) return callback(RogError.storage('deleting the group offset', withoutPath(err)))
       this.groups.removed(group)
-      callback(null)
+      if (this.gate === null) callback(null)
+      else this.gate.groupWritten(group, null, callback)
     })
   }
 
@@ -468,7 +605,10 @@ export class Partition {
       firstId,
       done: (err) => {
         done(err)
-        if (err === null && stream === 'segments') this.wake()
+        if (err === null && stream === 'segments') {
+          this.wake()
+          this.gate?.written?.()
+        }
       }
     })
   }

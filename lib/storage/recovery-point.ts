@@ -82,6 +82,13 @@ export class RecoveryPoint {
     this.write(false)
   }
 
+  /** Moves the point back (the log was truncated before it by replication) and syncs it. */
+  moveBack (point: Point): void {
+    if (this.point !== null && (this.point.base < point.base || (this.point.base === point.base && this.point.position <= point.position))) return
+    this.point = point
+    this.write(true)
+  }
+
   /** Writes the point and syncs it (at close, once everything before it is synced). */
   sync (): void {
     this.write(true)

@@ -319,6 +319,44 @@ export class Segment {
     this.maxTs = null
   }
 
+  /**
+   * Removes the entries from `offset` on (a follower's divergent tail, which
+   * the leader has shown it does not have); nothing may be queued here.
+   * Returns the bytes removed.
+   */
+  async truncateTo (offset: number): Promise<number> {
+    if (offset >= this.next) return 0
+    let position = 0
+    if (offset > this.base) {
+      const [rel, from] = this.index.lookup(offset - this.base)
+      const fd = this.log.pin()
+      try {
+        const scan = await scanEntries(fd, this.log.size, from, this.base + rel, this.legacy, new OffsetIndex(), this.base, (id) => id < offset)
+        if (scan.nextOffset !== offset) throw new Error(`${this.logPath}: offset ${offset} not found (scan ended at ${scan.nextOffset})`)
+        position = scan.end
+      } finally {
+        this.log.unpin()
+      }
+    }
+    const removed = this.log.size - position
+    const io = this.ctx.pool.io
+    io.ftruncate(this.log.handle(), position)
+    this.log.size = position
+    this.log.synced = Math.min(this.log.synced, position)
+    this.next = offset
+    this.rewind(offset)
+    // The hint files are cut to what the indexes kept, so later entries append after valid ones.
+    io.ftruncate(this.indexFile.handle(), this.index.length * INDEX_ENTRY)
+    this.indexFile.size = this.index.length * INDEX_ENTRY
+    const timeEntries = this.timeIndex?.length ?? 0
+    if (this.timeIndexFile.size > timeEntries * TIME_INDEX_ENTRY) {
+      io.ftruncate(this.timeIndexFile.handle(), timeEntries * TIME_INDEX_ENTRY)
+      this.timeIndexFile.size = timeEntries * TIME_INDEX_ENTRY
+    }
+    io.fsyncPath(this.logPath)
+    return removed
+  }
+
   /** The largest timestamp of the entries written here (-Infinity when none). */
   async maxTimestamp (): Promise<number> {
     if (this.maxTs !== null) return this.maxTs

@@ -340,6 +340,10 @@ export class Store {
     })().finally(() => { this.retaining = null })
   }
 
+  has (log: string): boolean {
+    return this.logs.has(log)
+  }
+
   partition (log: string, partition: number): Partition {
     const partitions = this.partitions(log)
     if (partition >= partitions.length) throw RogError.badPartition(partition, log, partitions.length)

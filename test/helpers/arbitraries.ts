@@ -19,6 +19,16 @@ export function anyCommand (options: { names?: string[], maxWaitMs?: number } = 
     fc.record({ command: fc.constant('commit' as const), log, partition: fc.integer({ min: 0, max: 255 }), group, offset: fc.oneof(fc.maxSafeNat(), fc.nat({ max: 20 })) }),
     fc.constant({ command: 'list-logs' as const }),
     fc.constant({ command: 'version' as const }),
-    fc.record({ command: fc.constant('describe' as const), log })
+    fc.record({ command: fc.constant('describe' as const), log }),
+    fc.constant({ command: 'cluster-info' as const }),
+    fc.record({ command: fc.constant('log-placement' as const), log }),
+    fc.record({ command: fc.constant('epoch-end' as const), log, partition: fc.integer({ min: 0, max: 255 }), epoch: fc.nat() }),
+    fc.record({
+      command: fc.constant('replica-fetch' as const),
+      replica: fc.nat(),
+      waitMs,
+      maxBytes: fc.nat(),
+      partitions: fc.array(fc.record({ log, partition: fc.integer({ min: 0, max: 255 }), offset: fc.maxSafeNat(), epoch: fc.nat(), groupsVersion: fc.nat() }), { maxLength: 4 })
+    })
   )
 }

@@ -1,0 +1,238 @@
+import { RogError } from '../errors'
+import type { DoneCallback, Partition, ReplicationGate } from '../storage/partition'
+
+/** A partition's replicas as etcd holds them. */
+export interface PartitionState { replicas: number[], leader: number, leaderEpoch: number, isr: number[] }
+
+export interface LeaderOptions {
+  log: string
+  partition: number
+  self: number
+  minInsyncReplicas: number
+  replicaLagMs: number
+  /** A compare-and-swap of the ISR in etcd, made at this leader's epoch; resolves false when fenced (the epoch moved on). */
+  changeIsr: (isr: number[]) => Promise<boolean>
+  /** The log end, high watermark or group offsets moved: followers' long polls may answer. */
+  changed: () => void
+  /** Whether etcd surely still holds this node's session (by the local clock): a paused leader learns it is stale without asking. */
+  alive: () => boolean
+  logLine: (line: string) => void
+}
+
+interface Follower {
+  /** The follower holds every offset below this (its last fetch offset); -1 until it fetches. */
+  end: number
+  /** When it last held everything this leader had (Kafka's lastCaughtUpTimeMs). */
+  caughtUpAt: number
+  /** The leader's log end when it last fetched, and when that was. */
+  lastFetchLeaderEnd: number
+  lastFetchAt: number
+  groupsVersion: number
+}
+
+interface Waiter { end: number, callback: DoneCallback }
+interface GroupWaiter { version: number, callback: DoneCallback }
+
+/**
+ * The leader's side of one replicated partition (ISR replication, as
+ * Kafka's Partition.scala): it tracks each follower's log end, moves the
+ * high watermark to the smallest log end in the in-sync replica set, and
+ * answers client writes once every ISR member has them and the ISR holds at
+ * least `minInsyncReplicas`.
+ *
+ * Invariants:
+ * - The ISR used here is the one last written to etcd: a change takes effect
+ *   only after its compare-and-swap succeeds, so a new leader, chosen from
+ *   the ISR in etcd, always holds everything below this high watermark.
+ * - A leader whose compare-and-swap fails (its epoch is stale) or that is
+ *   told of a newer epoch steps down: it acknowledges nothing more.
+ * - Group offsets carry a version; a follower reports the version it has
+ *   applied, and a commit is answered once every ISR member has it.
+ */
+export class PartitionLeader implements ReplicationGate {
+  readonly epoch: number
+  private readonly partition: Partition
+  private readonly options: LeaderOptions
+  private readonly replicas: number[]
+  private isr: number[]
+  private readonly followers = new Map<number, Follower>()
+  private waiters: Waiter[] = []
+  private groupWaiters: GroupWaiter[] = []
+  private groupsVersion = 1
+  private readonly groupVersions = new Map<string, { offset: number | null, version: number }>()
+  private changing: Promise<void> | null = null
+  private stepped: RogError | null = null
+
+  constructor (partition: Partition, state: PartitionState, options: LeaderOptions) {
+    this.partition = partition
+    this.options = options
+    this.epoch = state.leaderEpoch
+    this.replicas = state.replicas
+    this.isr = state.isr.includes(options.self) ? [...state.isr] : [options.self, ...state.isr]
+    const now = Date.now()
+    for (const id of state.replicas) {
+      if (id !== options.self) this.followers.set(id, { end: -1, caughtUpAt: now, lastFetchLeaderEnd: 0, lastFetchAt: now, groupsVersion: 0 })
+    }
+    for (const { group, offset } of partition.groups.entries()) this.groupVersions.set(group, { offset, version: 1 })
+  }
+
+  get inSync (): readonly number[] {
+    return this.isr
+  }
+
+  private get required (): number {
+    return Math.min(this.options.minInsyncReplicas, this.replicas.length)
+  }
+
+  refusal (): RogError | null {
+    if (this.stepped !== null) return this.stepped
+    if (!this.options.alive()) return RogError.notLeader(this.options.partition, this.options.log, -1, null)
+    if (this.isr.length < this.required) return RogError.notEnoughReplicas(this.options.partition, this.options.log, this.isr.length, this.required)
+    return null
+  }
+
+  whenReplicated (end: number, callback: DoneCallback): void {
+    const refused = this.refusal()
+    if (refused !== null) return callback(this.stepped ?? RogError.notEnoughReplicas(this.options.partition, this.options.log, this.isr.length, this.required, true))
+    if (this.partition.highWatermark() >= end) return callback(null)
+    this.waiters.push({ end, callback })
+    this.advance()
+  }
+
+  groupWritten (group: string, offset: number | null, callback: DoneCallback): void {
+    const version = ++this.groupsVersion
+    this.groupVersions.set(group, { offset, version })
+    this.options.changed()
+    if (this.stepped !== null) return callback(this.stepped)
+    this.groupWaiters.push({ version, callback })
+    this.releaseGroups()
+  }
+
+  written (): void {
+    this.options.changed()
+  }
+
+  /** Group offsets a follower that has applied up to `version` lacks (all of them for version 0, which then replace its own). */
+  groupsAfter (version: number): { groups: Array<[string, number | null]>, version: number, full: boolean } {
+    const groups: Array<[string, number | null]> = []
+    for (const [group, v] of this.groupVersions) if (v.version > version) groups.push([group, v.offset])
+    return { groups, version: this.groupsVersion, full: version === 0 }
+  }
+
+  /**
+   * A follower fetched from `offset` (so it holds everything below it) and
+   * has applied group offsets up to `groupsVersion`.
+   */
+  fetched (replica: number, offset: number, groupsVersion: number): RogError | null {
+    if (this.stepped !== null) return this.stepped
+    const f = this.followers.get(replica)
+    if (f === undefined) return new RogError('FENCED', `Node ${replica} is not a replica of partition ${this.options.partition} of log ${this.options.log}`)
+    const now = Date.now()
+    const leaderEnd = this.partition.endOffset
+    if (offset >= leaderEnd) f.caughtUpAt = now
+    else if (offset >= f.lastFetchLeaderEnd) f.caughtUpAt = Math.max(f.caughtUpAt, f.lastFetchAt)
+    f.lastFetchLeaderEnd = leaderEnd
+    f.lastFetchAt = now
+    f.end = Math.min(offset, leaderEnd)
+    f.groupsVersion = Math.min(groupsVersion, this.groupsVersion)
+    if (!this.isr.includes(replica) && f.end >= this.partition.highWatermark() && f.end >= (this.partition.leaderEpochs().latest?.startOffset ?? 0)) {
+      this.changeIsr([...this.isr, replica], `node ${replica} caught up`)
+    }
+    this.advance()
+    this.releaseGroups()
+    return null
+  }
+
+  /** Drops followers that have not caught up for `replicaLagMs` from the ISR. */
+  tick (now: number): void {
+    if (this.stepped !== null) return
+    const lagging = this.isr.filter((id) => {
+      const f = this.followers.get(id)
+      return f !== undefined && now - f.caughtUpAt > this.options.replicaLagMs
+    })
+    if (lagging.length > 0) this.changeIsr(this.isr.filter((id) => !lagging.includes(id)), `node ${lagging.join(', ')} fell behind for over ${this.options.replicaLagMs} ms`)
+  }
+
+  /** The controller changed the ISR in etcd (a dead follower removed) at this epoch. */
+  isrChanged (isr: number[]): void {
+    if (this.stepped !== null) return
+    this.isr = isr.includes(this.options.self) ? [...isr] : [this.options.self, ...isr]
+    this.afterIsrChange()
+  }
+
+  /** Leadership moved on: nothing waiting is acknowledged, and later writes are refused with `reason`. */
+  stepDown (reason: RogError): void {
+    if (this.stepped !== null) return
+    this.stepped = reason
+    const waiters = this.waiters
+    const groupWaiters = this.groupWaiters
+    this.waiters = []
+    this.groupWaiters = []
+    for (const w of waiters) w.callback(reason)
+    for (const w of groupWaiters) w.callback(reason)
+  }
+
+  get steppedDown (): boolean {
+    return this.stepped !== null
+  }
+
+  private changeIsr (isr: number[], why: string): void {
+    if (this.changing !== null) return
+    const before = this.isr
+    this.changing = this.options.changeIsr(isr).then((ok) => {
+      if (!ok) {
+        this.options.logLine(`partition ${this.options.partition} of log ${this.options.log}: ISR change refused by etcd (leader epoch ${this.epoch} is stale); stepping down`)
+        this.stepDown(RogError.notLeader(this.options.partition, this.options.log, -1, null))
+        return
+      }
+      if (this.stepped !== null) return
+      this.options.logLine(`partition ${this.options.partition} of log ${this.options.log}: ISR ${before.join(',')} -> ${isr.join(',')} (${why})`)
+      this.isr = isr
+      this.afterIsrChange()
+    }, (err: Error) => {
+      this.options.logLine(`partition ${this.options.partition} of log ${this.options.log}: ISR change failed (${err.message}); kept ${before.join(',')}`)
+    }).finally(() => { this.changing = null })
+  }
+
+  private afterIsrChange (): void {
+    if (this.isr.length < this.required) {
+      const waiters = this.waiters
+      this.waiters = []
+      const err = RogError.notEnoughReplicas(this.options.partition, this.options.log, this.isr.length, this.required, true)
+      for (const w of waiters) w.callback(err)
+    }
+    this.advance()
+    this.releaseGroups()
+  }
+
+  /** Moves the high watermark to the smallest log end in the ISR and answers what it covers. */
+  private advance (): void {
+    let hw = this.partition.endOffset
+    for (const id of this.isr) {
+      if (id === this.options.self) continue
+      const f = this.followers.get(id)
+      hw = Math.min(hw, f === undefined || f.end < 0 ? 0 : f.end)
+    }
+    this.partition.setHighWatermark(hw)
+    // Nothing is acknowledged while the session may have expired: a new leader may be taking over.
+    if (!this.options.alive()) return
+    const current = this.partition.highWatermark()
+    if (this.waiters.length === 0 || this.waiters[0].end > current) return
+    const ready = this.waiters.filter((w) => w.end <= current)
+    this.waiters = this.waiters.filter((w) => w.end > current)
+    for (const w of ready) w.callback(null)
+  }
+
+  private releaseGroups (): void {
+    if (this.groupWaiters.length === 0) return
+    let applied = this.groupsVersion
+    for (const id of this.isr) {
+      if (id === this.options.self) continue
+      applied = Math.min(applied, this.followers.get(id)?.groupsVersion ?? 0)
+    }
+    const ready = this.groupWaiters.filter((w) => w.version <= applied)
+    if (ready.length === 0) return
+    this.groupWaiters = this.groupWaiters.filter((w) => w.version > applied)
+    for (const w of ready) w.callback(null)
+  }
+}
