@@ -207,6 +207,10 @@ export class RogError extends Error {
     return new RogError('FENCED', `Leader epoch ${epoch} for partition ${partition} of log ${log} does not match this node's ${current}`)
   }
 
+  static notInCluster (what: string): RogError {
+    return new RogError('UNSUPPORTED', `${what} is not supported in a cluster yet: it would change one node's copy only`)
+  }
+
   static notClustered (): RogError {
     return new RogError('UNSUPPORTED', 'This server is not part of a cluster (it runs without --etcd)')
   }
@@ -272,5 +276,6 @@ const SERVER_TEXTS: Array<[RegExp, RogErrorCode]> = [
   [/^Leader epoch \d+ for partition /, 'FENCED'],
   [/^Server is starting: /, 'SHUTTING_DOWN'],
   [/^This server is not part of a cluster/, 'UNSUPPORTED'],
+  [/^[a-z-]+ is not supported in a cluster yet/, 'UNSUPPORTED'],
   [/^Replication factor \d+ /, 'BAD_REPLICATION_FACTOR']
 ]

@@ -1,5 +1,6 @@
 import { ClusterNode } from '../cluster/cluster-node'
 import type { LogMeta, NodeInfo, PartitionRecord } from '../cluster/metadata'
+import { ttlSeconds } from '../cluster/node-session'
 import { RogError } from '../errors'
 import type { Command, EpochEndCommand, ReplicaFetchCommand, Response } from '../protocol/commands'
 import type { Store } from '../storage/store'
@@ -85,7 +86,7 @@ export class ClusterRuntime implements ClusterService {
   }
 
   static async start (store: Store, options: ClusterOptions, address: string, logLine: (line: string) => void): Promise<ClusterRuntime> {
-    const node = await ClusterNode.start({
+    const join = async (): Promise<ClusterNode> => await ClusterNode.start({
       nodeId: options.nodeId,
       address: options.advertise ?? address,
       endpoints: options.etcd,
@@ -94,6 +95,19 @@ export class ClusterRuntime implements ClusterService {
       uncleanElection: options.uncleanElection,
       log: logLine
     })
+    // A node restarted right after a crash finds its previous lease still held: that one expires within a TTL, a live node's never does.
+    const deadline = Date.now() + ttlSeconds(options.sessionTtlMs) * 1000 + 1500
+    let node: ClusterNode
+    for (let waited = false; ; waited = true) {
+      try {
+        node = await join()
+        break
+      } catch (err) {
+        if (!(err instanceof RogError) || err.code !== 'NODE_ID_TAKEN' || Date.now() > deadline) throw err
+        if (!waited) logLine(`cluster: ${err.message}; waiting up to one session TTL in case that is this node's previous run`)
+        await new Promise((resolve) => setTimeout(resolve, 250))
+      }
+    }
     const runtime = new ClusterRuntime(node, store, options, logLine)
     for (const meta of node.view.logs()) await runtime.local(meta)
     runtime.applyAll()

@@ -76,6 +76,11 @@ export class PartitionLeader implements ReplicationGate {
     for (const { group, offset } of partition.groups.entries()) this.groupVersions.set(group, { offset, version: 1 })
   }
 
+  /** Once the partition is gated by this leader: the high watermark moves up to what the ISR (perhaps only this node) holds. */
+  start (): void {
+    this.advance()
+  }
+
   get inSync (): readonly number[] {
     return this.isr
   }

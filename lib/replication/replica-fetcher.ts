@@ -37,8 +37,8 @@ interface Followed {
   groupsVersion: number
   /** Truncation to the leader's view is done; fetching may start. */
   ready: boolean
-  /** The leader refused it: not fetched again until the partition's state changes. */
-  refused: boolean
+  /** The leader refused it (its own view of the partition may lag etcd's): not fetched again before this time. */
+  refusedUntil: number
 }
 
 const RETRY_MS = 200
@@ -76,7 +76,7 @@ export class ReplicaFetcher {
     const key = `${log}/${partition}`
     const current = this.followed.get(key)
     if (current !== undefined && current.epoch === epoch && current.target === target) return
-    this.followed.set(key, { log, partition, epoch, target, groupsVersion: 0, ready: false, refused: false })
+    this.followed.set(key, { log, partition, epoch, target, groupsVersion: 0, ready: false, refusedUntil: 0 })
     this.start()
   }
 
@@ -108,8 +108,9 @@ export class ReplicaFetcher {
     while (!this.stopped && this.followed.size > 0) {
       try {
         const client = await this.connection()
-        for (const f of [...this.followed.values()]) if (!f.ready && !f.refused) await this.truncate(client, f)
-        const active = [...this.followed.values()].filter((f) => f.ready && !f.refused)
+        const now = Date.now()
+        for (const f of [...this.followed.values()]) if (!f.ready && f.refusedUntil <= now) await this.truncate(client, f)
+        const active = [...this.followed.values()].filter((f) => f.ready && f.refusedUntil <= now)
         if (active.length === 0) {
           await this.pause(RETRY_MS)
           continue
@@ -130,7 +131,15 @@ export class ReplicaFetcher {
     const mine = epochs.latest
     let to = f.target.endOffset
     if (mine !== null) {
-      const answer = await client.request({ command: 'epoch-end', log: f.log, partition: f.partition, epoch: mine.epoch })
+      let answer
+      try {
+        answer = await client.request({ command: 'epoch-end', log: f.log, partition: f.partition, epoch: mine.epoch })
+      } catch (err) {
+        if (!(err instanceof RogError) || err.code === 'CONNECTION' || err.code === 'TIMEOUT') throw err
+        // Not (yet) the leader in its own view: asked again shortly.
+        f.refusedUntil = Date.now() + RETRY_MS
+        return
+      }
       if (answer.response !== 'json') throw new RogError('PROTOCOL', 'epoch-end answered with no JSON')
       const { epoch, endOffset } = JSON.parse(answer.body.toString()) as { epoch: number, endOffset: number }
       if (epoch < 0) to = Math.min(to, endOffset)
@@ -154,7 +163,9 @@ export class ReplicaFetcher {
       const f = active[i]
       if (f === undefined || this.followed.get(`${f.log}/${f.partition}`) !== f) continue
       if (data.error !== undefined) {
-        f.refused = true
+        f.refusedUntil = Date.now() + RETRY_MS
+        // Asked again from the start: the leader may have moved on, and where the logs part with it.
+        f.ready = false
         this.options.logLine(`partition ${f.partition} of log ${f.log}: leader ${this.options.address} refused a fetch at epoch ${f.epoch}: ${data.error}`)
         continue
       }

@@ -108,6 +108,7 @@ export class ReplicaManager {
       })
       this.roles.set(key, { state, leader })
       target.replicate(leader)
+      leader.start()
       this.options.logLine(`partition ${partition} of log ${log}: leader at epoch ${state.leaderEpoch} (ISR ${state.isr.join(',')}), log end ${target.endOffset}`)
       return
     }

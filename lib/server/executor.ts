@@ -338,6 +338,7 @@ export class Executor extends Duplex {
           this.store.createLog(c.log, c.partitions, { retentionBytes: c.retentionBytes, retentionMs: c.retentionMs }).then(() => done(DONE), fail)
           return
         case 'alter-log':
+          if (cluster !== null) return fail(RogError.notInCluster('alter-log'))
           this.store.alterLog(c.log, c).then(() => done(DONE), fail)
           return
         case 'delete-log':
@@ -345,6 +346,7 @@ export class Executor extends Duplex {
           this.store.deleteLog(c.log).then(() => done(DONE), fail)
           return
         case 'delete-group':
+          if (cluster !== null) return fail(RogError.notInCluster('delete-group'))
           this.store.deleteGroup(c.log, c.group).then(() => done(DONE), fail)
           return
         case 'offset-for-time':

@@ -20,7 +20,7 @@ export class RogCluster {
   readonly procs: Array<ServerProcess | null> = []
   private readonly t: Test
   private readonly etcd: EtcdMember
-  private readonly name: string
+  readonly name: string
   private readonly extra: string[]
 
   constructor (t: Test, etcd: EtcdMember, size: number, extra: string[] = []) {
