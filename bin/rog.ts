@@ -9,6 +9,7 @@ import { checkCommand } from '../lib/cli/check'
 import { createLogCommand } from '../lib/cli/create-log'
 import { deleteGroupCommand } from '../lib/cli/delete-group'
 import { clusterCommand } from '../lib/cli/cluster'
+import { reassignCommand } from '../lib/cli/reassign'
 import { describeCommand } from '../lib/cli/describe'
 import { fetchCommand } from '../lib/cli/fetch'
 import { groupsCommand } from '../lib/cli/groups'
@@ -37,6 +38,7 @@ readCommand(program)
 logsCommand(program)
 describeCommand(program)
 clusterCommand(program)
+reassignCommand(program)
 groupsCommand(program)
 resetOffsetsCommand(program)
 deleteGroupCommand(program)

@@ -27,11 +27,12 @@ export const CommandByte = {
   clusterInfo: 17,
   logPlacement: 18,
   replicaFetch: 19,
-  epochEnd: 20
+  epochEnd: 20,
+  reassign: 21
 } as const
 
 export const FIRST_FRAMED_COMMAND = 4
-export const LAST_COMMAND = 20
+export const LAST_COMMAND = 21
 
 export interface CreateCommand { command: 'create', log: string, partitions: number }
 /** `reply: 'ok'` is the reference one-byte answer; 'offset' answers with the offset assigned. */
@@ -81,6 +82,8 @@ export interface ReplicaFetchPartition { log: string, partition: number, offset:
 export interface ReplicaFetchCommand { command: 'replica-fetch', replica: number, waitMs: number, maxBytes: number, partitions: ReplicaFetchPartition[] }
 /** Where the leader's log ends for a leader epoch (command 20; between nodes). */
 export interface EpochEndCommand { command: 'epoch-end', log: string, partition: number, epoch: number }
+/** Move a partition's replicas to `replicas` (command 21; answered once the controller has started the move). */
+export interface ReassignCommand { command: 'reassign', log: string, partition: number, replicas: number[] }
 /** A frame the decoder could not accept; answered with the error, then, when `error.fatal` (a framing error), the connection ends. */
 export interface InvalidCommand { command: 'invalid', error: RogError }
 
@@ -105,6 +108,7 @@ export type Command =
   | LogPlacementCommand
   | ReplicaFetchCommand
   | EpochEndCommand
+  | ReassignCommand
   | InvalidCommand
 
 export interface FetchedMessage { offset: number, data: Buffer, timestamp?: number }

@@ -510,6 +510,12 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
       if (typeof req.log !== 'string' || !isCount(req.partition) || !isCount(req.epoch)) throw RogError.badFrame('malformed epoch-end')
       return { command: 'epoch-end', log: req.log, partition: req.partition as number, epoch: req.epoch as number }
     }
+    case CommandByte.reassign: {
+      const req = jsonBody(body, 'reassign')
+      const replicas = req.replicas
+      if (typeof req.log !== 'string' || !isCount(req.partition) || !Array.isArray(replicas) || replicas.length > 255 || !replicas.every(isCount)) throw RogError.badFrame('malformed reassign')
+      return { command: 'reassign', log: req.log, partition: req.partition as number, replicas: replicas as number[] }
+    }
     default: {
       if (body.length < 1) throw RogError.badFrame('describe body is empty')
       expectSize(body, 1 + body[0], 'describe')

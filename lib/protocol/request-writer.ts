@@ -119,6 +119,8 @@ export function encodeCommand (c: Command): Buffer {
     }
     case 'epoch-end':
       return framed(CommandByte.epochEnd, [Buffer.from(JSON.stringify({ log: c.log, partition: c.partition, epoch: c.epoch }))])
+    case 'reassign':
+      return framed(CommandByte.reassign, [Buffer.from(JSON.stringify({ log: c.log, partition: c.partition, replicas: c.replicas }))])
     case 'invalid':
       throw c.error
   }

@@ -28,6 +28,7 @@ export function expectFor (c: Command): Expect {
     case 'cluster-info':
     case 'log-placement':
     case 'epoch-end':
+    case 'reassign':
       return 'json'
     case 'replica-fetch': return 'replica-data'
     case 'invalid': throw c.error

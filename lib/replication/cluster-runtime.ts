@@ -193,6 +193,12 @@ export class ClusterRuntime implements ClusterService {
     }
   }
 
+  async reassign (log: string, partition: number, replicas: number[]): Promise<Response> {
+    const controller = this.node.controller
+    if (controller === null) return await this.forward(this.controllerAddress(), { command: 'reassign', log, partition, replicas })
+    return json(await controller.reassign(log, partition, replicas))
+  }
+
   async stop (): Promise<void> {
     this.manager.stop()
     this.forwarder.close()

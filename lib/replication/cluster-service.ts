@@ -14,4 +14,6 @@ export interface ClusterService {
   logPlacement (log: string): Response
   createLog (log: string, partitions: number, settings: { retentionBytes: number | null, retentionMs: number | null }, replicationFactor?: number): Promise<void>
   deleteLog (log: string): Promise<void>
+  /** Starts moving a partition's replicas (through the controller); resolves to the state written. */
+  reassign (log: string, partition: number, replicas: number[]): Promise<Response>
 }

@@ -53,7 +53,7 @@ export class PartitionLeader implements ReplicationGate {
   readonly epoch: number
   private readonly partition: Partition
   private readonly options: LeaderOptions
-  private readonly replicas: number[]
+  private replicas: number[]
   private isr: number[]
   private readonly followers = new Map<number, Follower>()
   private waiters: Waiter[] = []
@@ -158,8 +158,23 @@ export class PartitionLeader implements ReplicationGate {
     if (lagging.length > 0) this.changeIsr(this.isr.filter((id) => !lagging.includes(id)), `node ${lagging.join(', ')} fell behind for over ${this.options.replicaLagMs} ms`)
   }
 
-  /** The controller changed the ISR in etcd (a dead follower removed) at this epoch. */
-  isrChanged (isr: number[]): void {
+  /**
+   * The controller changed the partition in etcd at this epoch: a dead
+   * follower left the ISR, or a reassignment added replicas (they fetch, and
+   * join the ISR once caught up) or finished (the old ones are gone).
+   */
+  stateChanged (replicas: number[], isr: number[]): void {
+    if (this.stepped !== null) return
+    const now = Date.now()
+    for (const id of replicas) {
+      if (id !== this.options.self && !this.followers.has(id)) this.followers.set(id, { end: -1, caughtUpAt: now, lastFetchLeaderEnd: 0, lastFetchAt: now, groupsVersion: 0 })
+    }
+    for (const id of [...this.followers.keys()]) if (!replicas.includes(id)) this.followers.delete(id)
+    this.replicas = replicas
+    this.isrChanged(isr)
+  }
+
+  private isrChanged (isr: number[]): void {
     if (this.stepped !== null) return
     this.isr = isr.includes(this.options.self) ? [...isr] : [this.options.self, ...isr]
     this.afterIsrChange()

@@ -89,7 +89,7 @@ export class ReplicaManager {
     if (state.leader === self) {
       if (role?.leader !== null && role?.leader !== undefined && role.leader.epoch === state.leaderEpoch && !role.leader.steppedDown) {
         role.state = state
-        role.leader.isrChanged(state.isr)
+        role.leader.stateChanged(state.replicas, state.isr)
         return
       }
       role?.leader?.stepDown(RogError.notLeader(partition, log, self, null))

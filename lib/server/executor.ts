@@ -378,6 +378,10 @@ export class Executor extends Duplex {
           if (cluster === null) return fail(RogError.notClustered())
           cluster.replicaFetch(c, this.abort.signal).then((r) => done(r), fail)
           return
+        case 'reassign':
+          if (cluster === null) return fail(RogError.notClustered())
+          cluster.reassign(c.log, c.partition, c.replicas).then((r) => done(r), fail)
+          return
         case 'epoch-end':
           if (cluster === null) return fail(RogError.notClustered())
           return done(cluster.epochEnd(c))

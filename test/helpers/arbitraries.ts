@@ -23,6 +23,7 @@ export function anyCommand (options: { names?: string[], maxWaitMs?: number } = 
     fc.constant({ command: 'cluster-info' as const }),
     fc.record({ command: fc.constant('log-placement' as const), log }),
     fc.record({ command: fc.constant('epoch-end' as const), log, partition: fc.integer({ min: 0, max: 255 }), epoch: fc.nat() }),
+    fc.record({ command: fc.constant('reassign' as const), log, partition: fc.integer({ min: 0, max: 255 }), replicas: fc.array(fc.nat({ max: 1000 }), { maxLength: 5 }) }),
     fc.record({
       command: fc.constant('replica-fetch' as const),
       replica: fc.nat(),

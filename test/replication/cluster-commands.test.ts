@@ -56,6 +56,19 @@ t.test('cluster commands, the CLI, and the errors a cluster answers', { skip: et
   t.equal(batch.committedOffset, 3, 'the committed offset is read back through the cluster')
   t.same(batch.messages.map((m) => m.data.toString()), ['m6', 'm8'])
 
+  // Partition 1 moves to the node that did not hold it and one of its old ones; its messages move along.
+  const outside = [1, 2, 3].find((id) => !placement[1].replicas.includes(id)) as number
+  const target = [outside, placement[1].replicas[1]]
+  const moved = await rog(cluster.ports[0], ['reassign', 'rf2', '-p', '1', '--replicas', target.join(','), '--wait', '60'])
+  t.equal(moved.code, 0, `rog reassign to ${target.join(',')} finishes: ${moved.stderr}`)
+  t.match(moved.stdout, new RegExp(`done: replicas ${target.join(',')}, in sync `))
+  const p1 = await cluster.waitPlacement(1, 'rf2', 'partition 1 on its new replicas', (p) => p[1].replicas.join() === target.join() && p[1].leader > 0)
+  t.ok(target.includes(p1[1].leader), 'partition 1 is led by one of its new replicas')
+  const read = await client.fetchBatch({ log: 'rf2', partition: 1, group: 'h', offset: 0 })
+  t.same(read.messages.map((m) => m.data.toString()), ['m1', 'm3', 'm5', 'm7', 'm9'], 'its messages are all there after the move')
+  const refusedMove = await rog(cluster.ports[0], ['reassign', 'rf2', '-p', '1', '--replicas', '1,9'])
+  t.match(refusedMove.stderr, /Replicas 1,9 are not valid: no live node 9/)
+
   // Both replicas of partition 0 but the leader gone: the ISR shrinks to 1 and publishes are refused.
   const lead = placement[0].leader
   const follower = placement[0].replicas.find((id) => id !== lead) as number
