@@ -51,6 +51,8 @@ export type RogErrorCode =
   | 'NO_LEADER'
   /** A request made at a leader epoch the partition has moved past (or not reached). */
   | 'FENCED'
+  /** The server has not joined its cluster yet. */
+  | 'STARTING'
   /** Another live node is registered under this node id. */
   | 'NODE_ID_TAKEN'
   /** A value under the cluster's etcd prefix that Rog did not write (or an older Rog). */
@@ -143,7 +145,7 @@ export class RogError extends Error {
   }
 
   static starting (): RogError {
-    return new RogError('SHUTTING_DOWN', 'Server is starting: it has not joined its cluster yet; try again')
+    return new RogError('STARTING', 'Server is starting: it has not joined its cluster yet; try again')
   }
 
   static shuttingDown (): RogError {
@@ -274,7 +276,8 @@ const SERVER_TEXTS: Array<[RegExp, RogErrorCode]> = [
   [/^Not enough in-sync replicas /, 'NOT_ENOUGH_REPLICAS'],
   [/^Partition \d+ of log .* has no leader/, 'NO_LEADER'],
   [/^Leader epoch \d+ for partition /, 'FENCED'],
-  [/^Server is starting: /, 'SHUTTING_DOWN'],
+  [/^Server is starting: /, 'STARTING'],
+  [/^The partition's leader at \S+ (cannot be reached|did not answer)/, 'NOT_LEADER'],
   [/^This server is not part of a cluster/, 'UNSUPPORTED'],
   [/^[a-z-]+ is not supported in a cluster yet/, 'UNSUPPORTED'],
   [/^Replication factor \d+ /, 'BAD_REPLICATION_FACTOR']

@@ -72,6 +72,7 @@ export class ClusterRuntime implements ClusterService {
     view.on('node-joined', () => this.applyAll())
     view.on('node-left', (info: NodeInfo) => {
       logLine(`cluster: node ${info.id} (${info.address}) left`)
+      this.forwarder.drop(info.address)
       this.applyAll()
     })
     node.on('lost', (reason: string) => {

@@ -2,6 +2,9 @@ import { RogClient } from '../client/client'
 import { RogError } from '../errors'
 import type { Command, Response } from '../protocol/commands'
 
+/** A forwarded request unanswered this long (a long poll: its wait on top) fails, and so does its connection. */
+const FORWARD_TIMEOUT_MS = 5000
+
 /**
  * Relays requests to the node that leads their partition, one pipelined
  * connection per node, so the original clients (which know one address)
@@ -30,6 +33,13 @@ export class Forwarder {
     }
   }
 
+  /** Fails every request in flight to `address` now (its node left the cluster: it will not answer them). */
+  drop (address: string): void {
+    const pending = this.clients.get(address)
+    this.clients.delete(address)
+    pending?.then((c) => c.destroy(), () => {})
+  }
+
   close (): void {
     for (const pending of this.clients.values()) pending.then((c) => c.destroy(), () => {})
     this.clients.clear()
@@ -42,7 +52,7 @@ export class Forwarder {
       if (client !== null && !client.closed) return client
       this.clients.delete(address)
     }
-    const connecting = RogClient.connect(address, { connectTimeoutMs: 2000 })
+    const connecting = RogClient.connect(address, { connectTimeoutMs: 2000, requestTimeoutMs: FORWARD_TIMEOUT_MS })
     this.clients.set(address, connecting)
     connecting.catch(() => this.clients.delete(address))
     return await connecting

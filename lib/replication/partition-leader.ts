@@ -61,6 +61,8 @@ export class PartitionLeader implements ReplicationGate {
   private groupsVersion = 1
   private readonly groupVersions = new Map<string, { offset: number | null, version: number }>()
   private changing: Promise<void> | null = null
+  /** An ISR being written to etcd: while it may already be there, the high watermark waits for its members too (KIP-497's maximal ISR). */
+  private proposed: number[] = []
   private stepped: RogError | null = null
 
   constructor (partition: Partition, state: PartitionState, options: LeaderOptions) {
@@ -98,7 +100,7 @@ export class PartitionLeader implements ReplicationGate {
 
   whenReplicated (end: number, callback: DoneCallback): void {
     const refused = this.refusal()
-    if (refused !== null) return callback(this.stepped ?? RogError.notEnoughReplicas(this.options.partition, this.options.log, this.isr.length, this.required, true))
+    if (refused !== null) return callback(refused.code === 'NOT_ENOUGH_REPLICAS' ? RogError.notEnoughReplicas(this.options.partition, this.options.log, this.isr.length, this.required, true) : refused)
     if (this.partition.highWatermark() >= end) return callback(null)
     this.waiters.push({ end, callback })
     this.advance()
@@ -199,6 +201,7 @@ export class PartitionLeader implements ReplicationGate {
   private changeIsr (isr: number[], why: string): void {
     if (this.changing !== null) return
     const before = this.isr
+    this.proposed = isr
     this.changing = this.options.changeIsr(isr).then((ok) => {
       if (!ok) {
         this.options.logLine(`partition ${this.options.partition} of log ${this.options.log}: ISR change refused by etcd (leader epoch ${this.epoch} is stale); stepping down`)
@@ -211,7 +214,11 @@ export class PartitionLeader implements ReplicationGate {
       this.afterIsrChange()
     }, (err: Error) => {
       this.options.logLine(`partition ${this.options.partition} of log ${this.options.log}: ISR change failed (${err.message}); kept ${before.join(',')}`)
-    }).finally(() => { this.changing = null })
+    }).finally(() => {
+      this.changing = null
+      this.proposed = []
+      this.advance()
+    })
   }
 
   private afterIsrChange (): void {
@@ -228,7 +235,7 @@ export class PartitionLeader implements ReplicationGate {
   /** Moves the high watermark to the smallest log end in the ISR and answers what it covers. */
   private advance (): void {
     let hw = this.partition.endOffset
-    for (const id of this.isr) {
+    for (const id of new Set([...this.isr, ...this.proposed])) {
       if (id === this.options.self) continue
       const f = this.followers.get(id)
       hw = Math.min(hw, f === undefined || f.end < 0 ? 0 : f.end)
@@ -246,7 +253,7 @@ export class PartitionLeader implements ReplicationGate {
   private releaseGroups (): void {
     if (this.groupWaiters.length === 0) return
     let applied = this.groupsVersion
-    for (const id of this.isr) {
+    for (const id of new Set([...this.isr, ...this.proposed])) {
       if (id === this.options.self) continue
       applied = Math.min(applied, this.followers.get(id)?.groupsVersion ?? 0)
     }

@@ -259,8 +259,11 @@ export class ReplicaManager {
     if (role === undefined || leader === null || leader === undefined) {
       return { header: { ...base, error: RogError.notLeader(p.partition, p.log, role?.state.leader ?? -1, null).message }, partition: null, quiet: false }
     }
+    if (!role.state.replicas.includes(c.replica)) {
+      return { header: { ...base, error: new RogError('FENCED', `Node ${c.replica} is not a replica of partition ${p.partition} of log ${p.log}`).message }, partition: null, quiet: false }
+    }
+    // A claimed epoch never steps this leader down: only etcd's state does (a fetch proves nothing about who leads).
     if (p.epoch !== leader.epoch) {
-      if (p.epoch > leader.epoch) leader.stepDown(RogError.notLeader(p.partition, p.log, -1, null))
       return { header: { ...base, error: RogError.fenced(p.partition, p.log, p.epoch, leader.epoch).message }, partition: null, quiet: false }
     }
     const refused = leader.fetched(c.replica, p.offset, p.groupsVersion)

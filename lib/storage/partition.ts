@@ -260,7 +260,8 @@ export class Partition {
   replicate (gate: ReplicationGate | null): void {
     this.gate = gate
     if (gate === null) this.hw = null
-    else this.hw ??= this.end
+    // Not the log end: what this node holds past the last high watermark it was told may be a tail no other replica has.
+    else this.hw ??= this.firstOffset
     this.wake()
   }
 

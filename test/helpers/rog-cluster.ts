@@ -5,6 +5,8 @@ import type { Test } from 'tap'
 import { RogClient } from '../../lib/client/client'
 import { Store } from '../../lib/storage/store'
 import type { EtcdMember } from './etcd'
+import { FaultProxy } from './fault-proxy'
+import { deadPort } from './tcp'
 import { exitOf, spawnServer, type ServerProcess } from './process'
 
 export interface Placement { partition: number, leader: number, epoch: number, replicas: number[], isr: number[] }
@@ -18,6 +20,8 @@ export class RogCluster {
   readonly dirs: string[]
   readonly ports: number[] = []
   readonly procs: Array<ServerProcess | null> = []
+  /** With `proxied`: the fault proxy in front of each node, which every other node reaches it through (its advertised address). */
+  readonly proxies: FaultProxy[] = []
   private readonly t: Test
   private readonly etcd: EtcdMember
   readonly name: string
@@ -39,12 +43,22 @@ export class RogCluster {
 
   async start (node: number): Promise<void> {
     const port = this.ports[node - 1] ?? 0
-    const proc = await spawnServer(this.t, ['--port', String(port), '--data-dir', this.dirs[node - 1], '--etcd', this.etcd.endpoints.join(','), '--node-id', String(node), '--cluster-name', this.name, ...this.extra])
+    const proxy = this.proxies[node - 1]
+    const advertise = proxy === undefined ? [] : ['--advertise', `127.0.0.1:${proxy.port}`]
+    const proc = await spawnServer(this.t, ['--port', String(port), '--data-dir', this.dirs[node - 1], '--etcd', this.etcd.endpoints.join(','), '--node-id', String(node), '--cluster-name', this.name, ...advertise, ...this.extra])
     this.ports[node - 1] = proc.port
     this.procs[node - 1] = proc
   }
 
-  async startAll (): Promise<void> {
+  async startAll (options: { proxied?: boolean } = {}): Promise<void> {
+    if (options.proxied === true) {
+      for (let n = 1; n <= this.dirs.length; n++) {
+        this.ports[n - 1] = await deadPort()
+        const proxy = await FaultProxy.start(this.ports[n - 1])
+        this.t.teardown(async () => await proxy.close())
+        this.proxies[n - 1] = proxy
+      }
+    }
     for (let n = 1; n <= this.dirs.length; n++) await this.start(n)
   }
 
