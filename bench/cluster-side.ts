@@ -10,6 +10,8 @@ export interface ClusterNodeProcess { id: number, server: Server, port: number }
 
 const POLL_MS = 200
 const READY_MS = 30_000
+/** Linux's USER_HZ: /proc/PID/stat counts CPU time in these ticks a second. */
+const TICKS_PER_SECOND = 100
 
 /**
  * Three `rog server` processes on this machine joined to one etcd (started
@@ -22,6 +24,7 @@ export class ClusterSide {
   private readonly dir: string
   private readonly stops: Array<() => Promise<void>> = []
   private placement: Placement | null = null
+  private etcdPid = 0
 
   private constructor (dir: string, log: string) {
     this.dir = dir
@@ -36,6 +39,7 @@ export class ClusterSide {
     try {
       fs.mkdirSync(options.dir, { recursive: true })
       const etcd = await launchEtcd((stop) => side.stops.push(stop))
+      side.etcdPid = etcd.pid
       const name = `bench-${path.basename(options.dir)}`
       for (const id of [1, 2, 3]) {
         const server = await startRogServer({
@@ -122,6 +126,21 @@ export class ClusterSide {
       await loop
       return figures
     }
+  }
+
+  /** CPU seconds (user and system) each node and etcd has used so far, named "node N (leader)", "node N", "etcd". */
+  cpuSeconds (): Map<string, number> {
+    const leader = this.placement?.leader
+    const named: Array<[string, number]> = [...this.nodes.map((n): [string, number] => [`node ${n.id}${n.id === leader ? ' (leader)' : ''}`, n.server.pid]), ['etcd', this.etcdPid]]
+    return new Map(named.map(([name, pid]) => {
+      try {
+        // The fields after the command name's closing parenthesis start at field 3; utime and stime are fields 14 and 15.
+        const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()?.split(' ') ?? []
+        return [name, (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND]
+      } catch {
+        return [name, NaN]
+      }
+    }))
   }
 
   /** Stops every node and etcd (by PID) and removes the data; safe to call twice. */

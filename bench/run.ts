@@ -337,11 +337,14 @@ async function clusterRow (tmp: string, rows: Row[], mode: Fsync, spec: ClusterS
       const target = spec.via === 'leader' ? side.leader : side.follower
       log(`  10 etcd and 3 nodes --fsync ${mode} (pids ${side.nodes.map((n) => n.server.pid).join(', ')}), ISR full, leader node ${side.leader.id}; publishing to node ${target.id} (port ${target.port})`)
       const isrDone = side.watchIsr()
+      const cpuBefore = side.cpuSeconds()
       try {
         row.rog = await measurePublish(load, side.nodes.map((n) => n.server.pid), target.port, side.log, spec.name)
       } finally {
         row.isr = await isrDone()
         log(`    ${isrSummary(row.isr)}`)
+        const used = [...side.cpuSeconds()].map(([name, s]) => `${name} ${(s - (cpuBefore.get(name) ?? 0)).toFixed(1)} s`)
+        log(`    CPU used during the row: ${used.join(', ')}`)
       }
     } finally {
       await side.stop()
