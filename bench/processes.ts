@@ -11,7 +11,15 @@ import type { DriverReply, Job, LoadResult } from './jobs'
  * the bench ends early (error, SIGINT).
  */
 const live = new Map<number, { child: ChildProcess, name: string }>()
+/** What stops processes the bench does not spawn itself (etcd, through launchEtcd). */
+const cleanups = new Set<() => Promise<void>>()
 let closed = false
+
+/** Runs `cleanup` when the bench stops early; the returned function forgets it. */
+export function atStop (cleanup: () => Promise<void>): () => void {
+  cleanups.add(cleanup)
+  return () => { cleanups.delete(cleanup) }
+}
 
 export function track (child: ChildProcess, name: string): ChildProcess {
   const pid = child.pid
@@ -45,7 +53,10 @@ export async function stopProcess (child: ChildProcess, graceMs = 15_000): Promi
 /** Stops every process started so far; later starts are refused. */
 export async function stopAll (): Promise<void> {
   closed = true
-  await Promise.all([...live.values()].map(async ({ child }) => await stopProcess(child, 5000)))
+  await Promise.all([
+    ...[...cleanups].map(async (cleanup) => await cleanup().catch(() => {})),
+    ...[...live.values()].map(async ({ child }) => await stopProcess(child, 5000))
+  ])
 }
 
 /** Lines a child wrote, kept short for error messages. */
@@ -84,9 +95,9 @@ export interface Server { child: ChildProcess, pid: number, port: number, stderr
 
 export const ROG_BIN = path.join(__dirname, '..', 'bin', 'rog.js')
 
-export async function startRogServer (options: { dataDir: string, fsync: string, segmentBytes: number, cpuProfDir?: string }): Promise<Server> {
+export async function startRogServer (options: { dataDir: string, fsync: string, segmentBytes: number, cpuProfDir?: string, extraArgs?: string[] }): Promise<Server> {
   const nodeArgs = options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir]
-  const serverArgs = ['server', '--port', '0', '--data-dir', options.dataDir, '--fsync', options.fsync, '--segment-bytes', String(options.segmentBytes)]
+  const serverArgs = ['server', '--port', '0', '--data-dir', options.dataDir, '--fsync', options.fsync, '--segment-bytes', String(options.segmentBytes), ...(options.extraArgs ?? [])]
   const child = track(spawn(process.execPath, [...nodeArgs, ROG_BIN, ...serverArgs], {
     stdio: ['ignore', 'pipe', 'pipe']
   }), 'rog server')

@@ -43,6 +43,21 @@ export interface DiskFigures {
   retentionBytes: number | null
 }
 
+/** How the ISR of a cluster row's partition looked during the row (scenario 10), as the leader's view answered log-placement (command 18) every few hundred ms. */
+export interface IsrFigures {
+  samples: number
+  /** Polls that got no answer within their timeout. */
+  unanswered: number
+  /** The smallest ISR seen, and in how many samples it was smaller than the replicas. */
+  minIsr: number
+  replicas: number
+  shrunkSamples: number
+  /** Milliseconds from the start of the row to the first sample with a smaller ISR, or null. */
+  firstShrinkMs: number | null
+  /** Leader epochs seen (more than one: leadership moved during the row). */
+  epochs: number[]
+}
+
 export interface Row {
   scenario: string
   /** Stable id of the row: scenario, variant and fsync mode (s2-64-never). */
@@ -59,6 +74,7 @@ export interface Row {
   ratio: number | null
   baseline: Baseline | null
   disk: DiskFigures | null
+  isr: IsrFigures | null
 }
 
 export function measured (messages: number, seconds: number, payloadBytes: number, latency: LatencySummary | null, rssMb: number | null, capped: boolean, errors: number, requests = messages): Measured {

@@ -5,13 +5,14 @@ import { spawnSync } from 'node:child_process'
 import { Command, InvalidArgumentError } from 'commander'
 import { connect as connectClient } from '../lib/client/client'
 import { cliFollow, cliMissing, cliPublish, writeLinesFile } from './cli-scenario'
+import { ClusterSide } from './cluster-side'
 import { DirSampler, dirSize } from './disk-usage'
 import type { PublishJob } from './jobs'
 import { PeakRss, runDriver, startRogServer, stopAll, stopProcess, type Server } from './processes'
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary'
 import { RedisSide, persistenceLabel, type Persistence, type RedisLoad } from './redis-side'
 import { ensureRedis } from './redis-tools'
-import { formatTable, measured, type Baseline, type DiskFigures, type Measured, type Row } from './report'
+import { formatTable, measured, type Baseline, type DiskFigures, type IsrFigures, type Measured, type Row } from './report'
 import { ensureLog } from './rog-publish'
 
 /**
@@ -30,6 +31,11 @@ const RETENTION_BYTES = 8 * 1024 * 1024
 const DISK_SAMPLE_MS = 10
 type Fsync = 'never' | 'interval' | 'always'
 const MODES: Fsync[] = ['never', 'interval', 'always']
+/** Scenario 10's cluster: issue 12's settings. */
+const CLUSTER_MIN_INSYNC = 2
+const CLUSTER_SESSION_TTL_MS = 2000
+/** Scenario 10's target: a cluster row's msg/s over its single-node row's. */
+const CLUSTER_MIN_RATIO = 1 / 3
 
 interface Flags {
   json?: string
@@ -111,17 +117,38 @@ function publishSpecs (scale: number): PublishSpec[] {
 }
 
 /**
+ * Scenario 10: a 3-node cluster (a log at replication factor 3,
+ * --min-insync-replicas 2) under the load of a single-node scenario (`base`),
+ * published to the partition's leader, or to a follower that forwards it.
+ */
+interface ClusterSpec {
+  key: string
+  name: string
+  base: 's3' | 's4'
+  via: 'leader' | 'follower'
+  modes: Fsync[]
+}
+
+const CLUSTER_SPECS: ClusterSpec[] = [
+  { key: 's10-batch', name: '3 nodes, RF 3: publish-batch of 1000 to the leader, 1 conn, 1 in flight', base: 's4', via: 'leader', modes: MODES },
+  { key: 's10-pipe', name: '3 nodes, RF 3: 50 conns x 64 in flight to the leader', base: 's3', via: 'leader', modes: MODES },
+  { key: 's10-forward', name: '3 nodes, RF 3: 50 conns x 64 in flight to a follower (forwarded)', base: 's3', via: 'follower', modes: ['never'] }
+]
+
+/**
  * Which fsync modes run a publish scenario: 2-4 under every mode with
  * scenario 7, else the mode its target names; 9 (retention) wherever 3 runs,
- * 8 (mixed commits) under interval.
+ * 8 (mixed commits) under interval; 3 and 4 under every mode with scenario
+ * 10, whose cluster rows are read against them.
  */
 function modesFor (scenario: string, selected: Set<string>): Fsync[] {
   const all = selected.has('7')
+  const cluster = selected.has('10')
   switch (scenario) {
     case '1': return all ? ['never', 'always'] : ['never']
-    case '2':
-    case '4': return all ? MODES : ['never']
-    case '3':
+    case '2': return all ? MODES : ['never']
+    case '4': return all || cluster ? MODES : ['never']
+    case '3': return all || cluster ? MODES : ['always']
     case '9': return all ? MODES : ['always']
     case '5': return ['never']
     case '6': return ['always']
@@ -130,9 +157,9 @@ function modesFor (scenario: string, selected: Set<string>): Fsync[] {
   }
 }
 
-/** A spec runs when its scenario is selected; scenario 3 also runs as the baseline of scenario 9. */
+/** A spec runs when its scenario is selected; scenario 3 also runs as the baseline of scenario 9, and 3 and 4 as those of 10. */
 function specSelected (spec: PublishSpec, selected: Set<string>): boolean {
-  return selected.has(spec.scenario) || (spec.scenario === '3' && selected.has('9'))
+  return selected.has(spec.scenario) || (spec.scenario === '3' && selected.has('9')) || (['3', '4'].includes(spec.scenario) && selected.has('10'))
 }
 
 function redisPersistence (mode: Fsync): Persistence {
@@ -194,7 +221,7 @@ async function compare (ctx: Context, row: Row, load: RedisLoad): Promise<void> 
 }
 
 function newRow (scenario: string, key: string, name: string, fsync: string | null): Row {
-  return { scenario, key, name, fsync, rog: null, skipped: null, redisLabel: null, redis: null, redisSkipped: null, ratio: null, baseline: null, disk: null }
+  return { scenario, key, name, fsync, rog: null, skipped: null, redisLabel: null, redis: null, redisSkipped: null, ratio: null, baseline: null, disk: null, isr: null }
 }
 
 /** Runs `body` for `row`; a failure marks the row as failed and the bench goes on. */
@@ -208,15 +235,47 @@ async function attempt (row: Row, body: () => Promise<void>): Promise<void> {
   }
 }
 
-async function measureWithRss<T> (pid: number, body: () => Promise<T>): Promise<{ value: T, rssMb: number }> {
-  const rss = new PeakRss(pid)
-  rss.start()
+/** The peak RSS of `pid`, or the largest of the peaks of several processes. */
+async function measureWithRss<T> (pid: number | number[], body: () => Promise<T>): Promise<{ value: T, rssMb: number }> {
+  const rss = (Array.isArray(pid) ? pid : [pid]).map((p) => new PeakRss(p))
+  const peak = (): number => Math.max(...rss.map((r) => r.stop()))
+  for (const r of rss) r.start()
   try {
     const value = await body()
-    return { value, rssMb: rss.stop() }
+    return { value, rssMb: peak() }
   } finally {
-    rss.stop()
+    peak()
   }
+}
+
+/** Sets `row.baseline` to its rate over the row `key` of the same run (counted in `unit`), and logs it. */
+function setBaseline (rows: Row[], row: Row, key: string, label: string, unit: Baseline['unit']): void {
+  const other = rows.find((r) => r.key === key)
+  const rate = (m: Measured | null | undefined): number => m == null ? 0 : unit === 'req/s' ? m.requestsPerSec : m.messagesPerSec
+  if (row.rog === null || rate(other?.rog) <= 0) return
+  row.baseline = { key, label, ratio: rate(row.rog) / rate(other?.rog), unit }
+  log(`    vs ${row.baseline.label}: ${row.baseline.ratio.toFixed(2)}x ${row.baseline.unit}`)
+}
+
+/** Runs `spec`'s publish load against `port` from a driver process; RSS is the peak of `pid` (the largest of several). */
+async function measurePublish (spec: PublishSpec, pid: number | number[], port: number, logName: string, name: string): Promise<Measured> {
+  const { value: r, rssMb } = await measureWithRss(pid, async () => await runDriver({
+    kind: 'publish',
+    port,
+    log: logName,
+    batch: spec.batch,
+    reply: spec.reply,
+    ...(spec.commitEvery > 0 ? { commitEvery: spec.commitEvery } : {}),
+    ...(spec.retentionBytes === null ? {} : { retentionBytes: spec.retentionBytes }),
+    connections: spec.connections,
+    window: spec.window,
+    refill: spec.refill,
+    messages: spec.messages,
+    timeLimitMs: spec.timeLimitMs,
+    payloadBytes: PAYLOAD_BYTES
+  }, spec.timeLimitMs + 120_000))
+  if (r.errors > 0) log(`  ${name}: ${r.errors} error answers, first: ${r.firstError ?? ''}`)
+  return measured(r.messages, r.seconds, PAYLOAD_BYTES, r.latency, rssMb, r.capped, r.errors, r.requests)
 }
 
 async function publishRow (ctx: Context, spec: PublishSpec): Promise<void> {
@@ -230,23 +289,7 @@ async function publishRow (ctx: Context, spec: PublishSpec): Promise<void> {
     const sampler = spec.disk === 'sample' ? new DirSampler(partitionDir, DISK_SAMPLE_MS, Math.ceil((spec.timeLimitMs + 30_000) / DISK_SAMPLE_MS)) : null
     sampler?.start()
     try {
-      const { value: r, rssMb } = await measureWithRss(server.pid, async () => await runDriver({
-        kind: 'publish',
-        port: server.port,
-        log: logName,
-        batch: spec.batch,
-        reply: spec.reply,
-        ...(spec.commitEvery > 0 ? { commitEvery: spec.commitEvery } : {}),
-        ...(spec.retentionBytes === null ? {} : { retentionBytes: spec.retentionBytes }),
-        connections: spec.connections,
-        window: spec.window,
-        refill: spec.refill,
-        messages: spec.messages,
-        timeLimitMs: spec.timeLimitMs,
-        payloadBytes: PAYLOAD_BYTES
-      }, spec.timeLimitMs + 120_000))
-      if (r.errors > 0) log(`  ${spec.name}: ${r.errors} error answers, first: ${r.firstError ?? ''}`)
-      row.rog = measured(r.messages, r.seconds, PAYLOAD_BYTES, r.latency, rssMb, r.capped, r.errors, r.requests)
+      row.rog = await measurePublish(spec, server.pid, server.port, logName, spec.name)
     } finally {
       const peak = sampler?.stop()
       if (peak !== undefined) {
@@ -265,14 +308,7 @@ async function publishRow (ctx: Context, spec: PublishSpec): Promise<void> {
       log(`    after the row: describe-log failed: ${err instanceof Error ? err.message : String(err)}`)
     }
   }
-  if (spec.baseline !== null) {
-    const other = ctx.rows.find((r) => r.key === `${spec.baseline?.key ?? ''}-${mode}`)
-    const rate = (m: Measured | null | undefined): number => m == null ? 0 : spec.baseline?.unit === 'req/s' ? m.requestsPerSec : m.messagesPerSec
-    if (row.rog !== null && rate(other?.rog) > 0) {
-      row.baseline = { key: other?.key ?? '', label: `${spec.baseline.label} [${mode}]`, ratio: rate(row.rog) / rate(other?.rog), unit: spec.baseline.unit }
-      log(`    vs ${row.baseline.label}: ${row.baseline.ratio.toFixed(2)}x ${row.baseline.unit}`)
-    }
-  }
+  if (spec.baseline !== null) setBaseline(ctx.rows, row, `${spec.baseline.key}-${mode}`, `${spec.baseline.label} [${mode}]`, spec.baseline.unit)
   if (!spec.redis) return
   const persistence = redisPersistence(mode)
   const pipeline = spec.batch * spec.window
@@ -284,6 +320,37 @@ async function publishRow (ctx: Context, spec: PublishSpec): Promise<void> {
     pipeline,
     messages: spec.messages
   })
+}
+
+function isrSummary (f: IsrFigures): string {
+  const shrunk = f.shrunkSamples === 0 ? 'never shrank' : `smaller in ${f.shrunkSamples} samples, first ${f.firstShrinkMs ?? 0} ms into the row`
+  return `ISR min ${f.minIsr} of ${f.replicas} over ${f.samples} samples (${shrunk}; ${f.unanswered} polls unanswered), leader epochs ${f.epochs.join(', ')}`
+}
+
+/** A scenario 10 row: its own etcd and 3 nodes, started for the row and stopped (by PID) when it ends. */
+async function clusterRow (tmp: string, rows: Row[], mode: Fsync, spec: ClusterSpec, load: PublishSpec): Promise<void> {
+  const row = newRow('10', `${spec.key}-${mode}`, spec.name, mode)
+  rows.push(row)
+  await attempt(row, async () => {
+    const side = await ClusterSide.start({ dir: path.join(tmp, row.key), fsync: mode, segmentBytes: SEGMENT_BYTES, log: 'bench', minInsync: CLUSTER_MIN_INSYNC, sessionTtlMs: CLUSTER_SESSION_TTL_MS })
+    try {
+      const target = spec.via === 'leader' ? side.leader : side.follower
+      log(`  10 etcd and 3 nodes --fsync ${mode} (pids ${side.nodes.map((n) => n.server.pid).join(', ')}), ISR full, leader node ${side.leader.id}; publishing to node ${target.id} (port ${target.port})`)
+      const isrDone = side.watchIsr()
+      const cpuBefore = side.cpuSeconds()
+      try {
+        row.rog = await measurePublish(load, side.nodes.map((n) => n.server.pid), target.port, side.log, spec.name)
+      } finally {
+        row.isr = await isrDone()
+        log(`    ${isrSummary(row.isr)}`)
+        const used = [...side.cpuSeconds()].map(([name, s]) => `${name} ${(s - (cpuBefore.get(name) ?? 0)).toFixed(1)} s`)
+        log(`    CPU used during the row: ${used.join(', ')}`)
+      }
+    } finally {
+      await side.stop()
+    }
+  })
+  setBaseline(rows, row, `${spec.base}-${mode}`, `${load.scenario} single node [${mode}]`, 'msg/s')
 }
 
 async function drainRows (ctx: Context, scale: number): Promise<void> {
@@ -405,6 +472,15 @@ function targetLines (rows: Row[]): string[] {
       `${d === null ? 'not measured' : `${mib(d.peakAllocatedBytes)} allocated (segment files alone ${mib(d.peakSegmentBytes)}; ${d.samples} samples)`} ` +
       `(target <= ${mib(limit)}: the limit plus two ${mib(SEGMENT_BYTES)} segments)`)
   }
+  for (const c of rows.filter((r) => r.scenario === '10')) {
+    const b = c.baseline
+    lines.push(`${verdict(b === null ? null : b.ratio >= CLUSTER_MIN_RATIO)} 10: ${c.name}, fsync ${c.fsync ?? '-'} vs ${b?.label ?? 'its single-node row'}: ` +
+      `${b === null ? 'no ratio' : `${b.ratio.toFixed(2)}x ${b.unit}`} (target >= ${CLUSTER_MIN_RATIO.toFixed(2)}x)`)
+    if (c.isr !== null) lines.push(`note 10: ${c.key}: ${isrSummary(c.isr)}`)
+    const direct = c.key.startsWith('s10-forward-') ? rate(find(c.key.replace('s10-forward-', 's10-pipe-'))) : null
+    const forwarded = rate(c)
+    if (direct !== null && direct > 0 && forwarded !== null) lines.push(`note 10: forwarded through a follower vs to the leader [${c.fsync ?? '-'}]: ${(forwarded / direct).toFixed(2)}x msg/s`)
+  }
   const rss = rows.map((r) => r.rog?.serverRssMb ?? null).filter((v): v is number => v !== null)
   const peak = rss.length === 0 ? null : Math.max(...rss)
   lines.push(`${verdict(peak === null ? null : peak <= 200)} server RSS in every scenario: peak ${peak === null ? '-' : peak.toFixed(0)} MB (target <= 200 MB)`)
@@ -422,7 +498,7 @@ function parseFlags (): Flags {
     .option('--json <path>', 'also write the figures as JSON to this file')
     .option('--quick', 'a fifth of the counts (and 200,000 CLI lines): a smoke run', false)
     .option('--scale <x>', 'multiply every message count by this', positive, 1)
-    .option('--scenarios <list>', 'comma-separated scenario numbers, 1-9 (7: scenarios 2-4 and 9 under every --fsync mode)', '1,2,3,4,5,6,7,8,9')
+    .option('--scenarios <list>', 'comma-separated scenario numbers, 1-10 (7: scenarios 2-4 and 9 under every --fsync mode; 10: a 3-node cluster, with 3 and 4 under every mode)', '1,2,3,4,5,6,7,8,9,10')
     .option('--no-redis', 'skip the Redis comparison')
     .option('--profile <dir>', 'run the servers under node --cpu-prof, write the profiles to <dir> and print their top frames')
     .option('--keep', 'keep the temporary data directory', false)
@@ -473,7 +549,8 @@ async function main (): Promise<void> {
       const specs = publishSpecs(scale).filter((s) => specSelected(s, selected) && modesFor(s.scenario, selected).includes(mode))
       const drains = selected.has('5') && modesFor('5', selected).includes(mode)
       const cli = selected.has('6') && modesFor('6', selected).includes(mode)
-      if (specs.length === 0 && !drains && !cli) continue
+      const clusters = selected.has('10') ? CLUSTER_SPECS.filter((c) => c.modes.includes(mode)) : []
+      if (specs.length === 0 && !drains && !cli && clusters.length === 0) continue
       const before = new Set(flags.profile === undefined ? [] : fs.readdirSync(flags.profile))
       const dataDir = path.join(tmp, `rog-${mode}`)
       const server = await startRogServer({ dataDir, fsync: mode, segmentBytes: SEGMENT_BYTES, cpuProfDir: flags.profile })
@@ -504,6 +581,12 @@ async function main (): Promise<void> {
           profiles.push(summarizeProfile(target))
         }
       }
+      // After the single-node server has stopped: the cluster's three nodes get the machine to themselves.
+      for (const c of clusters) {
+        if (stopping) break
+        const load = specs.find((s) => s.key === c.base)
+        if (load !== undefined) await clusterRow(tmp, rows, mode, c, load)
+      }
     }
 
     await redis?.stop()
@@ -529,9 +612,9 @@ async function main (): Promise<void> {
       `${meta.redis === null ? '' : `, Redis ${meta.redis}`}; ${PAYLOAD_BYTES}-byte messages; ${minutes.toFixed(1)} min; ` +
       `load average ${meta.loadAverage[0]} at the start, ${meta.loadAverage[1]} at the end\n\n`)
     process.stdout.write(`${formatTable(rows)}\n\n`)
-    process.stdout.write('* the time limit ended the run before its count; MB/s counts message payload bytes; RSS is the server\'s peak resident memory during the row.\n')
+    process.stdout.write('* the time limit ended the run before its count; MB/s counts message payload bytes; RSS is the server\'s peak resident memory during the row (scenario 10: the largest of the three nodes\' peaks).\n')
     if (redisMissing !== null) process.stdout.write(`Redis rows skipped: ${redisMissing}\n`)
-    process.stdout.write(`\nTargets (issues 5, 8 and 11):\n${targets.map((l) => `  ${l}`).join('\n')}\n`)
+    process.stdout.write(`\nTargets (issues 5, 8, 11 and 12):\n${targets.map((l) => `  ${l}`).join('\n')}\n`)
     for (const p of profiles) process.stdout.write(`\n${formatProfile(p)}\n`)
     if (flags.json !== undefined) {
       fs.writeFileSync(flags.json, `${JSON.stringify({ meta, rows, targets, redisSkipped: redisMissing, profiles }, null, 2)}\n`)
@@ -544,7 +627,7 @@ async function main (): Promise<void> {
 }
 
 /** Scenarios 8 and 9 are shown after the pipelined publish rows (2 and 3) they are read against. */
-const SCENARIO_ORDER = ['1', '2', '3', '8', '9', '4', '5', '6']
+const SCENARIO_ORDER = ['1', '2', '3', '8', '9', '4', '5', '6', '10']
 
 /** By scenario, then variant (in the order first run), then fsync mode. */
 function sortRows (rows: Row[]): void {

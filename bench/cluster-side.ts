@@ -1,0 +1,183 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { RogClient } from '../lib/client/client'
+import { launchEtcd } from '../test/helpers/etcd'
+import type { Placement } from '../test/helpers/rog-cluster'
+import { atStop, startRogServer, stopProcess, type Server } from './processes'
+import type { IsrFigures } from './report'
+
+export interface ClusterNodeProcess { id: number, server: Server, port: number }
+
+const POLL_MS = 200
+const READY_MS = 30_000
+/** Linux's USER_HZ: /proc/PID/stat counts CPU time in these ticks a second. */
+const TICKS_PER_SECOND = 100
+
+/**
+ * Three `rog server` processes on this machine joined to one etcd (started
+ * here, with launchEtcd), and one log of one partition at replication factor
+ * 3. Everything it starts is stopped by `stop`, by PID.
+ */
+export class ClusterSide {
+  readonly nodes: ClusterNodeProcess[] = []
+  readonly log: string
+  private readonly dir: string
+  private readonly stops: Array<() => Promise<void>> = []
+  private placement: Placement | null = null
+  private etcdPid = 0
+
+  private constructor (dir: string, log: string) {
+    this.dir = dir
+    this.log = log
+  }
+
+  /** Starts etcd and the nodes (`--fsync` `fsync`), creates `log`, and waits until its ISR holds all three. */
+  static async start (options: { dir: string, fsync: string, segmentBytes: number, log: string, minInsync: number, sessionTtlMs: number }): Promise<ClusterSide> {
+    const side = new ClusterSide(options.dir, options.log)
+    const forget = atStop(async () => await side.stop())
+    side.stops.push(async () => forget())
+    try {
+      fs.mkdirSync(options.dir, { recursive: true })
+      const etcd = await launchEtcd((stop) => side.stops.push(stop))
+      side.etcdPid = etcd.pid
+      const name = `bench-${path.basename(options.dir)}`
+      for (const id of [1, 2, 3]) {
+        const server = await startRogServer({
+          dataDir: path.join(options.dir, `n${id}`),
+          fsync: options.fsync,
+          segmentBytes: options.segmentBytes,
+          extraArgs: ['--etcd', etcd.endpoints.join(','), '--node-id', String(id), '--cluster-name', name,
+            '--session-ttl-ms', String(options.sessionTtlMs), '--min-insync-replicas', String(options.minInsync)]
+        })
+        side.stops.push(async () => await stopProcess(server.child, 15_000))
+        side.nodes.push({ id, server, port: server.port })
+      }
+      await side.until('all 3 nodes alive', async () => {
+        const info = await side.request(side.nodes[0].port, { command: 'cluster-info' }) as { nodes: Array<{ id: number, address: string | null, alive: boolean }> }
+        const alive = info.nodes.filter((n) => n.alive && n.address !== null)
+        if (alive.length < 3) return false
+        // Clients reach a node at the address the cluster gives for it.
+        for (const n of side.nodes) n.port = Number(alive.find((a) => a.id === n.id)?.address?.split(':').pop() ?? n.port)
+        return true
+      })
+      const client = await RogClient.connect({ host: '127.0.0.1', port: side.nodes[0].port }, { requestTimeoutMs: 10_000 })
+      try {
+        await client.createLog(options.log, 1, { replicationFactor: 3 })
+      } finally {
+        client.destroy()
+      }
+      await side.until('the ISR to hold all 3 replicas', async () => {
+        const p = await side.partition(side.nodes[0].port)
+        if (p === undefined || p.isr.length < 3 || p.leader <= 0) return false
+        side.placement = p
+        return true
+      })
+      return side
+    } catch (err) {
+      await side.stop()
+      throw err
+    }
+  }
+
+  get leader (): ClusterNodeProcess {
+    const id = this.placement?.leader
+    const node = this.nodes.find((n) => n.id === id)
+    if (node === undefined) throw new Error('no leader known')
+    return node
+  }
+
+  /** A node that is not the leader: a publish sent there is forwarded. */
+  get follower (): ClusterNodeProcess {
+    const node = this.nodes.find((n) => n.id !== this.leader.id)
+    if (node === undefined) throw new Error('no follower')
+    return node
+  }
+
+  /** Polls the leader's view of the partition until the returned function is called. */
+  watchIsr (): () => Promise<IsrFigures> {
+    const replicas = this.placement?.replicas.length ?? 3
+    const figures: IsrFigures = { samples: 0, unanswered: 0, minIsr: replicas, replicas, shrunkSamples: 0, firstShrinkMs: null, epochs: [] }
+    const started = Date.now()
+    let stopped = false
+    const sample = async (): Promise<void> => {
+      try {
+        const p = await this.partition(this.leader.port)
+        if (p === undefined) throw new Error('no partition 0')
+        figures.samples++
+        figures.minIsr = Math.min(figures.minIsr, p.isr.length)
+        if (p.isr.length < replicas) {
+          figures.shrunkSamples++
+          figures.firstShrinkMs ??= Date.now() - started
+        }
+        if (!figures.epochs.includes(p.epoch)) figures.epochs.push(p.epoch)
+      } catch {
+        figures.unanswered++
+      }
+    }
+    const loop = (async () => {
+      while (!stopped) {
+        await sample()
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+      }
+      await sample()
+    })()
+    return async () => {
+      stopped = true
+      await loop
+      return figures
+    }
+  }
+
+  /** CPU seconds (user and system) each node and etcd has used so far, named "node N (leader)", "node N", "etcd". */
+  cpuSeconds (): Map<string, number> {
+    const leader = this.placement?.leader
+    const named: Array<[string, number]> = [...this.nodes.map((n): [string, number] => [`node ${n.id}${n.id === leader ? ' (leader)' : ''}`, n.server.pid]), ['etcd', this.etcdPid]]
+    return new Map(named.map(([name, pid]) => {
+      try {
+        // The fields after the command name's closing parenthesis start at field 3; utime and stime are fields 14 and 15.
+        const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()?.split(' ') ?? []
+        return [name, (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND]
+      } catch {
+        return [name, NaN]
+      }
+    }))
+  }
+
+  /** Stops every node and etcd (by PID) and removes the data; safe to call twice. */
+  async stop (): Promise<void> {
+    const stops = this.stops.splice(0).reverse()
+    for (const stop of stops) await stop().catch(() => {})
+    fs.rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  private async partition (port: number): Promise<Placement | undefined> {
+    const body = await this.request(port, { command: 'log-placement', log: this.log }) as { partitions: Placement[] }
+    return body.partitions.find((p) => p.partition === 0)
+  }
+
+  private async request (port: number, command: { command: 'cluster-info' } | { command: 'log-placement', log: string }): Promise<unknown> {
+    const client = await RogClient.connect({ host: '127.0.0.1', port }, { connectTimeoutMs: 2000, requestTimeoutMs: 2000 })
+    try {
+      const r = await client.request(command)
+      if (r.response !== 'json') throw new Error(`${command.command} answered ${r.response}`)
+      return JSON.parse(r.body.toString())
+    } finally {
+      client.destroy()
+    }
+  }
+
+  private async until (what: string, ok: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + READY_MS
+    let last = 'no answer yet'
+    for (;;) {
+      try {
+        if (await ok()) return
+        last = 'not yet'
+      } catch (err) {
+        last = err instanceof Error ? err.message : String(err)
+      }
+      if (Date.now() > deadline) throw new Error(`timed out after ${READY_MS} ms waiting for ${what} (${last})`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}
