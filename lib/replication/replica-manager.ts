@@ -94,7 +94,8 @@ export class ReplicaManager {
       }
       role?.leader?.stepDown(RogError.notLeader(partition, log, self, null))
       this.unfollow(log, partition)
-      target.leaderEpochs().assign(state.leaderEpoch, target.endOffset)
+      // The next id, not the log end: follower appends still being written belong to the epoch before.
+      target.leaderEpochs().assign(state.leaderEpoch, target.nextOffset)
       const leader = new PartitionLeader(target, state, {
         log,
         partition,
