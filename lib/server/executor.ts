@@ -68,6 +68,7 @@ export class Executor extends Duplex {
   private inflight = 0
   private barriers = 0
   private pumping = false
+  private flushQueued = false
   private readPaused = false
   private heldWrite: (() => void) | null = null
   private heldFinal: (() => void) | null = null
@@ -209,7 +210,22 @@ export class Executor extends Duplex {
     })
   }
 
+  /**
+   * Answers ready are pushed once the current turn of work ends (a write
+   * batch completes every append of it in one go), so the answers of one
+   * turn leave in one array and one socket write.
+   */
   private settled (): void {
+    if (!this.flushQueued) {
+      this.flushQueued = true
+      process.nextTick(this.flushQueuedAnswers)
+    }
+    this.pump()
+    this.release()
+  }
+
+  private readonly flushQueuedAnswers = (): void => {
+    this.flushQueued = false
     this.flush()
     this.pump()
     this.release()
