@@ -37,9 +37,13 @@ type Done = (response: Response, reserved?: number) => void
  * in request order.
  *
  * Publishes run back to back (each takes its offset at once, the writes batch
- * in the partition's writer); any other command waits for every command before
- * it to finish, and the next publish waits for it, so a fetch after a publish
- * on the same connection sees that message.
+ * in the partition's writer). Commits run among them: a commit is checked
+ * against the offsets taken so far, publishes of this connection before it
+ * included, and the partition writes its record once the appends below its
+ * offset are written, commits in the order they ran; the publishes after it do
+ * not wait for it. Any other command waits for every command before it to
+ * finish, and the commands after it wait for it, so a fetch after a publish or
+ * a commit on the same connection sees it.
  *
  * Backpressure: while the readable side is full (push() said false) no new
  * command starts and the write callback is held; it is also held while too
@@ -127,7 +131,7 @@ export class Executor extends Duplex {
     this.pumping = true
     while (this.waitingHead < this.waiting.length && !this.readPaused) {
       const c = this.waiting[this.waitingHead]
-      const barrier = !isPublish(c)
+      const barrier = !isPublish(c) && c.command !== 'commit'
       if (barrier ? this.inflight > 0 : this.barriers > 0) break
       if (c.command === 'publish') {
         this.startPublishes(c)

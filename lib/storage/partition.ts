@@ -29,6 +29,8 @@ export type AppendCallback = (err: RogError | null, firstOffset: number, stored:
 export type DoneCallback = (err: RogError | null) => void
 
 interface Waiter { offset: number, wake: () => void }
+/** A commit of an offset appends still in flight hold: its record is written once they are. */
+interface GroupWait { offset: number, write: () => void, fail: DoneCallback }
 
 export const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
 /** Files of Rog's own in a partition directory besides segments. */
@@ -78,6 +80,10 @@ export class Partition {
   private nextId: number
   private end: number
   private waiters: Waiter[] = []
+  /** Commits waiting for the appends below their offset, in the order they were made. */
+  private groupWaits: GroupWait[] = []
+  /** Commits whose offset a failed append took back: answered when that append is. */
+  private doomedWaits: GroupWait[] = []
   /** Set at shutdown: long polls answer at once instead of waiting. */
   private draining = false
   /** A segment rolled: retention runs once the writes that filled it are in the files (their sizes on disk), before their sync. */
@@ -406,8 +412,11 @@ export class Partition {
   }
 
   /**
-   * Sets a group's committed offset, at most the high watermark. It becomes
-   * visible once written; if the write fails, nothing of it does.
+   * Sets a group's committed offset, at most the next offset: an offset that
+   * appends already made (still in flight) hold is written once those appends
+   * are, and refused if they fail. Commits are written in the order they are
+   * made. It becomes visible once written; if the write fails, nothing of it
+   * does.
    */
   commit (group: string, offset: number, callback: DoneCallback): void {
     if (this.gone !== null) return callback(this.gone)
@@ -415,14 +424,16 @@ export class Partition {
     if (groupBytes > MAX_GROUP_BYTES) {
       return callback(RogError.groupNameTooLong(groupBytes, MAX_GROUP_BYTES))
     }
-    if (offset > this.highWatermark() || offset < 0) {
+    if (offset > this.nextId || offset < 0) {
       return callback(RogError.badOffset(offset, this.highWatermark()))
     }
-    this.enqueue(this.groups.file, 'groups', this.groups.set(group, offset), undefined, (err) => {
+    const write = (): void => this.enqueue(this.groups.file, 'groups', this.groups.set(group, offset), undefined, (err) => {
       if (err !== null) return callback(RogError.storage('saving the group offset', withoutPath(err)))
       this.groups.applied(group, offset)
       callback(null)
     })
+    if (this.groupWaits.length === 0 && offset <= this.highWatermark()) return write()
+    this.groupWaits.push({ offset, write, fail: callback })
   }
 
   /** Deletes a group's committed offset (it no longer shows, and reads from 0 / the first offset again). */
@@ -468,15 +479,33 @@ export class Partition {
       firstId,
       done: (err) => {
         done(err)
-        if (err === null && stream === 'segments') this.wake()
+        if (stream !== 'segments') return
+        if (err === null) this.wake()
+        this.settleGroupWaits()
       }
     })
+  }
+
+  /** Refuses the commits a failed append took the offset of, and writes those whose offset is now written, in order. */
+  private settleGroupWaits (): void {
+    const doomed = this.doomedWaits
+    this.doomedWaits = []
+    for (const w of doomed) w.fail(this.gone ?? RogError.badOffset(w.offset, this.highWatermark()))
+    let n = 0
+    while (n < this.groupWaits.length && this.groupWaits[n].offset <= this.highWatermark()) n++
+    if (n === 0) return
+    const ready = this.groupWaits.slice(0, n)
+    this.groupWaits = this.groupWaits.slice(n)
+    for (const w of ready) w.write()
   }
 
   /** The log was deleted: long polls answer now, and every later request gets `reason`. */
   markDeleted (reason: RogError): void {
     this.gone = reason
+    this.doomedWaits.push(...this.groupWaits)
+    this.groupWaits = []
     this.wakeAll()
+    this.settleGroupWaits()
   }
 
   /** Answers every waiting long poll now, and any later one at once (shutdown). */
@@ -502,6 +531,9 @@ export class Partition {
     if (stream !== 'segments') return
     this.options.log(`${this.dir}: append failed (${err.message}); appends queued behind it fail too, ids restart at ${firstFailedId}`)
     this.nextId = firstFailedId
+    // Commits of offsets taken back are refused (when the failed append is answered), before new appends take those offsets again.
+    this.doomedWaits.push(...this.groupWaits.filter((w) => w.offset > firstFailedId))
+    this.groupWaits = this.groupWaits.filter((w) => w.offset <= firstFailedId)
     // Segments rolled for appends that were never written: empty files this process created.
     while (this.segmentList.length > 1 && this.active().base > firstFailedId) this.segmentList.pop()?.remove()
     this.active().rewind(firstFailedId)
