@@ -6,7 +6,7 @@ import { ENTRY_OVERHEAD, readEntryHeader, stamp } from './entry'
 import { withoutPath } from './file-io'
 import { GroupOffsets, GROUPS_FILE } from './group-offsets'
 import { RECOVERY_POINT_FILE, RecoveryPoint } from './recovery-point'
-import { Segment, SPARE_INDEX, SPARE_LOG, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
+import { Segment, SPARE_INDEX, SPARE_LOG, SPARE_TIME_INDEX, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
 import { SegmentWriter, type FsyncPolicy, type Stream } from './segment-writer'
 import type { DataFile, FilePool } from './data-file'
 
@@ -34,7 +34,7 @@ interface GroupWait { offset: number, write: () => void, fail: DoneCallback }
 
 export const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
 /** Files of Rog's own in a partition directory besides segments. */
-export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index)\.next)$/
+export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index|timeindex)\.next)$/
 
 /** Whether a segment file is empty or its first entry has id `base` (what a roll to it would have written). */
 function startsWithId (file: string, base: number): boolean {
@@ -598,4 +598,4 @@ export class Partition {
   }
 }
 
-export { GROUPS_FILE, RECOVERY_POINT_FILE, SPARE_INDEX, SPARE_LOG }
+export { GROUPS_FILE, RECOVERY_POINT_FILE, SPARE_INDEX, SPARE_LOG, SPARE_TIME_INDEX }

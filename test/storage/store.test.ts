@@ -376,7 +376,15 @@ t.test('a crash right after a roll (new segment empty, the last writes before it
 
 t.test('rolls use files made ahead of time; none are left behind', async (t) => {
   const dir = t.testdir()
-  let store = await openStore(dir, { segmentBytes: 4096 })
+  const created: string[] = []
+  const io: FileIo = {
+    ...nodeFileIo,
+    open (file, flags) {
+      if ((flags & fs.constants.O_CREAT) !== 0) created.push(path.basename(file))
+      return nodeFileIo.open(file, flags)
+    }
+  }
+  let store = await openStore(dir, { segmentBytes: 4096, io })
   await store.createLog('sp', 1)
   const p = store.partition('sp', 0)
   for (let i = 0; i < 200; i++) {
@@ -386,6 +394,9 @@ t.test('rolls use files made ahead of time; none are left behind', async (t) => 
   const pdir = path.join(dir, 'sp', '0')
   t.ok(p.segments.length >= 6)
   t.ok(p.segments.every((s, i) => i === 0 || s.base === p.segments[i - 1].nextOffset), 'contiguous segments')
+  // A roll finds its spare files ready or makes the segment's files then; either way all of them, the time index too.
+  const made = (ext: string): string[] => created.filter((f) => f.endsWith(ext)).map((f) => f.slice(0, -ext.length))
+  t.same(made('.timeindex'), made('.log'), 'no segment linked from spare files made its time index afterwards')
   await store.close()
   t.notOk(fs.readdirSync(pdir).some((f) => f.startsWith('spare')), 'spare files removed at close')
   fs.writeFileSync(path.join(pdir, 'spare.log.next'), 'left by a crash')
