@@ -414,17 +414,18 @@ export class Partition {
   /**
    * Sets a group's committed offset, at most the next offset: an offset that
    * appends already made (still in flight) hold is written once those appends
-   * are, and refused if they fail. Commits are written in the order they are
-   * made. It becomes visible once written; if the write fails, nothing of it
-   * does.
+   * are, and refused if they fail (`reservedEnd`: the offsets taken when the
+   * commit was made, for one made after an append that took more). Commits
+   * are written in the order they are made. It becomes visible once written;
+   * if the write fails, nothing of it does.
    */
-  commit (group: string, offset: number, callback: DoneCallback): void {
+  commit (group: string, offset: number, callback: DoneCallback, reservedEnd = Infinity): void {
     if (this.gone !== null) return callback(this.gone)
     const groupBytes = Buffer.byteLength(group)
     if (groupBytes > MAX_GROUP_BYTES) {
       return callback(RogError.groupNameTooLong(groupBytes, MAX_GROUP_BYTES))
     }
-    if (offset > this.nextId || offset < 0) {
+    if (offset > Math.min(this.nextId, reservedEnd) || offset < 0) {
       return callback(RogError.badOffset(offset, this.highWatermark()))
     }
     const write = (): void => this.enqueue(this.groups.file, 'groups', this.groups.set(group, offset), undefined, (err) => {
