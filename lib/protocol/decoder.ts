@@ -359,9 +359,6 @@ const groupLongParser = new Parser()
 const partitionLogParser = new Parser()
   .uint8('partition').uint8('nameSize').string('log', NAME)
 
-const publishOffsetParser = new Parser()
-  .nest('target', { type: partitionLogParser }).buffer('data', { readUntil: 'eof' })
-
 const publishBatchParser = new Parser()
   .nest('target', { type: partitionLogParser }).uint32be('count').buffer('messages', { readUntil: 'eof' })
 
@@ -372,10 +369,6 @@ const fetchBatchParser = new Parser()
   .nest('at', { type: groupParser })
   .uint8('flags').uint32be('offsetHigh').uint32be('offsetLow')
   .uint32be('maxMessages').uint32be('maxBytes').uint32be('waitMs')
-
-const commitParser = new Parser()
-  .nest('at', { type: groupParser })
-  .uint32be('offsetHigh').uint32be('offsetLow')
 
 const describeParser = new Parser()
   .uint8('nameSize').string('log', NAME)
@@ -416,9 +409,11 @@ export function decodeFrame (frame: Buffer, limits: ProtocolLimits): Command {
 function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits): Command {
   switch (command) {
     case CommandByte.publishOffset: {
-      const { target, data } = publishOffsetParser.parse(checkTarget(body, 0))
+      // A pipelined producer's other per-message layout: plain reads, as decodePublish.
+      const nameEnd = 2 + checkTarget(body, 0)[1]
+      const data = body.subarray(nameEnd)
       if (data.length > limits.maxMessageBytes) throw RogError.messageTooLarge(data.length, limits.maxMessageBytes)
-      return { command: 'publish', log: target.log, partition: target.partition, data, reply: 'offset' }
+      return { command: 'publish', log: logName(body, 2, nameEnd), partition: body[0], data, reply: 'offset' }
     }
     case CommandByte.publishBatch: {
       const { target, count, messages } = publishBatchParser.parse(checkTarget(body, 4))
@@ -431,9 +426,14 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
       return { command: 'fetch-batch', ...groupFields(at), offset, maxMessages, maxBytes, waitMs, ...(detailed ? { detailed } : {}), ...exactText(offset, offsetHigh, offsetLow) }
     }
     case CommandByte.commit: {
-      const { at, offsetHigh, offsetLow } = commitParser.parse(checkGroup(body, 8))
+      // Sent among publishes (a consumer committing as it goes): plain reads, checkGroup checked the bounds.
+      const groupAt = 2 + checkGroup(body, 8)[1]
+      const groupEnd = groupAt + 2 + body.readUInt16BE(groupAt)
+      if (groupEnd === groupAt + 2) throw RogError.badFrame('empty group name')
+      const offsetHigh = body.readUInt32BE(groupEnd)
+      const offsetLow = body.readUInt32BE(groupEnd + 4)
       const offset = joinU64(offsetHigh, offsetLow)
-      return { command: 'commit', ...groupFields(at), offset, ...exactText(offset, offsetHigh, offsetLow) }
+      return { command: 'commit', log: logName(body, 2, groupAt), partition: body[0], group: body.toString('utf8', groupAt + 2, groupEnd), offset, ...exactText(offset, offsetHigh, offsetLow) }
     }
     case CommandByte.listLogs: {
       expectSize(body, 0, 'list-logs')

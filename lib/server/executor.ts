@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream'
 import { RogError } from '../errors'
 import { MESSAGE_WEIGHT, commandWeight } from '../protocol/command-weight'
-import type { Command, FetchBatchCommand, FetchCommand, FetchedMessage, PublishCommand, Response } from '../protocol/commands'
+import type { Command, CommitCommand, FetchBatchCommand, FetchCommand, FetchedMessage, PublishCommand, Response } from '../protocol/commands'
 import { responseSize } from '../protocol/encoder'
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_MESSAGES } from '../protocol/limits'
 import type { ClusterService } from '../replication/cluster-service'
@@ -42,9 +42,13 @@ type Done = (response: Response, reserved?: number) => void
  * in request order.
  *
  * Publishes run back to back (each takes its offset at once, the writes batch
- * in the partition's writer); any other command waits for every command before
- * it to finish, and the next publish waits for it, so a fetch after a publish
- * on the same connection sees that message.
+ * in the partition's writer). Commits run among them: a commit is checked
+ * against the offsets taken so far, publishes of this connection before it
+ * included, and the partition writes its record once the appends below its
+ * offset are written, commits in the order they ran; the publishes after it do
+ * not wait for it. Any other command waits for every command before it to
+ * finish, and the commands after it wait for it, so a fetch after a publish or
+ * a commit on the same connection sees it.
  *
  * Backpressure: while the readable side is full (push() said false) no new
  * command starts and the write callback is held; it is also held while too
@@ -74,6 +78,7 @@ export class Executor extends Duplex {
   private inflight = 0
   private barriers = 0
   private pumping = false
+  private flushQueued = false
   private readPaused = false
   private heldWrite: (() => void) | null = null
   private heldFinal: (() => void) | null = null
@@ -133,7 +138,7 @@ export class Executor extends Duplex {
     this.pumping = true
     while (this.waitingHead < this.waiting.length && !this.readPaused) {
       const c = this.waiting[this.waitingHead]
-      const barrier = !isPublish(c)
+      const barrier = !isPublish(c) && c.command !== 'commit'
       if (barrier ? this.inflight > 0 : this.barriers > 0) break
       if (this.cluster !== null && !this.servedHere(c)) {
         // Led by another node (or not yet known here): forwarded, pipelined like a publish.
@@ -156,24 +161,27 @@ export class Executor extends Duplex {
     this.pumping = false
   }
 
-  private start (c: Command, barrier: boolean): void {
-    const slot: Slot = { response: null, reserved: 0 }
-    this.slots.push(slot)
+  /** `slot`: one already queued for it; `reservedEnd`: for a commit run inside a run of publishes, the offsets taken before it. */
+  private start (c: Command, barrier: boolean, slot?: Slot, reservedEnd?: number): void {
+    const answer = slot ?? { response: null, reserved: 0 }
+    if (slot === undefined) this.slots.push(answer)
     this.inflight++
     if (barrier) this.barriers++
     this.execute(c, (response, reserved = 0) => {
-      slot.response = response
-      slot.reserved = reserved
+      answer.response = response
+      answer.reserved = reserved
       this.inflight--
       if (barrier) this.barriers--
       this.memory.release(commandWeight(c))
       this.settled()
-    })
+    }, reservedEnd)
   }
 
   /**
    * A run of consecutive publishes to one partition becomes one append: one
-   * buffer, one write queued, one callback, however many messages.
+   * buffer, one write queued, one callback, however many messages. Commits
+   * to the same partition among them join the run: each is checked against
+   * the offsets taken by the publishes before it in the run, not after.
    */
   private startPublishes (first: PublishCommand): void {
     let partition: Partition
@@ -186,44 +194,73 @@ export class Executor extends Duplex {
       return this.settled()
     }
     let end = this.waitingHead + 1
-    while (end < this.waiting.length && end - this.waitingHead < MAX_RUN) {
+    let count = 1
+    let perMessage = first.reply === 'offset'
+    while (end < this.waiting.length && count < MAX_RUN) {
       const c = this.waiting[end]
-      if (c.command !== 'publish' || c.partition !== first.partition || c.log !== first.log) break
+      if ((c.command !== 'publish' && c.command !== 'commit') || c.partition !== first.partition || c.log !== first.log) break
+      if (c.command === 'publish') count++
+      if (c.command === 'commit' || c.reply === 'offset') perMessage = true
       end++
     }
-    const run = this.waiting.slice(this.waitingHead, end) as PublishCommand[]
+    const run = this.waiting.slice(this.waitingHead, end) as Array<PublishCommand | CommitCommand>
     this.waitingHead = end
-    const messages: Buffer[] = new Array(run.length)
+    const publishes: PublishCommand[] = new Array(count)
+    const messages: Buffer[] = new Array(count)
+    // A run answered only with success bytes takes one slot; any other, a slot per command.
+    const slots: Slot[] = []
+    const commits: Array<{ c: CommitCommand, slot: Slot, before: number }> = []
     let bytes = 0
-    let offsets = false
-    for (let i = 0; i < run.length; i++) {
-      messages[i] = run[i].data
-      bytes += run[i].data.length
-      if (run[i].reply === 'offset') offsets = true
+    let n = 0
+    for (const c of run) {
+      const slot: Slot = { response: null, reserved: 0 }
+      if (perMessage || n === 0) this.slots.push(slot)
+      if (c.command === 'commit') {
+        commits.push({ c, slot, before: n })
+        continue
+      }
+      if (perMessage || n === 0) slots.push(slot)
+      publishes[n] = c
+      messages[n++] = c.data
+      bytes += c.data.length
     }
-    // A run answered only with success bytes takes one slot; one with offsets, a slot per message.
-    const slots: Slot[] = offsets ? run.map(() => ({ response: null, reserved: 0 })) : [{ response: null, reserved: 0 }]
-    for (const slot of slots) this.slots.push(slot)
-    this.inflight += run.length
+    this.inflight += count
+    const firstOffset = partition.nextOffset
     partition.append(messages, (err, offset, stored) => {
       // Publishes before a failure were stored: they are answered as such, the rest with the error.
       const error = err === null ? null : this.errorResponse(err)
-      if (!offsets) {
+      if (!perMessage) {
         const answers: Response[] = stored > 0 ? [{ response: 'oks', count: stored }] : []
-        if (error !== null) for (let i = stored; i < run.length; i++) answers.push(error)
+        if (error !== null) for (let i = stored; i < count; i++) answers.push(error)
         slots[0].response = answers
       } else {
-        for (let i = 0; i < run.length; i++) {
-          slots[i].response = i >= stored && error !== null ? error : run[i].reply === 'ok' ? OK : { response: 'offset', offset: offset + i }
+        for (let i = 0; i < count; i++) {
+          slots[i].response = i >= stored && error !== null ? error : publishes[i].reply === 'ok' ? OK : { response: 'offset', offset: offset + i }
         }
       }
-      this.inflight -= run.length
-      this.memory.release(bytes + MESSAGE_WEIGHT * run.length)
+      this.inflight -= count
+      this.memory.release(bytes + MESSAGE_WEIGHT * count)
       this.settled()
     })
+    for (const { c, slot, before } of commits) this.start(c, false, slot, firstOffset + before)
   }
 
+  /**
+   * Answers ready are pushed once the current turn of work ends (a write
+   * batch completes every append of it in one go), so the answers of one
+   * turn leave in one array and one socket write.
+   */
   private settled (): void {
+    if (!this.flushQueued) {
+      this.flushQueued = true
+      process.nextTick(this.flushQueuedAnswers)
+    }
+    this.pump()
+    this.release()
+  }
+
+  private readonly flushQueuedAnswers = (): void => {
+    this.flushQueued = false
     this.flush()
     this.pump()
     this.release()
@@ -286,7 +323,7 @@ export class Executor extends Duplex {
     cluster.ensureLog(target.log).then(go, fail)
   }
 
-  private execute (c: Command, done: Done): void {
+  private execute (c: Command, done: Done, reservedEnd?: number): void {
     const target = this.cluster === null ? null : partitionOf(c)
     if (target !== null && this.cluster !== null) {
       try {
@@ -295,10 +332,10 @@ export class Executor extends Duplex {
         return done(this.errorResponse(err))
       }
     }
-    this.executeHere(c, done)
+    this.executeHere(c, done, reservedEnd)
   }
 
-  private executeHere (c: Command, done: Done): void {
+  private executeHere (c: Command, done: Done, reservedEnd?: number): void {
     const fail = (err: unknown): void => done(this.errorResponse(err))
     const cluster = this.cluster
     try {
@@ -323,7 +360,7 @@ export class Executor extends Duplex {
           if (c.offsetText !== undefined) return fail(RogError.badOffset(c.offsetText, this.store.partition(c.log, c.partition).highWatermark()))
           return this.store.partition(c.log, c.partition).commit(c.group, c.offset, (err) => {
             done(err === null ? { response: 'offset', offset: c.offset } : this.errorResponse(err))
-          })
+          }, reservedEnd)
         case 'fetch-batch':
           if (c.offsetText !== undefined) return fail(RogError.badOffset(c.offsetText, this.store.partition(c.log, c.partition).highWatermark()))
           this.fetchBatch(c).then(([r, reserved]) => done(r, reserved), fail)

@@ -19,6 +19,8 @@ export interface FileIo {
   fdatasync (fd: number, callback: (err: Error | null) => void): void
   /** A synchronous fsync of a small file or of a directory (by path); throws on failure. */
   fsyncPath (path: string): void
+  /** An fsync of a directory (by path) off the event loop: what makes a file just created in it durable. */
+  fsyncDirectory (path: string, callback: (err: Error | null) => void): void
   /** Throws on failure. */
   ftruncate (fd: number, size: number): void
   read (fd: number, buf: Buffer, position: number, callback: (err: Error | null, bytesRead: number) => void): void
@@ -50,6 +52,12 @@ export const nodeFileIo: FileIo = {
   fsyncPath (path) {
     const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
     try { fs.fsyncSync(fd) } finally { fs.closeSync(fd) }
+  },
+  fsyncDirectory (path, callback) {
+    fs.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW, (err, fd) => {
+      if (err !== null) return callback(err)
+      fs.fsync(fd, (syncErr) => fs.close(fd, (closeErr) => callback(syncErr ?? closeErr)))
+    })
   },
   ftruncate (fd, size) {
     fs.ftruncateSync(fd, size)

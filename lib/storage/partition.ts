@@ -7,7 +7,7 @@ import { withoutPath } from './file-io'
 import { GroupOffsets, GROUPS_FILE } from './group-offsets'
 import { LEADER_EPOCHS_FILE, LeaderEpochs } from './leader-epochs'
 import { RECOVERY_POINT_FILE, RecoveryPoint } from './recovery-point'
-import { Segment, SPARE_INDEX, SPARE_LOG, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
+import { Segment, SPARE_INDEX, SPARE_LOG, SPARE_TIME_INDEX, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
 import { SegmentWriter, type FsyncPolicy, type Stream } from './segment-writer'
 import type { DataFile, FilePool } from './data-file'
 
@@ -45,10 +45,12 @@ export interface ReplicationGate {
 }
 
 interface Waiter { offset: number, wake: () => void }
+/** A commit of an offset appends still in flight hold: its record is written once they are. */
+interface GroupWait { offset: number, write: () => void, fail: DoneCallback }
 
 export const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
 /** Files of Rog's own in a partition directory besides segments. */
-export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index)\.next|leader-epochs(\.tmp)?)$/
+export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index|timeindex)\.next|leader-epochs(\.tmp)?)$/
 
 /** Whether a segment file is empty or its first entry has id `base` (what a roll to it would have written). */
 function startsWithId (file: string, base: number): boolean {
@@ -94,6 +96,10 @@ export class Partition {
   private nextId: number
   private end: number
   private waiters: Waiter[] = []
+  /** Commits waiting for the appends below their offset, in the order they were made. */
+  private groupWaits: GroupWait[] = []
+  /** Commits whose offset a failed append took back: answered when that append is. */
+  private doomedWaits: GroupWait[] = []
   /** Set at shutdown: long polls answer at once instead of waiting. */
   private draining = false
   /** A segment rolled: retention runs once the writes that filled it are in the files (their sizes on disk), before their sync. */
@@ -275,6 +281,7 @@ export class Partition {
     if (this.hw !== null && hw <= this.hw) return
     this.hw = hw
     this.wake()
+    this.settleGroupWaits()
   }
 
   /** The partition's leader epochs (a file of its own, opened on first use). */
@@ -496,10 +503,14 @@ export class Partition {
   }
 
   /**
-   * Sets a group's committed offset, at most the high watermark. It becomes
-   * visible once written; if the write fails, nothing of it does.
+   * Sets a group's committed offset, at most the next offset: an offset that
+   * appends already made (still in flight) hold is written once those appends
+   * are, and refused if they fail (`reservedEnd`: the offsets taken when the
+   * commit was made, for one made after an append that took more). Commits
+   * are written in the order they are made. It becomes visible once written;
+   * if the write fails, nothing of it does.
    */
-  commit (group: string, offset: number, callback: DoneCallback): void {
+  commit (group: string, offset: number, callback: DoneCallback, reservedEnd = Infinity): void {
     if (this.gone !== null) return callback(this.gone)
     const refusal = this.gate?.refusal() ?? null
     if (refusal !== null) return callback(refusal)
@@ -507,15 +518,17 @@ export class Partition {
     if (groupBytes > MAX_GROUP_BYTES) {
       return callback(RogError.groupNameTooLong(groupBytes, MAX_GROUP_BYTES))
     }
-    if (offset > this.highWatermark() || offset < 0) {
+    if (offset > Math.min(this.nextId, reservedEnd) || offset < 0) {
       return callback(RogError.badOffset(offset, this.highWatermark()))
     }
-    this.enqueue(this.groups.file, 'groups', this.groups.set(group, offset), undefined, (err) => {
+    const write = (): void => this.enqueue(this.groups.file, 'groups', this.groups.set(group, offset), undefined, (err) => {
       if (err !== null) return callback(RogError.storage('saving the group offset', withoutPath(err)))
       this.groups.applied(group, offset)
       if (this.gate === null) callback(null)
       else this.gate.groupWritten(group, offset, callback)
     })
+    if (this.groupWaits.length === 0 && offset <= this.highWatermark()) return write()
+    this.groupWaits.push({ offset, write, fail: callback })
   }
 
   /**
@@ -606,18 +619,36 @@ export class Partition {
       firstId,
       done: (err) => {
         done(err)
-        if (err === null && stream === 'segments') {
+        if (stream !== 'segments') return
+        if (err === null) {
           this.wake()
           this.gate?.written?.()
         }
+        this.settleGroupWaits()
       }
     })
+  }
+
+  /** Refuses the commits a failed append took the offset of, and writes those whose offset is now written, in order. */
+  private settleGroupWaits (): void {
+    const doomed = this.doomedWaits
+    this.doomedWaits = []
+    for (const w of doomed) w.fail(this.gone ?? RogError.badOffset(w.offset, this.highWatermark()))
+    let n = 0
+    while (n < this.groupWaits.length && this.groupWaits[n].offset <= this.highWatermark()) n++
+    if (n === 0) return
+    const ready = this.groupWaits.slice(0, n)
+    this.groupWaits = this.groupWaits.slice(n)
+    for (const w of ready) w.write()
   }
 
   /** The log was deleted: long polls answer now, and every later request gets `reason`. */
   markDeleted (reason: RogError): void {
     this.gone = reason
+    this.doomedWaits.push(...this.groupWaits)
+    this.groupWaits = []
     this.wakeAll()
+    this.settleGroupWaits()
   }
 
   /** Answers every waiting long poll now, and any later one at once (shutdown). */
@@ -643,6 +674,9 @@ export class Partition {
     if (stream !== 'segments') return
     this.options.log(`${this.dir}: append failed (${err.message}); appends queued behind it fail too, ids restart at ${firstFailedId}`)
     this.nextId = firstFailedId
+    // Commits of offsets taken back are refused (when the failed append is answered), before new appends take those offsets again.
+    this.doomedWaits.push(...this.groupWaits.filter((w) => w.offset > firstFailedId))
+    this.groupWaits = this.groupWaits.filter((w) => w.offset <= firstFailedId)
     // Segments rolled for appends that were never written: empty files this process created.
     while (this.segmentList.length > 1 && this.active().base > firstFailedId) this.segmentList.pop()?.remove()
     this.active().rewind(firstFailedId)
@@ -707,4 +741,4 @@ export class Partition {
   }
 }
 
-export { GROUPS_FILE, RECOVERY_POINT_FILE, SPARE_INDEX, SPARE_LOG }
+export { GROUPS_FILE, RECOVERY_POINT_FILE, SPARE_INDEX, SPARE_LOG, SPARE_TIME_INDEX }

@@ -263,13 +263,22 @@ export class SegmentWriter {
   /** A file synced moves its `synced` size to what it held when the sync began; one that failed stays dirty, so the next sync retries it. */
   private syncFile (file: DataFile, done: (err: Error | null) => void): void {
     file.dirty = false
+    const dir = file.createdIn
+    if (dir === null) return this.syncData(file, done)
+    file.io.fsyncDirectory(dir, (err) => {
+      if (err !== null) {
+        file.dirty = true
+        return done(this.failure(err, file))
+      }
+      file.createdIn = null
+      this.syncData(file, done)
+    })
+  }
+
+  private syncData (file: DataFile, done: (err: Error | null) => void): void {
     const size = file.size
     let fd: number
     try {
-      if (file.createdIn !== null) {
-        file.io.fsyncPath(file.createdIn)
-        file.createdIn = null
-      }
       fd = file.pin()
     } catch (err) {
       file.dirty = true

@@ -17,7 +17,10 @@ export interface StoredMessage { offset: number, timestamp: number, data: Buffer
 /** Files made ahead of a roll, linked into place by it (creating a file costs ~40x a link). */
 export const SPARE_LOG = 'spare.log.next'
 export const SPARE_INDEX = 'spare.index.next'
-export interface SpareFiles { logFd: number, indexFd: number }
+export const SPARE_TIME_INDEX = 'spare.timeindex.next'
+/** Spare files in the order a roll links them: log, index, time index. */
+const SPARE_NAMES = [SPARE_LOG, SPARE_INDEX, SPARE_TIME_INDEX]
+export interface SpareFiles { fds: number[] }
 
 export interface SegmentContext {
   pool: FilePool
@@ -77,7 +80,7 @@ export class Segment {
   /** The largest timestamp written here; null until known (read on demand). */
   private maxTs: number | null
 
-  private constructor (ctx: SegmentContext, dir: string, base: number, log: DataFile, indexFile: DataFile, index: OffsetIndex, nextOffset: number, legacy: boolean, sealed: boolean, timeIndex: TimeIndex | null) {
+  private constructor (ctx: SegmentContext, dir: string, base: number, log: DataFile, indexFile: DataFile, index: OffsetIndex, nextOffset: number, legacy: boolean, sealed: boolean, timeIndex: TimeIndex | null, timeIndexFd?: number) {
     this.ctx = ctx
     this.base = base
     this.logPath = path.join(dir, `${base}.log`)
@@ -85,7 +88,7 @@ export class Segment {
     this.log = log
     this.indexFile = indexFile
     this.timeIndexPath = path.join(dir, `${base}.timeindex`)
-    this.timeIndexFile = new DataFile(ctx.pool, this.timeIndexPath, timeIndex === null ? 0 : timeIndex.length * TIME_INDEX_ENTRY, { durable: false, create: true })
+    this.timeIndexFile = new DataFile(ctx.pool, this.timeIndexPath, timeIndex === null ? 0 : timeIndex.length * TIME_INDEX_ENTRY, { durable: false, create: true, fd: timeIndexFd })
     this.timeIndex = timeIndex
     this.maxTs = nextOffset === base ? -Infinity : null
     this.index = index
@@ -126,18 +129,20 @@ export class Segment {
     const indexPath = path.join(dir, `${base}.index`)
     let logFd: number
     let indexFd: number
+    let timeIndexFd: number | undefined
     if (spare !== undefined) {
-      fs.linkSync(path.join(dir, SPARE_LOG), logPath)
+      const linked: string[] = []
       try {
-        fs.linkSync(path.join(dir, SPARE_INDEX), indexPath)
+        for (const [i, target] of [logPath, indexPath, path.join(dir, `${base}.timeindex`)].entries()) {
+          fs.linkSync(path.join(dir, SPARE_NAMES[i]), target)
+          linked.push(target)
+        }
       } catch (err) {
-        fs.unlinkSync(logPath)
+        for (const f of linked) fs.unlinkSync(f)
         throw err
       }
-      fs.unlinkSync(path.join(dir, SPARE_LOG))
-      fs.unlinkSync(path.join(dir, SPARE_INDEX))
-      logFd = spare.logFd
-      indexFd = spare.indexFd
+      for (const name of SPARE_NAMES) fs.unlinkSync(path.join(dir, name))
+      ;[logFd, indexFd, timeIndexFd] = spare.fds
     } else {
       logFd = ctx.pool.io.open(logPath, CREATE_NEW)
       try {
@@ -150,31 +155,35 @@ export class Segment {
     }
     const log = new DataFile(ctx.pool, logPath, 0, { durable: true, fd: logFd, createdIn: dir })
     const indexFile = new DataFile(ctx.pool, indexPath, 0, { durable: false, fd: indexFd })
-    return new Segment(ctx, dir, base, log, indexFile, new OffsetIndex(), base, false, false, new TimeIndex())
+    return new Segment(ctx, dir, base, log, indexFile, new OffsetIndex(), base, false, false, new TimeIndex(), timeIndexFd)
   }
 
-  /** Creates spare segment files in the background. */
+  /** Creates spare segment files (log, index, time index) in the background. */
   static prepareSpare (dir: string, callback: (err: Error | null, spare: SpareFiles | null) => void): void {
-    fs.open(path.join(dir, SPARE_LOG), CREATE_NEW, (err, logFd) => {
-      if (err !== null) return callback(err, null)
-      fs.open(path.join(dir, SPARE_INDEX), CREATE_NEW, (err2, indexFd) => {
-        if (err2 !== null) {
-          fs.closeSync(logFd)
-          fs.rmSync(path.join(dir, SPARE_LOG), { force: true })
-          return callback(err2, null)
+    // Opened at once, not one after another: each open waits for a free thread and then for a turn of the event loop.
+    const fds: number[] = new Array(SPARE_NAMES.length).fill(-1)
+    let pending = SPARE_NAMES.length
+    let failure: Error | null = null
+    for (const [i, name] of SPARE_NAMES.entries()) {
+      fs.open(path.join(dir, name), CREATE_NEW, (err, fd) => {
+        if (err === null) fds[i] = fd
+        else failure ??= err
+        if (--pending > 0) return
+        if (failure === null) return callback(null, { fds })
+        for (const [j, made] of fds.entries()) {
+          if (made < 0) continue
+          fs.closeSync(made)
+          fs.rmSync(path.join(dir, SPARE_NAMES[j]), { force: true })
         }
-        callback(null, { logFd, indexFd })
+        callback(failure, null)
       })
-    })
+    }
   }
 
   /** Removes spare files: Rog's own names, made by an earlier run or this one. */
   static removeSpare (dir: string, spare: SpareFiles | null): void {
-    if (spare !== null) {
-      fs.closeSync(spare.logFd)
-      fs.closeSync(spare.indexFd)
-    }
-    for (const name of [SPARE_LOG, SPARE_INDEX]) {
+    if (spare !== null) for (const fd of spare.fds) fs.closeSync(fd)
+    for (const name of SPARE_NAMES) {
       const file = path.join(dir, name)
       if (fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() === true) fs.rmSync(file)
     }

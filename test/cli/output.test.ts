@@ -89,7 +89,7 @@ t.test('ping, --version, completion', async (t) => {
     return spawnSync('bash', ['-c', script], { encoding: 'utf8' }).stdout.split('\n').filter((w) => w !== '')
   }
   t.same(complete(['rog', 'pu']), ['publish'])
-  t.same(complete(['rog', 'r']).sort(), ['read', 'reset-offsets'])
+  t.same(complete(['rog', 'r']).sort(), ['read', 'reassign', 'reset-offsets'])
   t.ok(complete(['rog', '-a', 'x:1', 'read', 'log', '--f']).includes('--format'), 'options of the command, after a global option with a value')
   t.same(complete(['rog', 'fetch', '--fo']), ['--follow', '--format'])
   const zsh = (await rog(undefined, ['completion', 'zsh'])).stdout

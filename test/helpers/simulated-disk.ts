@@ -64,6 +64,10 @@ export class SimulatedDisk {
         const st = fs.lstatSync(file)
         if (st.isFile()) self.synced.set(st.ino, st.size)
       },
+      fsyncDirectory (dir, callback) {
+        if (self.dead) return process.nextTick(callback, ioError('EIO', 'fsync after power loss'))
+        nodeFileIo.fsyncDirectory(dir, callback)
+      },
       ftruncate (fd, size) {
         if (self.dead) throw ioError('EIO', 'truncate after power loss')
         nodeFileIo.ftruncate(fd, size)

@@ -175,6 +175,34 @@ t.test('rog commands beyond the reference: batches, commits, long poll, metadata
   })
 })
 
+t.test('commits pipelined among publishes see the publishes before them, not those after', async (t) => {
+  const server = await startServer(t)
+  const { port } = server.address()
+  await request(port, { command: 'create', log: 'm', partitions: 1 })
+  const publish = (data: string): Command => ({ command: 'publish', log: 'm', partition: 0, data: Buffer.from(data), reply: 'offset' })
+  const commit = (group: string, offset: number): Command => ({ command: 'commit', log: 'm', partition: 0, group, offset })
+  // One write: the publishes and commits reach the server together and run as one append.
+  const answers = await pipelined(port, [
+    publish('a'), publish('b'), commit('g', 2), commit('h', 3), publish('c'), commit('h', 3), commit('g', 1),
+    { command: 'fetch-batch', log: 'm', partition: 0, group: 'g', offset: null, maxMessages: 10, maxBytes: 1000, waitMs: 0 }
+  ])
+  t.match(answers.slice(0, 7), [
+    { response: 'offset', offset: 0 },
+    { response: 'offset', offset: 1 },
+    { response: 'offset', offset: 2 },
+    { response: 'error', message: /^Offset 3 is past the end of the partition/ },
+    { response: 'offset', offset: 2 },
+    { response: 'offset', offset: 3 },
+    { response: 'offset', offset: 1 }
+  ], 'a commit of an offset taken by a later publish is refused; one taken by an earlier publish, not yet written, is accepted')
+  t.match(answers[7], { response: 'messages', committedOffset: 1, endOffset: 3, messages: [{ offset: 1 }, { offset: 2 }] }, 'the fetch after them sees the last commit of g')
+  t.same(await request(port, { command: 'describe', log: 'm' }), {
+    response: 'log-info',
+    log: 'm',
+    partitions: [{ partition: 0, firstOffset: 0, nextOffset: 3, groups: [{ group: 'g', offset: 1 }, { group: 'h', offset: 3 }] }]
+  })
+})
+
 t.test('--max-connections refuses the extra clients with an error', async (t) => {
   const server = await startServer(t, { maxConnections: 1 })
   const { port } = server.address()

@@ -27,6 +27,19 @@ function msg (i: number, size = 100): Buffer {
   return b
 }
 
+/** A FileIo whose writes of segment entries (msg()'s, of 100 bytes) fail with EIO while `failing.on`. */
+function failingEntryWrites (): { io: FileIo, failing: { on: boolean } } {
+  const failing = { on: false }
+  const io: FileIo = {
+    ...nodeFileIo,
+    writev (fd, buffers, position) {
+      if (failing.on && buffers.some((b) => b.length >= ENTRY_OVERHEAD + 100)) throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })
+      nodeFileIo.writev(fd, buffers, position)
+    }
+  }
+  return { io, failing }
+}
+
 async function openStore (dir: string, extra: Partial<Parameters<typeof Store.open>[0]> = {}, lines: string[] = []): Promise<Store> {
   return await Store.open({ dataDir: dir, fsync: 'never', log: (l) => lines.push(l), ...extra })
 }
@@ -363,7 +376,15 @@ t.test('a crash right after a roll (new segment empty, the last writes before it
 
 t.test('rolls use files made ahead of time; none are left behind', async (t) => {
   const dir = t.testdir()
-  let store = await openStore(dir, { segmentBytes: 4096 })
+  const created: string[] = []
+  const io: FileIo = {
+    ...nodeFileIo,
+    open (file, flags) {
+      if ((flags & fs.constants.O_CREAT) !== 0) created.push(path.basename(file))
+      return nodeFileIo.open(file, flags)
+    }
+  }
+  let store = await openStore(dir, { segmentBytes: 4096, io })
   await store.createLog('sp', 1)
   const p = store.partition('sp', 0)
   for (let i = 0; i < 200; i++) {
@@ -373,6 +394,9 @@ t.test('rolls use files made ahead of time; none are left behind', async (t) => 
   const pdir = path.join(dir, 'sp', '0')
   t.ok(p.segments.length >= 6)
   t.ok(p.segments.every((s, i) => i === 0 || s.base === p.segments[i - 1].nextOffset), 'contiguous segments')
+  // A roll finds its spare files ready or makes the segment's files then; either way all of them, the time index too.
+  const made = (ext: string): string[] => created.filter((f) => f.endsWith(ext)).map((f) => f.slice(0, -ext.length))
+  t.same(made('.timeindex'), made('.log'), 'no segment linked from spare files made its time index afterwards')
   await store.close()
   t.notOk(fs.readdirSync(pdir).some((f) => f.startsWith('spare')), 'spare files removed at close')
   fs.writeFileSync(path.join(pdir, 'spare.log.next'), 'left by a crash')
@@ -429,29 +453,52 @@ t.test('an append that fails part way reports how many of its messages were stor
 })
 
 t.test('a group offset written in the same batch as a failed segment write is answered as stored', async (t) => {
-  let failLog = false
-  const io: FileIo = {
-    ...nodeFileIo,
-    writev (fd, buffers, position) {
-      if (failLog && buffers.some((b) => b.length >= ENTRY_OVERHEAD + 100)) throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })
-      nodeFileIo.writev(fd, buffers, position)
-    }
-  }
+  const { io, failing } = failingEntryWrites()
   const dir = t.testdir()
   let store = await openStore(dir, { io })
   await store.createLog('mix', 1)
   const p = store.partition('mix', 0)
   await append(p, [msg(0), msg(1)])
-  failLog = true
+  failing.on = true
   // One turn of the event loop: a group record, a segment append, another group record.
   const results = await Promise.allSettled([commit(p, 'g', 1), append(p, [msg(2)]), commit(p, 'g', 2)])
-  failLog = false
+  failing.on = false
   t.same(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled'], 'only the append whose file failed fails')
   t.equal(p.groups.get('g'), 2)
   await store.close()
   store = await openStore(dir)
   t.teardown(() => store.close())
   t.equal(store.partition('mix', 0).groups.get('g'), 2, 'what was answered is what is on disk')
+})
+
+t.test('a commit of an offset that appends in flight hold is written once they are, refused if they fail, in call order', async (t) => {
+  const { io, failing } = failingEntryWrites()
+  const dir = t.testdir()
+  let store = await openStore(dir, { io })
+  await store.createLog('held', 1)
+  const p = store.partition('held', 0)
+  await append(p, [msg(0), msg(1)])
+
+  // Offset 3 is taken by the append in flight, which fails: the commit of 3 is refused; the commit
+  // after it (of 2, already written) is written after that refusal, so it is the one that stands.
+  failing.on = true
+  const refused = await Promise.allSettled([append(p, [msg(2)]), commit(p, 'g', 3), commit(p, 'g', 2), commit(p, 'g', 4)])
+  failing.on = false
+  t.same(refused.map((r) => r.status), ['rejected', 'rejected', 'fulfilled', 'rejected'])
+  t.match((refused[1] as PromiseRejectedResult).reason, { code: 'BAD_OFFSET' }, 'its offset was taken back')
+  t.match((refused[3] as PromiseRejectedResult).reason, { code: 'BAD_OFFSET' }, 'past every offset taken')
+  t.equal(p.groups.get('g'), 2)
+  t.equal(p.nextOffset, 2, 'no offset taken by the failed append is left behind')
+
+  // The same with a successful append: the commit of 3 waits for it; the later commit of 1 comes after it.
+  const results = await Promise.allSettled([append(p, [msg(2)]), commit(p, 'g', 3), commit(p, 'h', 3), commit(p, 'g', 1)])
+  t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'])
+  t.equal(p.groups.get('g'), 1, 'the last commit made is the one that stands')
+  t.equal(p.groups.get('h'), 3)
+  await store.close()
+  store = await openStore(dir)
+  t.teardown(() => store.close())
+  t.same([store.partition('held', 0).groups.get('g'), store.partition('held', 0).groups.get('h')], [1, 3], 'what was answered is what is on disk')
 })
 
 t.test('opening a segment reads its first entry and its tail, not the whole file', async (t) => {
