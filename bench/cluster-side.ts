@@ -32,7 +32,7 @@ export class ClusterSide {
   }
 
   /** Starts etcd and the nodes (`--fsync` `fsync`), creates `log`, and waits until its ISR holds all three. */
-  static async start (options: { dir: string, fsync: string, segmentBytes: number, log: string, minInsync: number, sessionTtlMs: number }): Promise<ClusterSide> {
+  static async start (options: { dir: string, fsync: string, segmentBytes: number, log: string, minInsync: number, sessionTtlMs: number, cpuProfDir?: string }): Promise<ClusterSide> {
     const side = new ClusterSide(options.dir, options.log)
     const forget = atStop(async () => await side.stop())
     side.stops.push(async () => forget())
@@ -46,6 +46,7 @@ export class ClusterSide {
           dataDir: path.join(options.dir, `n${id}`),
           fsync: options.fsync,
           segmentBytes: options.segmentBytes,
+          cpuProfDir: options.cpuProfDir,
           extraArgs: ['--etcd', etcd.endpoints.join(','), '--node-id', String(id), '--cluster-name', name,
             '--session-ttl-ms', String(options.sessionTtlMs), '--min-insync-replicas', String(options.minInsync)]
         })

@@ -328,11 +328,11 @@ function isrSummary (f: IsrFigures): string {
 }
 
 /** A scenario 10 row: its own etcd and 3 nodes, started for the row and stopped (by PID) when it ends. */
-async function clusterRow (tmp: string, rows: Row[], mode: Fsync, spec: ClusterSpec, load: PublishSpec): Promise<void> {
+async function clusterRow (tmp: string, rows: Row[], mode: Fsync, spec: ClusterSpec, load: PublishSpec, profileDir?: string): Promise<void> {
   const row = newRow('10', `${spec.key}-${mode}`, spec.name, mode)
   rows.push(row)
   await attempt(row, async () => {
-    const side = await ClusterSide.start({ dir: path.join(tmp, row.key), fsync: mode, segmentBytes: SEGMENT_BYTES, log: 'bench', minInsync: CLUSTER_MIN_INSYNC, sessionTtlMs: CLUSTER_SESSION_TTL_MS })
+    const side = await ClusterSide.start({ dir: path.join(tmp, row.key), fsync: mode, segmentBytes: SEGMENT_BYTES, log: 'bench', minInsync: CLUSTER_MIN_INSYNC, sessionTtlMs: CLUSTER_SESSION_TTL_MS, cpuProfDir: profileDir })
     try {
       const target = spec.via === 'leader' ? side.leader : side.follower
       log(`  10 etcd and 3 nodes --fsync ${mode} (pids ${side.nodes.map((n) => n.server.pid).join(', ')}), ISR full, leader node ${side.leader.id}; publishing to node ${target.id} (port ${target.port})`)
@@ -585,7 +585,7 @@ async function main (): Promise<void> {
       for (const c of clusters) {
         if (stopping) break
         const load = specs.find((s) => s.key === c.base)
-        if (load !== undefined) await clusterRow(tmp, rows, mode, c, load)
+        if (load !== undefined) await clusterRow(tmp, rows, mode, c, load, flags.profile)
       }
     }
 

@@ -143,5 +143,5 @@ export type Response =
   | { response: 'version', version: string }
   /** A framed answer whose body is JSON text (commands 17, 18, 20). */
   | { response: 'json', body: Buffer }
-  /** A replica fetch's answer: a JSON header (per partition: its state and how many of `messages` are its), then the messages. */
+  /** A replica fetch's answer: a JSON header (per partition: its state and how many of `messages` are its), then the messages, each `data` a whole segment entry. */
   | { response: 'replica-data', header: Buffer, messages: FetchedMessage[] }

@@ -29,8 +29,8 @@ import { writeU64 } from './u64'
  * |                 | partitions, per partition: u64 first, u64 end, u64 bytes, u32    |
  * |                 | groups, groups x (u16 size, group, u64 committed)                |
  * | json            | JSON text, UTF-8 (the rest of the body)                          |
- * | replica-data    | u32 header size, header (JSON), then each message: u64 offset,   |
- * |                 | u64 timestamp, u32 size, bytes                                   |
+ * | replica-data    | u32 header size, header (JSON), then whole segment entries as   |
+ * |                 | stored (u64 id, u64 size, u32 crc32c, u64 timestamp, message)   |
  */
 export function responseSize (r: Response): number {
   switch (r.response) {
@@ -64,7 +64,7 @@ export function responseSize (r: Response): number {
     case 'json': return 5 + r.body.length
     case 'replica-data': {
       let size = 5 + 4 + r.header.length
-      for (const m of r.messages) size += 20 + m.data.length
+      for (const m of r.messages) size += m.data.length
       return size
     }
     case 'log-info': {
@@ -166,12 +166,7 @@ export function writeResponse (buf: Buffer, r: Response, at: number): number {
     case 'replica-data':
       at = buf.writeUInt32BE(r.header.length, at)
       at += r.header.copy(buf, at)
-      for (const m of r.messages) {
-        at = writeU64(buf, m.offset, at)
-        at = writeU64(buf, m.timestamp ?? 0, at)
-        at = buf.writeUInt32BE(m.data.length, at)
-        at += m.data.copy(buf, at)
-      }
+      for (const m of r.messages) at += m.data.copy(buf, at)
       break
   }
   buf.writeUInt32BE(at - start - 5, start + 1)

@@ -198,11 +198,14 @@ function parseResponse (buf: Buffer, kind: Expect): Response {
       const header = buf.subarray(at + 4, at + 4 + headerSize)
       at += 4 + headerSize
       const messages: FetchedMessage[] = []
-      while (at < buf.length) {
-        const size = buf.readUInt32BE(at + 16)
-        messages.push({ offset: readU64(buf, at), timestamp: readU64(buf, at + 8), data: buf.subarray(at + 20, at + 20 + size) })
-        at += 20 + size
+      // Whole entries: u64 id, u64 size of what follows the first 16 bytes (checked by the follower as it appends).
+      while (at + 16 <= buf.length) {
+        const size = 16 + readU64(buf, at + 8)
+        if (size > buf.length - at) throw new RogError('PROTOCOL', `A replicated entry of ${size} bytes runs past its answer`)
+        messages.push({ offset: readU64(buf, at), data: buf.subarray(at, at + size) })
+        at += size
       }
+      if (at !== buf.length) throw new RogError('PROTOCOL', 'A replicated entry is cut short')
       return { response: 'replica-data', header, messages }
     }
     case 'log-info': {

@@ -2,7 +2,6 @@ import { RogClient } from '../client/client'
 import { RogError } from '../errors'
 import type { FetchedMessage, ReplicaFetchPartition } from '../protocol/commands'
 import type { Partition } from '../storage/partition'
-import type { StoredMessage } from '../storage/segment'
 
 /** What a leader answers for one partition of a replica fetch (the JSON header of the answer). */
 export interface ReplicaPartitionData {
@@ -177,8 +176,14 @@ export class ReplicaFetcher {
   private async apply (f: Followed, messages: FetchedMessage[], data: ReplicaPartitionData): Promise<void> {
     const target = f.target
     if (messages.length > 0 && messages[0].offset === target.endOffset) {
-      const stored = messages.map((m): StoredMessage => ({ offset: m.offset, timestamp: m.timestamp ?? 0, data: m.data }))
-      await new Promise<void>((resolve, reject) => target.appendReplica(stored, (err) => err === null ? resolve() : reject(err)))
+      const entries = messages.map((m) => m.data)
+      const failed = await new Promise<RogError | null>((resolve) => target.appendReplica(entries, (err) => resolve(err)))
+      if (failed !== null) {
+        // Nothing of it was appended (a damaged entry, or a write that failed here): asked again shortly, and said so.
+        this.options.logLine(`partition ${f.partition} of log ${f.log}: could not append what leader ${this.options.address} sent from offset ${messages[0].offset}: ${failed.message}`)
+        f.refusedUntil = Date.now() + RETRY_MS
+        return
+      }
     }
     const end = target.endOffset
     for (const [epoch, start] of data.epochs) if (start <= end) target.leaderEpochs().assign(epoch, start)

@@ -238,7 +238,8 @@ export class ReplicaManager {
     for (const p of c.partitions) {
       const data = this.partitionData(c, p)
       if (data.partition !== null && data.header.error === undefined && p.offset < data.partition.endOffset && budget > 0) {
-        const read = await data.partition.read(p.offset, 100_000, budget, data.partition.endOffset)
+        // Whole entries as stored: the follower checks their checksums as it appends them.
+        const read = await data.partition.read(p.offset, 100_000, budget, data.partition.endOffset, true)
         for (const m of read) {
           messages.push(m)
           budget -= m.data.length + 20

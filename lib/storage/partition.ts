@@ -2,7 +2,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { RogError } from '../errors'
 import { MAX_GROUP_BYTES } from '../util/limits'
-import { ENTRY_OVERHEAD, readEntryHeader, stamp, type Stamp } from './entry'
+import { ENTRY_OVERHEAD, entryIsIntact, readEntryHeader, stamp, type Stamp } from './entry'
 import { withoutPath } from './file-io'
 import { GroupOffsets, GROUPS_FILE } from './group-offsets'
 import { LEADER_EPOCHS_FILE, LeaderEpochs } from './leader-epochs'
@@ -308,34 +308,27 @@ export class Partition {
   }
 
   /**
-   * A follower's append of what its leader sent: the same offsets (the first
-   * must be this log's next) and timestamps, not gated.
+   * A follower's append of the entries its leader sent, byte for byte (ids,
+   * timestamps and checksums as the leader wrote them), not gated. Every
+   * entry must be intact and the ids must follow on from this log's next;
+   * otherwise nothing is appended.
    */
-  appendReplica (messages: StoredMessage[], callback: AppendCallback): void {
+  appendReplica (entries: Buffer[], callback: AppendCallback): void {
     if (this.gone !== null) return process.nextTick(callback, this.gone, this.nextId, 0)
-    if (messages.length === 0) return process.nextTick(callback, null, this.nextId, 0)
-    if (messages[0].offset !== this.nextId) {
-      return process.nextTick(callback, RogError.storage('replicating', new Error(`offset ${messages[0].offset} sent where ${this.nextId} is next`)), this.nextId, 0)
+    if (entries.length === 0) return process.nextTick(callback, null, this.nextId, 0)
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]
+      const head = readEntryHeader(e, 0)
+      const problem = head === null || head.size !== e.length ? 'an entry cut short'
+        : head.id !== this.nextId + i ? `offset ${head.id} sent where ${this.nextId + i} is next`
+          : !entryIsIntact(e, 0, e.length) ? `the entry of offset ${head.id} fails its checksum` : null
+      if (problem !== null) return process.nextTick(callback, RogError.storage('replicating', new Error(problem)), this.nextId, 0)
     }
-    const first = this.nextId
-    let runs = 0
-    let stored = 0
-    let failed: RogError | null = null
-    let start = 0
-    while (start < messages.length) {
-      let end = start + 1
-      while (end < messages.length && messages[end].timestamp === messages[start].timestamp) end++
-      runs++
-      this.write(messages.slice(start, end).map((m) => m.data), stamp(messages[start].timestamp), (err, _first, count) => {
-        if (err !== null) failed ??= err
-        else if (failed === null) stored += count
-        if (--runs === 0) callback(failed, first, stored)
-      })
-      start = end
-    }
+    this.write(entries, null, callback)
   }
 
-  private write (messages: Buffer[], timestamp: Stamp, callback: AppendCallback): void {
+  /** Appends `messages` stamped `timestamp`, or (null) whole entries as they are. */
+  private write (messages: Buffer[], timestamp: Stamp | null, callback: AppendCallback): void {
     const first = this.nextId
     let pending = 0
     let stored = 0
@@ -385,7 +378,7 @@ export class Partition {
    * damaged or missing offset answers DAMAGED; one that reaches such an
    * offset, in any segment, returns what came before it.
    */
-  async read (offset: number, maxMessages: number, maxBytes: number, end = this.highWatermark()): Promise<StoredMessage[]> {
+  async read (offset: number, maxMessages: number, maxBytes: number, end = this.highWatermark(), raw = false): Promise<StoredMessage[]> {
     if (this.gone !== null) throw this.gone
     const out: StoredMessage[] = []
     let bytes = 0
@@ -402,7 +395,7 @@ export class Partition {
       }
       let got: StoredMessage[]
       try {
-        got = await segment.read(offset, end, maxMessages - out.length, maxBytes - bytes, out.length === 0)
+        got = await segment.read(offset, end, maxMessages - out.length, maxBytes - bytes, out.length === 0, raw)
       } catch (err) {
         if (out.length > 0 && err instanceof RogError && err.code === 'DAMAGED') break
         if (err instanceof RogError) throw err

@@ -281,19 +281,24 @@ export class Segment {
    * reserved id), and reserves their space. Returns the log bytes, the index
    * bytes to append (or null), and how many messages it took.
    */
-  reserve (firstId: number, messages: Buffer[], from: number, stamp: Stamp, maxBytes: number): { data: Buffer, index: Buffer | null, timeIndex: Buffer | null, count: number } {
+  reserve (firstId: number, messages: Buffer[], from: number, stamp: Stamp | null, maxBytes: number): { data: Buffer, index: Buffer | null, timeIndex: Buffer | null, count: number } {
     if (firstId !== this.reservedNext) throw new Error(`segment ${this.logPath}: append of id ${firstId} where ${this.reservedNext} is next`)
+    // stamp null: `messages` are whole entries a leader sent (checked, ids in sequence), copied as they are.
+    const sizeOf = stamp === null ? rawSize : entrySize
     let bytes = 0
     let n = from
-    do bytes += entrySize(messages[n++].length)
-    while (n < messages.length && this.reservedSize + bytes + entrySize(messages[n].length) <= maxBytes)
+    do bytes += sizeOf(messages[n++].length)
+    while (n < messages.length && this.reservedSize + bytes + sizeOf(messages[n].length) <= maxBytes)
     const data = Buffer.allocUnsafe(bytes)
     let indexEntries: Buffer[] | null = null
     let timeEntries: Buffer[] | null = null
     let at = 0
     let id = firstId
+    let maxMs = stamp?.ms ?? -Infinity
     for (let i = from; i < n; i++) {
       const position = this.reservedSize + at
+      const ms = stamp?.ms ?? entryTimestamp(messages[i], 0)
+      if (ms > maxMs) maxMs = ms
       if (position - this.lastIndexed >= INDEX_INTERVAL || (id === this.base && this.timeIndex?.length === 0)) {
         if (position - this.lastIndexed >= INDEX_INTERVAL) {
           this.index.add(id - this.base, position)
@@ -301,15 +306,20 @@ export class Segment {
           ;(indexEntries ??= []).push(OffsetIndex.encodeEntry(id - this.base, position))
         }
         if (this.timeIndex !== null) {
-          this.timeIndex.add(stamp.ms, id - this.base)
+          this.timeIndex.add(ms, id - this.base)
           ;(timeEntries ??= []).push(TimeIndex.encodeEntry(this.timeIndex.timestamps[this.timeIndex.length - 1], id - this.base))
         }
       }
-      at = writeEntry(data, at, id++, stamp, messages[i])
+      if (stamp === null) {
+        at += messages[i].copy(data, at)
+        id++
+      } else {
+        at = writeEntry(data, at, id++, stamp, messages[i])
+      }
     }
     this.reservedSize += bytes
     this.reservedNext = id
-    if (this.maxTs !== null) this.maxTs = Math.max(this.maxTs, stamp.ms)
+    if (this.maxTs !== null) this.maxTs = Math.max(this.maxTs, maxMs)
     return { data, index: indexEntries === null ? null : Buffer.concat(indexEntries), timeIndex: timeEntries === null ? null : Buffer.concat(timeEntries), count: n - from }
   }
 
@@ -428,7 +438,11 @@ export class Segment {
    * ends the read with what came before it, or, when it comes first, with a
    * DAMAGED error naming the offset.
    */
-  async read (offset: number, endOffset: number, maxMessages: number, maxBytes: number, atLeastOne: boolean): Promise<StoredMessage[]> {
+  /**
+   * `raw`: each message's `data` is its whole entry as stored, and checksums
+   * are left to the receiver (a follower checks every entry it is sent).
+   */
+  async read (offset: number, endOffset: number, maxMessages: number, maxBytes: number, atLeastOne: boolean, raw = false): Promise<StoredMessage[]> {
     const out: StoredMessage[] = []
     const limit = Math.min(endOffset, this.next)
     if (offset >= limit || maxMessages <= 0) return out
@@ -463,12 +477,12 @@ export class Segment {
             if (at === 0) want = entry.size
             break
           }
-          if (!entryIsIntact(view, at, entry.size, this.legacy)) {
+          if (!raw && !entryIsIntact(view, at, entry.size, this.legacy)) {
             bad = true
             break
           }
           if (entry.id >= offset) {
-            const data = entryMessage(view, at, entry.size)
+            const data = raw ? view.subarray(at, at + entry.size) : entryMessage(view, at, entry.size)
             if ((out.length > 0 || !atLeastOne) && bytes + data.length > maxBytes) return out
             out.push({ offset: entry.id, timestamp: entryTimestamp(view, at), data })
             bytes += data.length
@@ -662,4 +676,8 @@ function writeHint (ctx: SegmentContext, indexPath: string, encoded: Buffer, wha
 function readTimeIndex (file: string, entries: number): TimeIndex | null {
   if (fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() !== true) return entries === 0 ? new TimeIndex() : null
   return TimeIndex.decode(fs.readFileSync(file), entries)
+}
+
+function rawSize (entryBytes: number): number {
+  return entryBytes
 }
