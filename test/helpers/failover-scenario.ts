@@ -101,7 +101,7 @@ async function check (t: Test, cluster: RogCluster, producers: ReferenceProducer
   t.ok(finalGroup >= (committer.acked[committer.acked.length - 1] ?? 0), `the group ends at ${finalGroup}, not behind its last acknowledged commit`)
 }
 
-export type Fault = 'kill-leader' | 'pause-leader' | 'isolate-leader' | 'kill-controller'
+export type Fault = 'kill-leader' | 'pause-leader' | 'isolate-leader' | 'kill-controller' | 'pause-follower'
 
 /** The first acknowledgement after `since`, from any producer. */
 function firstAckAfter (producers: ReferenceProducer[], since: number): number | null {
@@ -131,10 +131,11 @@ export async function scenario (t: Test, fault: Fault, seed: number): Promise<vo
   const running = [...producers.map(async (p) => await p.run(until)), committer.run(until)]
   await sleep(500 + Math.floor(rand() * 1000))
 
-  const target = fault === 'kill-controller' ? controller : before.leader
+  const follower = before.replicas.find((id) => id !== before.leader) as number
+  const target = fault === 'kill-controller' ? controller : fault === 'pause-follower' ? follower : before.leader
   const faultAt = Date.now()
   if (fault === 'kill-leader' || fault === 'kill-controller') await cluster.kill(target)
-  if (fault === 'pause-leader') cluster.signal(target, 'SIGSTOP')
+  if (fault === 'pause-leader' || fault === 'pause-follower') cluster.signal(target, 'SIGSTOP')
   if (fault === 'isolate-leader') cluster.proxies[target - 1].drop()
   const observer = target % 3 + 1
   if (fault === 'isolate-leader') {
@@ -144,6 +145,10 @@ export async function scenario (t: Test, fault: Fault, seed: number): Promise<vo
     // TCP never loses bytes inside a stream: connections that lost some are reset at the heal, as a real partition's would time out.
     cluster.proxies[target - 1].cut()
     cluster.proxies[target - 1].pass()
+  } else if (fault === 'pause-follower') {
+    // Two in sync still meet --min-insync-replicas 2: writes go on while it is away.
+    await cluster.waitPlacement(before.leader, LOG, 'the paused follower out of the ISR', (p) => !p[0].isr.includes(target))
+    t.equal((await cluster.placement(before.leader, LOG))[0].leader, before.leader, 'the leader stays')
   } else if (fault !== 'kill-controller' || target === before.leader) {
     const after = await cluster.waitPlacement(observer, LOG, 'a new leader', (p) => p[0].leader > 0 && p[0].leader !== before.leader)
     t.ok(after[0].epoch > before.epoch, `node ${after[0].leader} leads at epoch ${after[0].epoch} (was node ${before.leader} at ${before.epoch})`)
@@ -152,7 +157,7 @@ export async function scenario (t: Test, fault: Fault, seed: number): Promise<vo
   const resumedAt = firstAckAfter(producers, faultAt + 1)
   t.not(resumedAt, null, 'writes resumed after the fault')
   t.comment(`${fault}: writes acknowledged again ${(resumedAt ?? 0) - faultAt} ms after the fault (session TTL ${TTL_MS} ms)`)
-  if (fault === 'pause-leader') {
+  if (fault === 'pause-leader' || fault === 'pause-follower') {
     await sleep(300)
     cluster.signal(target, 'SIGCONT')
   }
