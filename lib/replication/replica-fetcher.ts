@@ -10,6 +10,8 @@ export interface ReplicaPartitionData {
   /** Set when the leader refused this partition (not the leader, another epoch). */
   error?: string
   hw: number
+  /** The leader's first offset (what its retention has not deleted). */
+  firstOffset?: number
   /** How many of the answer's messages are this partition's. */
   count: number
   epochs: Array<[number, number]>
@@ -36,6 +38,8 @@ interface Followed {
   groupsVersion: number
   /** Truncation to the leader's view is done; fetching may start. */
   ready: boolean
+  /** Said once: the leader's log starts past this replica's end. */
+  behindRetention?: boolean
   /** The leader refused it (its own view of the partition may lag etcd's): not fetched again before this time. */
   refusedUntil: number
 }
@@ -175,6 +179,13 @@ export class ReplicaFetcher {
 
   private async apply (f: Followed, messages: FetchedMessage[], data: ReplicaPartitionData): Promise<void> {
     const target = f.target
+    if (messages.length > 0 && messages[0].offset > target.endOffset) {
+      // The leader's retention deleted what this replica lacks: it cannot catch up by fetching (see docs/cluster.md).
+      if (!f.behindRetention) this.options.logLine(`partition ${f.partition} of log ${f.log}: the leader's log starts at offset ${messages[0].offset}, past this replica's end ${target.endOffset} (its retention deleted the offsets between); this replica cannot catch up by fetching`)
+      f.behindRetention = true
+      f.refusedUntil = Date.now() + 10 * RETRY_MS
+      return
+    }
     if (messages.length > 0 && messages[0].offset === target.endOffset) {
       const entries = messages.map((m) => m.data)
       const failed = await new Promise<RogError | null>((resolve) => target.appendReplica(entries, (err) => resolve(err)))

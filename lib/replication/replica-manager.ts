@@ -246,7 +246,7 @@ export class ReplicaManager {
         }
         data.header.count = read.length
         // The high watermark sent is taken after the read, and never beyond what this answer brings the follower.
-        data.header.hw = Math.min(data.partition.highWatermark(), p.offset + read.length)
+        data.header.hw = Math.min(data.partition.highWatermark(), read.length > 0 ? read[read.length - 1].offset + 1 : p.offset)
       }
       if (!data.quiet || data.header.count > 0) empty = false
       header.push(data.header)
@@ -276,6 +276,7 @@ export class ReplicaManager {
     const header: ReplicaPartitionData = {
       ...base,
       hw: Math.min(hw, p.offset),
+      firstOffset: target.firstOffset,
       epochs: target.leaderEpochs().list().map((e) => [e.epoch, e.startOffset]),
       groups: groups.groups,
       groupsVersion: groups.version,
