@@ -2,9 +2,9 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { RogClient } from '../lib/client/client'
-import type { Command } from '../lib/protocol/commands'
+import type { PartitionPlacement } from '../lib/protocol/commands'
 import { launchEtcd } from '../test/helpers/etcd'
-import type { Placement } from '../test/helpers/rog-cluster'
+import { withNode } from './cluster-side'
 import { startRogServer, stopProcess, type Server } from './processes'
 
 /**
@@ -20,22 +20,10 @@ const PER_LOG = Number(process.argv[3] ?? 250)
 const TTL_MS = 2000
 const LIMIT_MS = 120_000
 
-async function request (port: number, c: Command): Promise<unknown> {
-  const client = await RogClient.connect(`127.0.0.1:${port}`, { connectTimeoutMs: 2000, requestTimeoutMs: 20_000 })
-  try {
-    const r = await client.request(c)
-    if (r.response !== 'json') throw new Error(`${c.command} answered ${r.response}`)
-    return JSON.parse(r.body.toString())
-  } finally {
-    client.destroy()
-  }
-}
-
-async function placements (port: number): Promise<Map<string, Placement>> {
-  const all = new Map<string, Placement>()
+async function placements (port: number): Promise<Map<string, PartitionPlacement>> {
+  const all = new Map<string, PartitionPlacement>()
   for (let l = 0; l < LOGS; l++) {
-    const { partitions } = await request(port, { command: 'log-placement', log: `scale${l}` }) as { partitions: Placement[] }
-    for (const p of partitions) all.set(`scale${l}/${p.partition}`, p)
+    for (const p of await withNode(port, 20_000, async (c) => await c.logPlacement(`scale${l}`))) all.set(`scale${l}/${p.partition}`, p)
   }
   return all
 }
@@ -65,7 +53,7 @@ async function main (): Promise<void> {
       stops.push(async () => await stopProcess(server.child, 15_000))
       nodes.push(server)
     }
-    await until('3 live nodes', async () => ((await request(nodes[0].port, { command: 'cluster-info' })) as { nodes: Array<{ alive: boolean }> }).nodes.filter((n) => n.alive).length === 3)
+    await until('3 live nodes', async () => (await withNode(nodes[0].port, 20_000, async (c) => await c.clusterInfo())).nodes.filter((n) => n.alive).length === 3)
     const created = Date.now()
     const client = await RogClient.connect(`127.0.0.1:${nodes[0].port}`, { requestTimeoutMs: 60_000 })
     for (let l = 0; l < LOGS; l++) await client.createLog(`scale${l}`, PER_LOG, { replicationFactor: 3 })

@@ -2,7 +2,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { RogClient } from '../lib/client/client'
 import { launchEtcd } from '../test/helpers/etcd'
-import type { Placement } from '../test/helpers/rog-cluster'
+import type { PartitionPlacement } from '../lib/protocol/commands'
 import { atStop, startRogServer, stopProcess, type Server } from './processes'
 import type { IsrFigures } from './report'
 
@@ -23,7 +23,7 @@ export class ClusterSide {
   readonly log: string
   private readonly dir: string
   private readonly stops: Array<() => Promise<void>> = []
-  private placement: Placement | null = null
+  private placement: PartitionPlacement | null = null
   private etcdPid = 0
 
   private constructor (dir: string, log: string) {
@@ -54,7 +54,7 @@ export class ClusterSide {
         side.nodes.push({ id, server, port: server.port })
       }
       await side.until('all 3 nodes alive', async () => {
-        const info = await side.request(side.nodes[0].port, { command: 'cluster-info' }) as { nodes: Array<{ id: number, address: string | null, alive: boolean }> }
+        const info = await withNode(side.nodes[0].port, 2000, async (c) => await c.clusterInfo())
         const alive = info.nodes.filter((n) => n.alive && n.address !== null)
         if (alive.length < 3) return false
         // Clients reach a node at the address the cluster gives for it.
@@ -151,20 +151,9 @@ export class ClusterSide {
     fs.rmSync(this.dir, { recursive: true, force: true })
   }
 
-  private async partition (port: number): Promise<Placement | undefined> {
-    const body = await this.request(port, { command: 'log-placement', log: this.log }) as { partitions: Placement[] }
-    return body.partitions.find((p) => p.partition === 0)
-  }
-
-  private async request (port: number, command: { command: 'cluster-info' } | { command: 'log-placement', log: string }): Promise<unknown> {
-    const client = await RogClient.connect({ host: '127.0.0.1', port }, { connectTimeoutMs: 2000, requestTimeoutMs: 2000 })
-    try {
-      const r = await client.request(command)
-      if (r.response !== 'json') throw new Error(`${command.command} answered ${r.response}`)
-      return JSON.parse(r.body.toString())
-    } finally {
-      client.destroy()
-    }
+  private async partition (port: number): Promise<PartitionPlacement | undefined> {
+    const partitions = await withNode(port, 2000, async (c) => await c.logPlacement(this.log))
+    return partitions.find((p) => p.partition === 0)
   }
 
   private async until (what: string, ok: () => Promise<boolean>): Promise<void> {
@@ -180,5 +169,15 @@ export class ClusterSide {
       if (Date.now() > deadline) throw new Error(`timed out after ${READY_MS} ms waiting for ${what} (${last})`)
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
+  }
+}
+
+/** One question to the node on `port`, on a connection of its own (connect and answer within `timeoutMs`). */
+export async function withNode<T> (port: number, timeoutMs: number, ask: (client: RogClient) => Promise<T>): Promise<T> {
+  const client = await RogClient.connect({ host: '127.0.0.1', port }, { connectTimeoutMs: timeoutMs, requestTimeoutMs: timeoutMs })
+  try {
+    return await ask(client)
+  } finally {
+    client.destroy()
   }
 }

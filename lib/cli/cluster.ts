@@ -3,8 +3,6 @@ import { withSession } from './connection'
 import { writeOut } from './stdout'
 import { formatTable } from './table'
 
-interface ClusterInfo { cluster: string | null, node?: number, controller: number | null, nodes: Array<{ id: number, address: string | null, alive: boolean }> }
-
 export function clusterCommand (program: Command): void {
   program.command('cluster')
     .description('show the cluster: its nodes, their addresses, which are alive, and which is the controller')
@@ -12,8 +10,7 @@ export function clusterCommand (program: Command): void {
     .action(async (flags: { json?: boolean }, command: Command) => {
       await withSession(command, async (session) => {
         const client = await session.client()
-        const answer = await client.request({ command: 'cluster-info' })
-        const info = JSON.parse(answer.response === 'json' ? answer.body.toString() : '{}') as ClusterInfo
+        const info = await client.clusterInfo()
         if (flags.json === true) {
           await writeOut(JSON.stringify(info) + '\n')
           return

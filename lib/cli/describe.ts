@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { RogClient } from '../client/client'
 import { RogError } from '../errors'
-import type { LogDetails } from '../protocol/commands'
+import type { LogDetails, PartitionPlacement } from '../protocol/commands'
 import { withSession } from './connection'
 import { writeOut } from './stdout'
 import { formatTable } from './table'
@@ -17,15 +17,11 @@ async function details (client: RogClient, log: string): Promise<LogDetails & { 
   }
 }
 
-interface Placement { partition: number, leader: number, epoch: number, replicas: number[], isr: number[] }
-
 /** Each partition's leader, replicas and ISR when the server is part of a cluster; null from a single node. */
-async function placement (client: RogClient, log: string): Promise<Map<number, Placement> | null> {
+async function placement (client: RogClient, log: string): Promise<Map<number, PartitionPlacement> | null> {
   if (!client.supports(18)) return null
   try {
-    const answer = await client.request({ command: 'log-placement', log })
-    if (answer.response !== 'json') return null
-    return new Map((JSON.parse(answer.body.toString()) as { partitions: Placement[] }).partitions.map((p) => [p.partition, p]))
+    return new Map((await client.logPlacement(log)).map((p) => [p.partition, p]))
   } catch (err) {
     if (err instanceof RogError && (err.code === 'UNSUPPORTED' || err.code === 'UNKNOWN_COMMAND')) return null
     throw err
@@ -73,6 +69,6 @@ export function describeCommand (program: Command): void {
     })
 }
 
-function placementFields (p: Placement | undefined): { leader?: number, replicas?: number[], isr?: number[], epoch?: number } {
+function placementFields (p: PartitionPlacement | undefined): { leader?: number, replicas?: number[], isr?: number[], epoch?: number } {
   return p === undefined ? {} : { leader: p.leader, replicas: p.replicas, isr: p.isr, epoch: p.epoch }
 }

@@ -5,8 +5,6 @@ import { withSession } from './connection'
 import { duration, integer } from './options'
 import { writeOut } from './stdout'
 
-interface Placement { partition: number, leader: number, epoch: number, replicas: number[], isr: number[] }
-
 function nodeList (value: string): number[] {
   const ids = value.split(',').map((s) => integer(0, 1_000_000)(s))
   if (new Set(ids).size !== ids.length) throw new InvalidArgumentError(`a node id is repeated in "${value}"`)
@@ -27,8 +25,7 @@ export function reassignCommand (program: Command): void {
         await writeOut(`moving partition ${flags.partition} of log ${log} to nodes ${flags.replicas.join(',')}\n`)
         const deadline = Date.now() + flags.wait
         for (;;) {
-          const answer = await client.request({ command: 'log-placement', log })
-          const p = answer.response === 'json' ? (JSON.parse(answer.body.toString()) as { partitions: Placement[] }).partitions[flags.partition] : undefined
+          const p = (await client.logPlacement(log))[flags.partition]
           const done = p !== undefined && p.replicas.length === flags.replicas.length && flags.replicas.every((id) => p.replicas.includes(id) && p.isr.includes(id))
           if (done) {
             await writeOut(`done: replicas ${p.replicas.join(',')}, in sync ${p.isr.join(',')}, leader ${p.leader} (epoch ${p.epoch})\n`)

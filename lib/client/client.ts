@@ -1,6 +1,6 @@
 import * as net from 'node:net'
 import { RogError } from '../errors'
-import { CommandByte, type Command, type FetchedMessage, type LogDetails, type LogInfo, type PartitionInfo, type Response } from '../protocol/commands'
+import { CommandByte, type ClusterInfo, type Command, type FetchedMessage, type LogDetails, type LogInfo, type PartitionInfo, type PartitionPlacement, type Response } from '../protocol/commands'
 import { encodeCommand } from '../protocol/request-writer'
 import { ResponseReader, expectFor, type Expect } from '../protocol/response-reader'
 import { DEFAULT_ADDRESS, formatAddress, parseAddress, type Address } from './address'
@@ -316,6 +316,16 @@ export class RogClient {
   /** The server's version (command 10; an older or original server refuses it with code UNSUPPORTED). */
   async version (): Promise<string> {
     return (await this.call({ command: 'version' }, 'version')).version
+  }
+
+  /** The cluster's nodes and controller (command 17); `cluster` is null from a single node. */
+  async clusterInfo (): Promise<ClusterInfo> {
+    return JSON.parse((await this.call({ command: 'cluster-info' }, 'json')).body.toString()) as ClusterInfo
+  }
+
+  /** Each partition's leader, epoch, replicas and in-sync replicas (command 18; a cluster's server). */
+  async logPlacement (log: string): Promise<PartitionPlacement[]> {
+    return (JSON.parse((await this.call({ command: 'log-placement', log }, 'json')).body.toString()) as { partitions: PartitionPlacement[] }).partitions
   }
 
   consumer (options: ConsumerOptions): Consumer {

@@ -125,6 +125,10 @@ export interface PartitionInfo {
   groups: Array<{ group: string, offset: number }>
 }
 export interface LogInfo { log: string, partitions: number }
+/** A cluster's nodes (command 17's answer); `cluster` null from a single node. */
+export interface ClusterInfo { cluster: string | null, node?: number, controller: number | null, nodes: Array<{ id: number, address: string | null, alive: boolean }> }
+/** Where a partition lives (command 18's answer, per partition); leader -1: none. */
+export interface PartitionPlacement { partition: number, leader: number, epoch: number, replicas: number[], isr: number[] }
 
 export type Response =
   | { response: 'ok' }

@@ -2,7 +2,7 @@ import { ClusterNode } from '../cluster/cluster-node'
 import type { LogMeta, NodeInfo, PartitionRecord } from '../cluster/metadata'
 import { ttlSeconds } from '../cluster/node-session'
 import { RogError } from '../errors'
-import type { Command, EpochEndCommand, ReplicaFetchCommand, Response } from '../protocol/commands'
+import type { ClusterInfo, Command, EpochEndCommand, PartitionPlacement, ReplicaFetchCommand, Response } from '../protocol/commands'
 import type { Store } from '../storage/store'
 import type { ClusterService } from './cluster-service'
 import { Forwarder } from './forwarder'
@@ -154,14 +154,14 @@ export class ClusterRuntime implements ClusterService {
     const ids = new Set(live.keys())
     for (const record of this.node.view.partitions()) for (const id of record.state.replicas) ids.add(id)
     const nodes = [...ids].sort((a, b) => a - b).map((id) => ({ id, address: live.get(id)?.address ?? null, alive: live.has(id) }))
-    const body = { cluster: this.options.clusterName, node: this.options.nodeId, controller: this.node.view.controller?.id ?? null, nodes }
+    const body: ClusterInfo = { cluster: this.options.clusterName, node: this.options.nodeId, controller: this.node.view.controller?.id ?? null, nodes }
     return json(body)
   }
 
   logPlacement (log: string): Response {
     const meta = this.node.view.log(log)
     if (meta === undefined) return { response: 'error', message: RogError.noLog(log).message }
-    const partitions = this.node.view.partitions(log).sort((a, b) => a.partition - b.partition).map((r) => ({
+    const partitions = this.node.view.partitions(log).sort((a, b) => a.partition - b.partition).map((r): PartitionPlacement => ({
       partition: r.partition,
       leader: r.state.leader,
       epoch: r.state.leaderEpoch,

@@ -83,10 +83,6 @@ export class PartitionLeader implements ReplicationGate {
     this.advance()
   }
 
-  get inSync (): readonly number[] {
-    return this.isr
-  }
-
   private get required (): number {
     return Math.min(this.options.minInsyncReplicas, this.replicas.length)
   }
@@ -232,10 +228,16 @@ export class PartitionLeader implements ReplicationGate {
     this.releaseGroups()
   }
 
+  /** The replicas the high watermark and commits wait for: the ISR, and any member being added to it. */
+  private tracked (): readonly number[] {
+    if (this.proposed.length === 0) return this.isr
+    return [...this.isr, ...this.proposed.filter((id) => !this.isr.includes(id))]
+  }
+
   /** Moves the high watermark to the smallest log end in the ISR and answers what it covers. */
   private advance (): void {
     let hw = this.partition.endOffset
-    for (const id of new Set([...this.isr, ...this.proposed])) {
+    for (const id of this.tracked()) {
       if (id === this.options.self) continue
       const f = this.followers.get(id)
       hw = Math.min(hw, f === undefined || f.end < 0 ? 0 : f.end)
@@ -253,7 +255,7 @@ export class PartitionLeader implements ReplicationGate {
   private releaseGroups (): void {
     if (this.groupWaiters.length === 0) return
     let applied = this.groupsVersion
-    for (const id of new Set([...this.isr, ...this.proposed])) {
+    for (const id of this.tracked()) {
       if (id === this.options.self) continue
       applied = Math.min(applied, this.followers.get(id)?.groupsVersion ?? 0)
     }

@@ -10,8 +10,6 @@ export interface ReplicaPartitionData {
   /** Set when the leader refused this partition (not the leader, another epoch). */
   error?: string
   hw: number
-  /** The leader's first offset (what its retention has not deleted). */
-  firstOffset?: number
   /** How many of the answer's messages are this partition's. */
   count: number
   epochs: Array<[number, number]>

@@ -1,5 +1,5 @@
 import { RogError } from '../errors'
-import type { Command, FetchedMessage, ReplicaFetchCommand, Response } from '../protocol/commands'
+import type { FetchedMessage, ReplicaFetchCommand, Response } from '../protocol/commands'
 import type { Partition, ReplicationGate } from '../storage/partition'
 import type { Store } from '../storage/store'
 import { PartitionLeader, type PartitionState } from './partition-leader'
@@ -184,8 +184,7 @@ export class ReplicaManager {
    */
   async replicaFetch (c: ReplicaFetchCommand, signal: AbortSignal): Promise<Response> {
     const deadline = Date.now() + Math.min(c.waitMs, 5000)
-    let answer = this.collect(c)
-    while (answer.empty && Date.now() < deadline && !signal.aborted) {
+    while (this.quiet(c) && Date.now() < deadline && !signal.aborted) {
       await new Promise<void>((resolve) => {
         const wake = (): void => {
           clearTimeout(timer)
@@ -197,10 +196,9 @@ export class ReplicaManager {
         signal.addEventListener('abort', wake, { once: true })
         this.fetchWaiters.add(wake)
       })
-      answer = await this.collectAfterRead(c)
     }
-    if (answer.pending !== null) answer = await this.collectAfterRead(c)
-    return { response: 'replica-data', header: Buffer.from(JSON.stringify({ partitions: answer.header })), messages: answer.messages }
+    const { header, messages } = await this.collect(c)
+    return { response: 'replica-data', header: Buffer.from(JSON.stringify({ partitions: header })), messages }
   }
 
   /** Called when a led partition's log end, high watermark or groups move. */
@@ -218,20 +216,12 @@ export class ReplicaManager {
     this.changed()
   }
 
-  /** What is ready for a fetch without reading: `empty` when nothing would be sent. */
-  private collect (c: ReplicaFetchCommand): { empty: boolean, header: ReplicaPartitionData[], messages: FetchedMessage[], pending: null | true } {
-    let empty = true
-    const header: ReplicaPartitionData[] = []
-    for (const p of c.partitions) {
-      const data = this.partitionData(c, p)
-      header.push(data.header)
-      if (!data.quiet) empty = false
-    }
-    return { empty, header, messages: [], pending: empty ? null : true }
+  /** Whether nothing would be sent for any partition of the fetch (its long poll keeps waiting). */
+  private quiet (c: ReplicaFetchCommand): boolean {
+    return c.partitions.every((p) => this.partitionData(c, p).quiet)
   }
 
-  private async collectAfterRead (c: ReplicaFetchCommand): Promise<{ empty: boolean, header: ReplicaPartitionData[], messages: FetchedMessage[], pending: null }> {
-    let empty = true
+  private async collect (c: ReplicaFetchCommand): Promise<{ header: ReplicaPartitionData[], messages: FetchedMessage[] }> {
     let budget = Math.min(c.maxBytes, 8 * 1024 * 1024)
     const header: ReplicaPartitionData[] = []
     const messages: FetchedMessage[] = []
@@ -242,16 +232,15 @@ export class ReplicaManager {
         const read = await data.partition.read(p.offset, 100_000, budget, data.partition.endOffset, true)
         for (const m of read) {
           messages.push(m)
-          budget -= m.data.length + 20
+          budget -= m.data.length
         }
         data.header.count = read.length
         // The high watermark sent is taken after the read, and never beyond what this answer brings the follower.
         data.header.hw = Math.min(data.partition.highWatermark(), read.length > 0 ? read[read.length - 1].offset + 1 : p.offset)
       }
-      if (!data.quiet || data.header.count > 0) empty = false
       header.push(data.header)
     }
-    return { empty, header, messages, pending: null }
+    return { header, messages }
   }
 
   private partitionData (c: ReplicaFetchCommand, p: ReplicaFetchCommand['partitions'][number]): { header: ReplicaPartitionData, partition: Partition | null, quiet: boolean } {
@@ -276,7 +265,6 @@ export class ReplicaManager {
     const header: ReplicaPartitionData = {
       ...base,
       hw: Math.min(hw, p.offset),
-      firstOffset: target.firstOffset,
       epochs: target.leaderEpochs().list().map((e) => [e.epoch, e.startOffset]),
       groups: groups.groups,
       groupsVersion: groups.version,
@@ -310,20 +298,4 @@ function splitKey (key: string): [string, number] {
 
 function errorResponse (err: RogError): Response {
   return { response: 'error', message: err.message }
-}
-
-/** Commands that act on one partition, and so go to its leader. */
-export function partitionOf (c: Command): { log: string, partition: number } | null {
-  switch (c.command) {
-    case 'publish':
-    case 'publish-batch':
-    case 'fetch':
-    case 'ack':
-    case 'commit':
-    case 'fetch-batch':
-    case 'offset-for-time':
-      return { log: c.log, partition: c.partition }
-    default:
-      return null
-  }
 }

@@ -1,11 +1,11 @@
 import { Duplex } from 'node:stream'
 import { RogError } from '../errors'
 import { MESSAGE_WEIGHT, commandWeight } from '../protocol/command-weight'
-import type { Command, CommitCommand, FetchBatchCommand, FetchCommand, FetchedMessage, PublishCommand, Response } from '../protocol/commands'
+import type { ClusterInfo, Command, CommitCommand, FetchBatchCommand, FetchCommand, FetchedMessage, PublishCommand, Response } from '../protocol/commands'
 import { responseSize } from '../protocol/encoder'
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_MESSAGES } from '../protocol/limits'
+import { partitionOf } from '../protocol/command-target'
 import type { ClusterService } from '../replication/cluster-service'
-import { partitionOf } from '../replication/replica-manager'
 import type { Partition } from '../storage/partition'
 import type { Store } from '../storage/store'
 import { VERSION } from '../version'
@@ -21,7 +21,8 @@ export interface ExecutorOptions {
 
 const OK: Response = { response: 'ok' }
 const DONE: Response = { response: 'done' }
-const SINGLE_NODE: Response = { response: 'json', body: Buffer.from(JSON.stringify({ cluster: null, controller: null, nodes: [] })) }
+const SINGLE: ClusterInfo = { cluster: null, controller: null, nodes: [] }
+const SINGLE_NODE: Response = { response: 'json', body: Buffer.from(JSON.stringify(SINGLE)) }
 export const MAX_FETCH_MESSAGES = MAX_BATCH_MESSAGES
 export const MAX_FETCH_BYTES = 8 * 1024 * 1024
 export const MAX_WAIT_MS = 60_000

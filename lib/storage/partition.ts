@@ -233,10 +233,7 @@ export class Partition {
     }
     const groups = GroupOffsets.open(dir, options.pool, options.log, options.groupsCompactBytes)
     const partition = new Partition(dir, segments, groups, recoveryPoint, options, ctx)
-    for (const u of groups.clamp(partition.end)) {
-      options.log(`${dir}: group ${JSON.stringify(u.group)} was past the end of the log; moved back to ${u.offset}`)
-      partition.enqueue(groups.file, 'groups', u.record, undefined, (err) => { if (err === null) groups.applied(u.group, u.offset) })
-    }
+    partition.clampGroups()
     return partition
   }
 
@@ -269,10 +266,6 @@ export class Partition {
     // Not the log end: what this node holds past the last high watermark it was told may be a tail no other replica has.
     else this.hw ??= this.firstOffset
     this.wake()
-  }
-
-  get replicated (): boolean {
-    return this.gate !== null
   }
 
   /** A replicated partition's high watermark moved (at most the log end). */
@@ -562,10 +555,16 @@ export class Partition {
     this.leaderEpochs().truncateFrom(offset)
     this.options.pool.io.fsyncPath(this.dir)
     this.options.log(`${this.dir}: truncated offsets ${offset} to ${offset + removed - 1} (${bytes} bytes in the last segment kept), which the partition's leader does not have`)
-    for (const u of this.groups.clamp(offset)) {
+    this.clampGroups()
+    return removed
+  }
+
+  /** Groups past the log end (after recovery or a truncation) move back to it. */
+  private clampGroups (): void {
+    for (const u of this.groups.clamp(this.end)) {
+      this.options.log(`${this.dir}: group ${JSON.stringify(u.group)} was past the end of the log; moved back to ${u.offset}`)
       this.enqueue(this.groups.file, 'groups', u.record, undefined, (err) => { if (err === null) this.groups.applied(u.group, u.offset) })
     }
-    return removed
   }
 
   /** Deletes a group's committed offset (it no longer shows, and reads from 0 / the first offset again). */

@@ -122,9 +122,8 @@ export async function scenario (t: Test, fault: Fault, seed: number): Promise<vo
   creator.destroy()
   const before = (await cluster.waitPlacement(1, LOG, 'a leader with all 3 in sync', (p) => p[0]?.leader > 0 && p[0].isr.length === 3))[0]
   const info = await RogClient.connect(cluster.address(1))
-  const answer = await info.request({ command: 'cluster-info' })
+  const controller = (await info.clusterInfo()).controller as number
   info.destroy()
-  const controller = (JSON.parse(answer.response === 'json' ? answer.body.toString() : '{}') as { controller: number }).controller
   const producers = [0, 1, 2, 3].map((i) => new ReferenceProducer(`p${i}`, cluster, 1 + ((i + Math.floor(rand() * 3)) % 3), LOG))
   const committer = new Committer(cluster, 1 + Math.floor(rand() * 3))
   const until = Date.now() + 40_000

@@ -3,13 +3,14 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import type { Test } from 'tap'
 import { RogClient } from '../../lib/client/client'
+import type { PartitionPlacement } from '../../lib/protocol/commands'
 import { Store } from '../../lib/storage/store'
 import type { EtcdMember } from './etcd'
 import { FaultProxy } from './fault-proxy'
 import { deadPort } from './tcp'
 import { exitOf, spawnServer, type ServerProcess } from './process'
 
-export interface Placement { partition: number, leader: number, epoch: number, replicas: number[], isr: number[] }
+export type Placement = PartitionPlacement
 
 /**
  * Three (or n) `rog server` processes joined to one etcd, each with its own
@@ -89,9 +90,7 @@ export class RogCluster {
   async placement (node: number, log: string): Promise<Placement[]> {
     const client = await RogClient.connect(this.address(node), { connectTimeoutMs: 2000, requestTimeoutMs: 5000 })
     try {
-      const r = await client.request({ command: 'log-placement', log })
-      if (r.response !== 'json') throw new Error(`log-placement answered ${r.response}`)
-      return (JSON.parse(r.body.toString()) as { partitions: Placement[] }).partitions
+      return await client.logPlacement(log)
     } finally {
       client.destroy()
     }
