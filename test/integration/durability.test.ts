@@ -92,11 +92,9 @@ t.test('shutdown does not wait out long polls, even one queued behind another', 
   // Until both polls are read (the create's connection may linger: count bytes, not connections).
   const bytes = 2 * encodeCommand(poll).length
   for (let i = 0; i < 1_000_000 && !server.connectionStats().some((c) => c.bytesRead >= bytes); i++) await new Promise((resolve) => setImmediate(resolve))
-  const started = Date.now()
   await server.close()
-  const elapsed = Date.now() - started
-  t.ok(elapsed < 5000, `closed in ${elapsed} ms, not after the 10 s grace period`)
-  t.same((await answers).map((r) => r.response === 'messages' && r.messages.length), [0, 0], 'both polls answered, empty')
+  // Had the close waited out its grace period instead, it would have cut the connection with both polls unanswered.
+  t.same((await answers).map((r) => r.response === 'messages' && r.messages.length), [0, 0], 'both polls answered, empty, before the close cut the connection')
 })
 
 t.test('a failure to start a new segment (EMFILE, ENOSPC) is an error answer, not a crash', async (t) => {
