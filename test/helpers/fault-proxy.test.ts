@@ -2,7 +2,7 @@ import t from 'tap'
 import * as net from 'node:net'
 import { once } from 'node:events'
 import type { Test } from 'tap'
-import { FaultProxy } from './fault-proxy'
+import { FaultProxy, reset } from './fault-proxy'
 import { deadPort, tcpServer } from './tcp'
 import { waitFor } from './wait'
 
@@ -130,4 +130,20 @@ t.test('a target that is down: the client connection is closed', async (t) => {
   const c = await connect(t, proxy.port)
   await closeOf(c.socket)
   t.equal(proxy.connections, 0)
+})
+
+t.test('a reset of a socket whose end is being sent closes it (libuv refuses the reset then; the handle left open would spin the process at exit)', async (t) => {
+  const port = await tcpServer(t, (socket) => { socket.on('data', () => {}) })
+  const socket = net.connect(port, '127.0.0.1')
+  const errors: string[] = []
+  socket.on('error', (err: NodeJS.ErrnoException) => errors.push(`${err.syscall ?? ''} ${err.code ?? ''}`))
+  await once(socket, 'connect')
+  await new Promise<void>((resolve) => socket.write('x', () => resolve()))
+  const closed = once(socket, 'close')
+  socket.end()
+  // The shutdown starts once the end is processed; reset right then, while it is in flight.
+  await waitFor('the shutdown to start', () => (socket as unknown as { _writableState: { finalCalled: boolean } })._writableState.finalCalled, 30_000, 0)
+  reset(socket)
+  await closed
+  t.same(errors, [], 'no failed reset')
 })

@@ -102,11 +102,21 @@ class Link extends EventEmitter {
   destroy (): void {
     if (this.closed) return
     this.closed = true
-    this.client.resetAndDestroy()
-    if (this.target.connecting) this.target.destroy()
-    else this.target.resetAndDestroy()
+    reset(this.client)
+    reset(this.target)
     this.emit('closed')
   }
+}
+
+/**
+ * Resets a socket (RST), or destroys it when a reset is not possible: before
+ * it connects, or once its end was sent (libuv refuses to reset a socket
+ * while it shuts down, and the handle it leaves open then spins the process
+ * at exit).
+ */
+export function reset (socket: net.Socket): void {
+  if (socket.connecting || socket.writableEnded) socket.destroy()
+  else socket.resetAndDestroy()
 }
 
 /** Moves one direction's bytes under the rule in force when each chunk arrives. */
