@@ -45,14 +45,17 @@ export interface WriterHooks {
  *
  * A failed write is truncated back to the file's last good size. Under the
  * 'interval' policy, `requestSync()` asks for one fdatasync of every file
- * written since the last, run between batches: after the next batch at the
- * latest, so a steady stream of appends cannot put it off.
+ * written since the last: it starts after the next batch at the latest, so
+ * a steady stream of appends cannot put it off, and runs beside the batches
+ * that follow, which no answer of it waits for.
  */
 export class SegmentWriter {
   private readonly fsync: FsyncPolicy
   private readonly hooks: WriterHooks
   private queue: Append[] = []
   private busy = false
+  /** A sync asked for by `requestSync` is in flight. */
+  private syncing = false
   private scheduled = false
   private syncWanted: DataFile[] = []
   private batchesSinceSyncWanted = 0
@@ -80,7 +83,7 @@ export class SegmentWriter {
 
   /** Resolves once nothing is queued or in flight. */
   idle (): Promise<void> {
-    if (!this.busy && !this.scheduled && this.queue.length === 0 && this.syncWanted.length === 0) return Promise.resolve()
+    if (!this.busy && !this.syncing && !this.scheduled && this.queue.length === 0 && this.syncWanted.length === 0) return Promise.resolve()
     return new Promise((resolve) => this.idleWaiters.push(resolve))
   }
 
@@ -94,32 +97,42 @@ export class SegmentWriter {
     this.scheduled = false
     if (this.busy) return
     // A sync waits for at most one batch (the one holding what it was asked for), however busy the queue.
-    const syncDue = this.syncWanted.length > 0 && (this.queue.length === 0 || this.batchesSinceSyncWanted > 0)
-    if (!syncDue && this.queue.length > 0) {
+    if (!this.syncing && this.syncWanted.length > 0 && (this.queue.length === 0 || this.batchesSinceSyncWanted > 0)) this.startSync()
+    if (this.queue.length > 0) {
       if (this.syncWanted.length > 0) this.batchesSinceSyncWanted++
       this.busy = true
-      try {
-        this.hooks.beforeBatch()
-      } catch (err) {
-        this.hooks.log(`before a write batch: ${(err as Error).message}`)
+      // Compaction replaces the groups file: never under a sync in flight (the next batch without one runs it).
+      if (!this.syncing) {
+        try {
+          this.hooks.beforeBatch()
+        } catch (err) {
+          this.hooks.log(`before a write batch: ${(err as Error).message}`)
+        }
       }
       const batch = this.queue
       this.queue = []
       this.writeBatch(batch, () => this.finished())
-    } else if (syncDue) {
-      this.busy = true
-      const files = this.syncWanted
-      this.syncWanted = []
-      this.batchesSinceSyncWanted = 0
-      this.syncFiles(files, (errors) => {
-        if (errors.size < files.length) this.hooks.synced()
-        this.finished()
-      })
-    } else {
+    } else if (!this.syncing && this.syncWanted.length === 0) {
       const waiters = this.idleWaiters
       this.idleWaiters = []
       for (const w of waiters) w()
     }
+  }
+
+  /**
+   * Syncs what `requestSync` asked for beside the write batches (one such
+   * sync at a time): a write never waits for a sync that no answer waits for.
+   */
+  private startSync (): void {
+    this.syncing = true
+    const files = this.syncWanted
+    this.syncWanted = []
+    this.batchesSinceSyncWanted = 0
+    this.syncFiles(files, (errors) => {
+      this.syncing = false
+      if (errors.size < files.length) this.hooks.synced()
+      this.schedule()
+    })
   }
 
   private finished (): void {

@@ -646,15 +646,20 @@ t.test('the recovery point never passes a segment whose sync failed; the sync is
   t.equal(fs.readFileSync(path.join(pdir, 'recovery-point')).readUInt32BE(8), 64, 'then the recovery point moves on to the active segment')
 })
 
-t.test('the recovery point does not pass a segment with appends still queued for it', async (t) => {
+t.test('the recovery point does not pass what a sync covered when appends land in the segment beside it', async (t) => {
   let hold: (() => void) | null = null
   let holding = false
+  let syncEnded: () => void = () => {}
+  const ended = new Promise<void>((resolve) => { syncEnded = resolve })
   const io: FileIo = {
     ...nodeFileIo,
     fdatasync (fd, callback) {
       if (!holding) return nodeFileIo.fdatasync(fd, callback)
       holding = false
-      hold = () => nodeFileIo.fdatasync(fd, callback)
+      hold = () => nodeFileIo.fdatasync(fd, (err) => {
+        callback(err)
+        syncEnded()
+      })
     }
   }
   const dir = t.testdir()
@@ -667,11 +672,11 @@ t.test('the recovery point does not pass a segment with appends still queued for
   p.syncDirty()
   for (let i = 0; i < 1000 && hold === null; i++) await new Promise((resolve) => setImmediate(resolve))
   t.ok(hold !== null, 'a sync of segment 0 is in flight')
-  // Queued while it runs: the rest of segment 0, then a roll to segment 32.
-  const appended = append(p, Array.from({ length: 20 }, (_, i) => msg(20 + i)))
+  // Written while it runs, without waiting for it: the rest of segment 0, then a roll to segment 32.
+  await append(p, Array.from({ length: 20 }, (_, i) => msg(20 + i)))
   t.same(p.segments.map((s) => s.base), [0, 32])
   ;(hold as unknown as () => void)()
-  await appended
+  await ended
   const point = fs.readFileSync(path.join(dir, 'rq', '0', 'recovery-point'))
   t.equal(point.readUInt32BE(8), 0, 'the point stays in segment 0, whose last entries were not synced')
   t.equal(Number(point.readBigUInt64BE(12)), 20 * (ENTRY_OVERHEAD + 100), 'at what that sync covered')
