@@ -237,7 +237,7 @@ export class ApiRoutes {
           if (filter !== null && !m.data.includes(filter)) continue
           written++
           const line = JSON.stringify({ offset: m.offset, timestamp: m.timestamp ?? null, data: m.data.toString('base64') }) + '\n'
-          if (!res.write(line)) await new Promise((resolve) => { res.once('drain', resolve); res.once('close', resolve) })
+          if (!res.write(line)) await drained(res)
         }
         if (batch.messages.length === 0 || at >= to || written >= max || !open) break
         batch = await readBatch(session, log, partition, at, 1000)
@@ -252,6 +252,7 @@ export class ApiRoutes {
   /** New messages of a partition as server-sent events (`message`, data: one JSON object), from `from` (default: the end). */
   private async tail (req: http.IncomingMessage, res: http.ServerResponse, query: Query): Promise<void> {
     const { log, partition } = target(query)
+    const first = await this.withSession(async (s) => await readBatch(s, log, partition, 0, 0))
     if (this.tails >= MAX_TAILS) throw new RogError('BUSY', `${MAX_TAILS} live tails are open; close one first`)
     this.tails++
     const session = new CommandSession(this.ctx)
@@ -261,7 +262,6 @@ export class ApiRoutes {
       session.close()
     })
     try {
-      const first = await readBatch(session, log, partition, 0, 0)
       let at = integerParam('from', query.get('from'), 0, first.endOffset, first.endOffset)
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' })
       res.write(`event: start\ndata: ${JSON.stringify({ offset: at })}\n\n`)
@@ -279,7 +279,7 @@ export class ApiRoutes {
           text += `event: message\ndata: ${JSON.stringify(view(m))}\n\n`
           at = m.offset + 1
         }
-        if (!res.write(text)) await new Promise((resolve) => { res.once('drain', resolve); res.once('close', resolve) })
+        if (!res.write(text)) await drained(res)
       }
       res.end()
     } finally {
@@ -308,4 +308,17 @@ function timeParam (value: string | null): number {
 
 function jsonOf<T> (r: { response: string, body?: Buffer }): T | null {
   return r.response === 'json' && r.body !== undefined ? JSON.parse(r.body.toString()) as T : null
+}
+
+/** Resolves once `res` can take more, or has closed. */
+async function drained (res: http.ServerResponse): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.on('drain', done)
+    res.on('close', done)
+  })
 }

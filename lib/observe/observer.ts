@@ -133,6 +133,8 @@ export class Observer {
   private handle (req: http.IncomingMessage, res: http.ServerResponse): void {
     this.route(req, res).catch((err: unknown) => {
       if (!(err instanceof RogError)) this.warn(`HTTP ${req.method ?? ''} ${req.url ?? ''}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+      // A request body left unread cannot be skipped safely: the connection ends after the answer.
+      if (!req.complete && !res.headersSent) res.setHeader('connection', 'close')
       sendError(res, err)
     })
   }
