@@ -1,3 +1,4 @@
+import { RogError } from '../errors'
 import { commandWeight } from '../protocol/command-weight'
 import type { Command, Response } from '../protocol/commands'
 import { responseSize } from '../protocol/encoder'
@@ -41,11 +42,11 @@ export class CommandSession {
       this.memory.written(bytes)
     })
     this.executor.on('error', (err) => this.fail(err))
-    this.executor.on('close', () => this.fail(new Error('the session closed')))
+    this.executor.on('close', () => this.fail(closed()))
   }
 
   run (c: Command): Promise<Response> {
-    if (this.closed) return Promise.reject(new Error('the session closed'))
+    if (this.closed) return Promise.reject(closed())
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve, reject })
       this.memory.reserve(commandWeight(c))
@@ -57,11 +58,16 @@ export class CommandSession {
     if (this.closed) return
     this.executor.destroy()
     this.memory.close()
-    this.fail(new Error('the session closed'))
+    this.fail(closed())
   }
 
   private fail (err: Error): void {
     this.closed = true
     for (const p of this.pending.splice(0)) p.reject(err)
   }
+}
+
+/** What a command of a closed session (its HTTP client gone, or the server stopping) is answered with. */
+function closed (): RogError {
+  return new RogError('CONNECTION', 'The HTTP request ended before its command was answered')
 }
