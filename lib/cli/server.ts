@@ -9,10 +9,9 @@ import { DEFAULT_RETENTION_CHECK_MS, DEFAULT_SEGMENT_BYTES } from '../storage/st
 import { MAX_MESSAGE_BYTES } from '../storage/entry'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/limits'
 import { integer } from './options'
-import { LOG_LEVELS, RogLogger, type LogFormat, type LogLevel } from '../observe/logger'
-import { DEFAULT_MIN_FREE_BYTES, Observer } from '../observe/observer'
-import { DEFAULT_HTTP_PORT } from '../observe/http-listener'
-import { DEFAULT_MAX_SERIES } from '../observe/metrics'
+import { DEFAULT_HTTP_PORT, DEFAULT_MAX_SERIES, DEFAULT_MIN_FREE_BYTES, LOG_LEVELS } from '../observe/defaults'
+import type { LogFormat, LogLevel, RogLogger } from '../observe/logger'
+import type { Observer } from '../observe/observer'
 
 interface ServerFlags {
   host: string
@@ -79,9 +78,12 @@ export function serverCommand (program: Command): void {
     .option('--min-free-bytes <n>', '/readyz fails while the data directory\'s file system has less free space', integer(0), DEFAULT_MIN_FREE_BYTES)
     .option('--metrics-max-series <n>', 'partition and group series in /metrics past which they are reported per log', integer(0), DEFAULT_MAX_SERIES)
     .addOption(new Option('--log-format <format>', 'server log lines: json (one object per line) or text (default)').choices(['json', 'text']))
-    .addOption(new Option('--log-level <level>', 'least important server log lines written').choices(LOG_LEVELS).default('info'))
+    .addOption(new Option('--log-level <level>', 'least important server log lines written').choices([...LOG_LEVELS]).default('info'))
     .action(async (flags: ServerFlags, command: Command) => {
       process.title = 'rog-server'
+      // Loaded here, not at the top: the other commands of the CLI need none of the server's modules.
+      const { RogLogger } = require('../observe/logger') as typeof import('../observe/logger')
+      const { Observer } = require('../observe/observer') as typeof import('../observe/observer')
       const logger = new RogLogger({ format: flags.logFormat ?? 'text', level: flags.logLevel })
       const cluster = clusterOptions(flags)
       if (typeof cluster === 'string') {

@@ -2,7 +2,6 @@ import * as http from 'node:http'
 import { once } from 'node:events'
 import { RogError } from '../errors'
 
-export const DEFAULT_HTTP_PORT = 7879
 
 export interface HttpBind {
   host: string

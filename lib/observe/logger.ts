@@ -1,8 +1,9 @@
 import pino from 'pino'
 
 export type LogFormat = 'json' | 'text'
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
-export const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error']
+import type { LOG_LEVELS } from './defaults'
+
+export type LogLevel = typeof LOG_LEVELS[number]
 
 export type LogFields = Record<string, string | number | boolean | null>
 

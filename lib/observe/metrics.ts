@@ -4,6 +4,7 @@ import type { ClusterInfo, PartitionPlacement } from '../protocol/commands'
 import type { ClusterService } from '../replication/cluster-service'
 import type { Partition } from '../storage/partition'
 import type { Store } from '../storage/store'
+import { DEFAULT_MAX_SERIES } from './defaults'
 import { GroupLag } from './group-lag'
 import { REQUEST_BUCKETS, type RequestStats } from './request-stats'
 
@@ -16,7 +17,6 @@ export interface MetricsSource {
 }
 
 export const FSYNC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-export const DEFAULT_MAX_SERIES = 10_000
 /** Partitions looked at between turns of the event loop during a scrape. */
 const PARTITIONS_PER_TURN = 256
 

@@ -9,7 +9,8 @@ import { ConsoleAssets } from './console-assets'
 import { diskFree } from './disk-free'
 import { readiness, type HealthState } from './health'
 import { sendError, sendJson } from './http-json'
-import { DEFAULT_HTTP_PORT, HttpListener } from './http-listener'
+import { DEFAULT_HTTP_PORT, DEFAULT_MIN_FREE_BYTES } from './defaults'
+import { HttpListener } from './http-listener'
 import { RogMetrics } from './metrics'
 import { RequestStats } from './request-stats'
 import { Sampler } from './sampler'
@@ -36,8 +37,6 @@ export interface ObservedServer {
   connections: () => number
   maxMessageBytes: number
 }
-
-export const DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024
 
 /**
  * The server's HTTP side: /livez, /readyz, /metrics, the console page and
