@@ -201,7 +201,6 @@ export class Store {
       }
       this.settings.set(name, own)
       this.logs.set(name, opened)
-      this.options.log(`${dir}: log ${name} created with ${partitions} partition${partitions === 1 ? '' : 's'}`)
     } catch (err) {
       // Nothing was written to it yet: the directory this call made is removed, whichever name it has.
       await fs.promises.rm(renamed ? dir : tmp, { recursive: true, force: true }).catch(() => {})
@@ -210,6 +209,7 @@ export class Store {
     } finally {
       this.creating.delete(name)
     }
+    this.options.log(`${dir}: log ${name} created with ${partitions} partition${partitions === 1 ? '' : 's'}`)
   }
 
   /**
