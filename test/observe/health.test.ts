@@ -29,7 +29,7 @@ t.test('/readyz is 503 until recovery is done and the listener bound, then 200',
   const dataDir = t.testdir()
   // A data directory that takes a while to recover: many logs, each partition with messages to scan.
   const store = await Store.open({ dataDir, fsync: 'never', log: () => {} })
-  for (let l = 0; l < 60; l++) {
+  for (let l = 0; l < 30; l++) {
     await store.createLog(`log-${l}`, 4)
     for (let p = 0; p < 4; p++) {
       await new Promise<void>((resolve, reject) => store.partition(`log-${l}`, p).append(Array.from({ length: 50 }, (_, i) => Buffer.from(`m${i}`)), (err) => err === null ? resolve() : reject(err)))
