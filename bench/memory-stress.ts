@@ -97,7 +97,7 @@ async function main (): Promise<void> {
     .parse()
   const flags = program.opts<Flags>()
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rog-memory-'))
-  const child = track(spawn(process.execPath, [flags.rog, 'server', '--port', '0', '--data-dir', dataDir, '--fsync', 'never', ...program.args], { stdio: ['ignore', 'pipe', 'inherit'] }), 'rog server')
+  const child = track(spawn(process.execPath, [flags.rog, 'server', '--port', '0', '--no-http', '--data-dir', dataDir, '--fsync', 'never', ...program.args], { stdio: ['ignore', 'pipe', 'inherit'] }), 'rog server')
   try {
     const [line] = await once(child.stdout!, 'data') as [Buffer]
     const port = Number(/:(\d+),/.exec(line.toString())?.[1])

@@ -91,20 +91,24 @@ async function waitForLine (child: ChildProcess, pattern: RegExp, what: string, 
   })
 }
 
-export interface Server { child: ChildProcess, pid: number, port: number, stderr: string[] }
+export interface Server { child: ChildProcess, pid: number, port: number, stderr: string[], /** The console's URL (null with --no-http). */ httpUrl: string | null }
 
 export const ROG_BIN = path.join(__dirname, '..', 'bin', 'rog.js')
 
 export async function startRogServer (options: { dataDir: string, fsync: string, segmentBytes: number, cpuProfDir?: string, extraArgs?: string[] }): Promise<Server> {
   const nodeArgs = options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir]
-  const serverArgs = ['server', '--port', '0', '--data-dir', options.dataDir, '--fsync', options.fsync, '--segment-bytes', String(options.segmentBytes), ...(options.extraArgs ?? [])]
+  const extra = options.extraArgs ?? []
+  // HTTP on (as by default) but on a port of its own, unless the caller says otherwise.
+  const http = extra.includes('--no-http') || extra.includes('--http-port') ? [] : ['--http-port', '0']
+  const serverArgs = ['server', '--port', '0', '--data-dir', options.dataDir, '--fsync', options.fsync, '--segment-bytes', String(options.segmentBytes), ...http, ...extra]
   const child = track(spawn(process.execPath, [...nodeArgs, ROG_BIN, ...serverArgs], {
     stdio: ['ignore', 'pipe', 'pipe']
   }), 'rog server')
   const stderr: string[] = []
   collect(child.stderr, stderr)
-  const m = await waitForLine(child, /listening on [^\s:]+:(\d+)/, 'rog server', 20_000, stderr)
-  return { child, pid: child.pid as number, port: Number(m[1]), stderr }
+  const m = await waitForLine(child, /listening on [^\s:]+:(\d+)[^\n]*\n/, 'rog server', 20_000, stderr)
+  const httpUrl = /, console at (http:\/\/\S+)/.exec(m.input ?? '')?.[1] ?? null
+  return { child, pid: child.pid as number, port: Number(m[1]), stderr, httpUrl }
 }
 
 export async function freePort (): Promise<number> {
@@ -126,7 +130,7 @@ export async function startRedis (options: { dir: string, aof: boolean }): Promi
   const stderr: string[] = []
   collect(child.stderr, stderr)
   await waitForLine(child, /Ready to accept connections/, 'redis-server', 20_000, stderr)
-  return { child, pid: child.pid as number, port, stderr }
+  return { child, pid: child.pid as number, port, stderr, httpUrl: null }
 }
 
 /** Forks bench/driver.js, hands it `job`, and returns its result. */

@@ -327,6 +327,38 @@ function isrSummary (f: IsrFigures): string {
   return `ISR min ${f.minIsr} of ${f.replicas} over ${f.samples} samples (${shrunk}; ${f.unanswered} polls unanswered), leader epochs ${f.epochs.join(', ')}`
 }
 
+/**
+ * Scenario 11, the cost of the HTTP side: the pipelined rows of scenarios 2
+ * (64 in flight) and 3 under --fsync never, each on a server with --no-http
+ * and then on one with HTTP on and /metrics scraped every second (Prometheus
+ * scrapes every 15 s or so). Target: within 3% of each other.
+ */
+async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promise<void> {
+  for (const spec of publishSpecs(scale).filter((s) => s.key === 's2-64' || s.key === 's3')) {
+    for (const variant of ['no-http', 'http'] as const) {
+      const dataDir = path.join(tmp, `rog-metrics-${variant}`)
+      const server = await startRogServer({ dataDir, fsync: 'never', segmentBytes: SEGMENT_BYTES, extraArgs: variant === 'http' ? ['--http-port', '0'] : ['--no-http'] })
+      const name = `${spec.name}, ${variant === 'http' ? 'HTTP on, /metrics scraped every 1 s' : '--no-http'}`
+      const row = newRow('11', `s11-${spec.key}-${variant}`, name, 'never')
+      rows.push(row)
+      let scrapes = 0
+      const url = server.httpUrl
+      const scraper = url === null ? null : setInterval(() => { fetch(`${url}metrics`).then(async (r) => { await r.text(); scrapes++ }, () => {}) }, 1000)
+      try {
+        await attempt(row, async () => { row.rog = await measurePublish({ ...spec, redis: false }, server.pid, server.port, spec.key, name) })
+      } finally {
+        if (scraper !== null) clearInterval(scraper)
+        await stopProcess(server.child, 60_000)
+        fs.rmSync(dataDir, { recursive: true, force: true })
+      }
+      if (variant === 'http') {
+        log(`    ${scrapes} scrapes of /metrics during the row`)
+        setBaseline(rows, row, `s11-${spec.key}-no-http`, `${spec.name}, --no-http`, 'msg/s')
+      }
+    }
+  }
+}
+
 /** A scenario 10 row: its own etcd and 3 nodes, started for the row and stopped (by PID) when it ends. */
 async function clusterRow (tmp: string, rows: Row[], mode: Fsync, spec: ClusterSpec, load: PublishSpec, profileDir?: string): Promise<void> {
   const row = newRow('10', `${spec.key}-${mode}`, spec.name, mode)
@@ -461,6 +493,10 @@ function targetLines (rows: Row[]): string[] {
       lines.push(`note 8: the mixed row vs ${label} [${mixed.fsync ?? '-'}]: ${(m.messagesPerSec / other).toFixed(2)}x msg/s, ${(m.requestsPerSec / other).toFixed(2)}x req/s`)
     }
   }
+  for (const http of rows.filter((r) => r.scenario === '11' && r.key.endsWith('-http') && !r.key.endsWith('-no-http'))) {
+    const b = http.baseline
+    lines.push(`${verdict(b === null ? null : Math.abs(1 - b.ratio) < 0.03)} 11: ${http.name} vs ${b?.label ?? 'the row with --no-http'}: ${b === null ? 'no ratio' : `${b.ratio.toFixed(3)}x msg/s`} (target: within 3%)`)
+  }
   for (const kept of rows.filter((r) => r.key.startsWith('s9-'))) {
     const b = kept.baseline
     lines.push(`${verdict(b === null ? null : b.ratio >= 0.9)} 9: 50 conns x 64 with --retention-bytes, fsync ${kept.fsync ?? '-'} vs ${b?.label ?? 'the row without retention'}: ` +
@@ -498,7 +534,7 @@ function parseFlags (): Flags {
     .option('--json <path>', 'also write the figures as JSON to this file')
     .option('--quick', 'a fifth of the counts (and 200,000 CLI lines): a smoke run', false)
     .option('--scale <x>', 'multiply every message count by this', positive, 1)
-    .option('--scenarios <list>', 'comma-separated scenario numbers, 1-10 (7: scenarios 2-4 and 9 under every --fsync mode; 10: a 3-node cluster, with 3 and 4 under every mode)', '1,2,3,4,5,6,7,8,9,10')
+    .option('--scenarios <list>', 'comma-separated scenario numbers, 1-11 (7: scenarios 2-4 and 9 under every --fsync mode; 10: a 3-node cluster, with 3 and 4 under every mode; 11: 2 and 3 with and without HTTP)', '1,2,3,4,5,6,7,8,9,10,11')
     .option('--no-redis', 'skip the Redis comparison')
     .option('--profile <dir>', 'run the servers under node --cpu-prof, write the profiles to <dir> and print their top frames')
     .option('--keep', 'keep the temporary data directory', false)
@@ -589,6 +625,8 @@ async function main (): Promise<void> {
       }
     }
 
+    if (selected.has('11') && !stopping) await metricsCostRows(tmp, rows, scale)
+
     await redis?.stop()
     redis = null
 
@@ -627,7 +665,7 @@ async function main (): Promise<void> {
 }
 
 /** Scenarios 8 and 9 are shown after the pipelined publish rows (2 and 3) they are read against. */
-const SCENARIO_ORDER = ['1', '2', '3', '8', '9', '4', '5', '6', '10']
+const SCENARIO_ORDER = ['1', '2', '3', '8', '9', '4', '5', '6', '10', '11']
 
 /** By scenario, then variant (in the order first run), then fsync mode. */
 function sortRows (rows: Row[]): void {

@@ -31,6 +31,14 @@ export type RogErrorCode =
   | 'SHUTTING_DOWN'
   | 'DATA_DIR_LOCKED'
   | 'CONNECTION'
+  /** An HTTP request the console API cannot take (bad path, method, parameter or body). */
+  | 'BAD_REQUEST'
+  /** No such HTTP endpoint. */
+  | 'NOT_FOUND'
+  /** A bounded HTTP resource (live tails, exports) is in full use; try again later. */
+  | 'BUSY'
+  /** The HTTP port given with --http-port cannot be bound. */
+  | 'HTTP_LISTEN'
   | 'BAD_ADDRESS'
   | 'PROTOCOL'
   /** Data of the original (Rust) Rog server that the importer cannot account for. */

@@ -9,6 +9,9 @@ import { DEFAULT_RETENTION_CHECK_MS, DEFAULT_SEGMENT_BYTES } from '../storage/st
 import { MAX_MESSAGE_BYTES } from '../storage/entry'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/limits'
 import { integer } from './options'
+import { DEFAULT_HTTP_PORT, DEFAULT_MAX_SERIES, DEFAULT_MIN_FREE_BYTES, LOG_LEVELS } from '../observe/defaults'
+import type { LogFormat, LogLevel, RogLogger } from '../observe/logger'
+import type { Observer } from '../observe/observer'
 
 interface ServerFlags {
   host: string
@@ -34,6 +37,13 @@ interface ServerFlags {
   minInsyncReplicas: number
   replicaLagMs: number
   uncleanElection?: boolean
+  http: boolean
+  httpHost: string
+  httpPort: number
+  minFreeBytes: number
+  metricsMaxSeries: number
+  logFormat?: LogFormat
+  logLevel: LogLevel
 }
 
 export function serverCommand (program: Command): void {
@@ -62,8 +72,19 @@ export function serverCommand (program: Command): void {
     .option('--min-insync-replicas <n>', 'with --etcd: a publish is acknowledged only while this many replicas are in sync (capped at the replication factor)', integer(1, 255), CLUSTER_DEFAULTS.minInsyncReplicas)
     .option('--replica-lag-ms <ms>', 'with --etcd: a follower that has not caught up for this long leaves the in-sync replicas', integer(100, 3_600_000), CLUSTER_DEFAULTS.replicaLagMs)
     .option('--unclean-election', 'with --etcd: when no in-sync replica lives, elect another replica (may lose acknowledged messages)')
-    .action(async (flags: ServerFlags) => {
+    .option('--http-host <host>', 'address of the HTTP listener (metrics, health, console)', '127.0.0.1')
+    .option('--http-port <port>', `port of the HTTP listener (0 picks a free one); when the default ${DEFAULT_HTTP_PORT} is taken the server runs without HTTP`, integer(0, 65535), DEFAULT_HTTP_PORT)
+    .option('--no-http', 'run without the HTTP listener')
+    .option('--min-free-bytes <n>', '/readyz fails while the data directory\'s file system has less free space', integer(0), DEFAULT_MIN_FREE_BYTES)
+    .option('--metrics-max-series <n>', 'partition and group series in /metrics past which they are reported per log', integer(0), DEFAULT_MAX_SERIES)
+    .addOption(new Option('--log-format <format>', 'server log lines: json (one object per line) or text (default)').choices(['json', 'text']))
+    .addOption(new Option('--log-level <level>', 'least important server log lines written').choices([...LOG_LEVELS]).default('info'))
+    .action(async (flags: ServerFlags, command: Command) => {
       process.title = 'rog-server'
+      // Loaded here, not at the top: the other commands of the CLI need none of the server's modules.
+      const { RogLogger } = require('../observe/logger') as typeof import('../observe/logger')
+      const { Observer } = require('../observe/observer') as typeof import('../observe/observer')
+      const logger = new RogLogger({ format: flags.logFormat ?? 'text', level: flags.logLevel })
       const cluster = clusterOptions(flags)
       if (typeof cluster === 'string') {
         process.stderr.write(`rog server: ${cluster}\n`)
@@ -75,39 +96,64 @@ export function serverCommand (program: Command): void {
         process.stderr.write(`rog server: cannot use ${dataDir} as the data directory: ${unusable}\n`)
         process.exit(1)
       }
-      const server = await RogServer.start({
-        host: flags.host,
-        port: flags.port,
-        dataDir,
-        segmentBytes: flags.segmentBytes,
-        maxMessageBytes: flags.maxMessageBytes,
-        fsync: flags.fsync,
-        fsyncIntervalMs: flags.fsyncIntervalMs,
-        idleTimeoutMs: flags.idleTimeoutMs,
-        maxConnections: flags.maxConnections,
-        maxOpenFiles: flags.maxOpenFiles,
-        retentionBytes: flags.retentionBytes ?? null,
-        retentionMs: flags.retentionMs ?? null,
-        retentionCheckMs: flags.retentionCheckMs,
-        maxBufferedBytes: flags.maxBufferedBytes,
-        cluster: cluster ?? undefined
-      })
+      const httpPortSource = command.getOptionValueSource('httpPort')
+      let observer: Observer | null = null
+      let server: RogServer
+      try {
+        if (flags.http) {
+          observer = await Observer.start(dataDir, {
+            host: flags.httpHost,
+            port: flags.httpPort,
+            explicit: httpPortSource !== undefined && httpPortSource !== 'default',
+            minFreeBytes: flags.minFreeBytes,
+            metricsMaxSeries: flags.metricsMaxSeries
+          }, (line) => logger.warn(line))
+        }
+        server = await startServer(flags, dataDir, cluster, observer, logger)
+      } catch (err) {
+        await observer?.close()
+        throw err
+      }
       const { host, port } = server.address()
       const member = cluster === null ? '' : `, node ${cluster.nodeId} of cluster ${cluster.clusterName}`
-      process.stdout.write(`rog server listening on ${host}:${port}, data in ${dataDir}${member}\n`)
+      const url = observer?.url ?? null
+      process.stdout.write(`rog server listening on ${host}:${port}, data in ${dataDir}${member}${url === null ? '' : `, console at ${url}`}\n`)
       let stopping = false
       const stop = (signal: string): void => {
         if (stopping) return
         stopping = true
-        process.stderr.write(`rog server: ${signal}, finishing requests in flight\n`)
+        logger.info(`rog server: ${signal}, finishing requests in flight`)
         server.close().then(() => process.exit(0), (err: unknown) => {
-          process.stderr.write(`rog server: error while stopping: ${String(err)}\n`)
+          logger.error(`rog server: error while stopping: ${String(err)}`)
           process.exit(1)
         })
       }
       process.on('SIGTERM', () => stop('SIGTERM'))
       process.on('SIGINT', () => stop('SIGINT'))
     })
+}
+
+async function startServer (flags: ServerFlags, dataDir: string, cluster: ClusterOptions | null, observer: Observer | null, logger: RogLogger): Promise<RogServer> {
+  return await RogServer.start({
+    host: flags.host,
+    port: flags.port,
+    dataDir,
+    segmentBytes: flags.segmentBytes,
+    maxMessageBytes: flags.maxMessageBytes,
+    fsync: flags.fsync,
+    fsyncIntervalMs: flags.fsyncIntervalMs,
+    idleTimeoutMs: flags.idleTimeoutMs,
+    maxConnections: flags.maxConnections,
+    maxOpenFiles: flags.maxOpenFiles,
+    retentionBytes: flags.retentionBytes ?? null,
+    retentionMs: flags.retentionMs ?? null,
+    retentionCheckMs: flags.retentionCheckMs,
+    maxBufferedBytes: flags.maxBufferedBytes,
+    cluster: cluster ?? undefined,
+    log: logger.line,
+    logger,
+    observer
+  })
 }
 
 /** The cluster settings of the flags, null without --etcd, or what is wrong with them. */

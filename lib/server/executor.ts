@@ -8,6 +8,7 @@ import { partitionOf } from '../protocol/command-target'
 import type { ClusterService } from '../replication/cluster-service'
 import type { Partition } from '../storage/partition'
 import type { Store } from '../storage/store'
+import type { RequestStats } from '../observe/request-stats'
 import { VERSION } from '../version'
 import type { ConnectionMemory } from './connection-memory'
 
@@ -17,6 +18,8 @@ export interface ExecutorOptions {
   log?: (line: string) => void
   /** In a cluster: requests for partitions led elsewhere are forwarded there. */
   cluster?: ClusterService | null
+  /** Counts answers, durations and messages in and out (for /metrics). */
+  stats?: RequestStats | null
 }
 
 const OK: Response = { response: 'ok' }
@@ -71,6 +74,7 @@ export class Executor extends Duplex {
   private readonly maxPending: number
   private readonly log: (line: string) => void
   private readonly cluster: ClusterService | null
+  private readonly stats: RequestStats | null
   private readonly abort = new AbortController()
   private waiting: Command[] = []
   private waitingHead = 0
@@ -91,6 +95,7 @@ export class Executor extends Duplex {
     this.maxPending = options.maxPending ?? 4096
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`))
     this.cluster = options.cluster ?? null
+    this.stats = options.stats ?? null
   }
 
   override _write (commands: Command[], _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
@@ -168,7 +173,9 @@ export class Executor extends Duplex {
     if (slot === undefined) this.slots.push(answer)
     this.inflight++
     if (barrier) this.barriers++
+    const began = this.stats === null ? 0 : performance.now()
     this.execute(c, (response, reserved = 0) => {
+      this.stats?.answered(c.command, (performance.now() - began) / 1000, 1, response.response === 'error' ? 1 : 0)
       answer.response = response
       answer.reserved = reserved
       this.inflight--
@@ -192,6 +199,7 @@ export class Executor extends Duplex {
       this.waitingHead++
       this.slots.push({ response: this.errorResponse(err), reserved: 0 })
       this.memory.release(commandWeight(first))
+      this.stats?.answered('publish', 0, 1, 1)
       return this.settled()
     }
     let end = this.waitingHead + 1
@@ -227,7 +235,12 @@ export class Executor extends Duplex {
     }
     this.inflight += count
     const firstOffset = partition.nextOffset
+    const began = this.stats === null ? 0 : performance.now()
     partition.append(messages, (err, offset, stored) => {
+      if (this.stats !== null) {
+        this.stats.answered('publish', (performance.now() - began) / 1000, count, count - stored)
+        if (stored > 0) this.stats.published(first.log, stored, stored === count ? bytes : sumBytes(messages, stored))
+      }
       // Publishes before a failure were stored: they are answered as such, the rest with the error.
       const error = err === null ? null : this.errorResponse(err)
       if (!perMessage) {
@@ -314,6 +327,7 @@ export class Executor extends Duplex {
         fail(route.error)
       } else if (c.command === 'publish') {
         this.store.partition(c.log, c.partition).append([c.data], (err, offset) => {
+          if (err === null) this.stats?.published(c.log, 1, c.data.length)
           done(err !== null ? this.errorResponse(err) : c.reply === 'ok' ? OK : { response: 'offset', offset })
         })
       } else {
@@ -346,6 +360,7 @@ export class Executor extends Duplex {
           throw new Error('a publish reached execute()')
         case 'publish-batch':
           return this.store.partition(c.log, c.partition).append(c.messages, (err, firstOffset, stored) => {
+            if (stored > 0) this.stats?.published(c.log, stored, sumBytes(c.messages, stored))
             if (err !== null && stored > 0) {
               return done({ response: 'error', message: `${err.message} (the first ${stored} messages of the batch were stored, from offset ${firstOffset})` })
             }
@@ -353,7 +368,10 @@ export class Executor extends Duplex {
             done({ response: 'batch-published', firstOffset, count: c.messages.length })
           })
         case 'fetch':
-          this.fetch(c).then(([r, reserved]) => done(r, reserved), fail)
+          this.fetch(c).then(([r, reserved]) => {
+            if (r.response === 'message') this.stats?.fetched(c.log, 1)
+            done(r, reserved)
+          }, fail)
           return
         case 'ack':
           return this.store.partition(c.log, c.partition).ack(c.group, (err) => done(err === null ? OK : this.errorResponse(err)))
@@ -364,7 +382,10 @@ export class Executor extends Duplex {
           }, reservedEnd)
         case 'fetch-batch':
           if (c.offsetText !== undefined) return fail(RogError.badOffset(c.offsetText, this.store.partition(c.log, c.partition).highWatermark()))
-          this.fetchBatch(c).then(([r, reserved]) => done(r, reserved), fail)
+          this.fetchBatch(c).then(([r, reserved]) => {
+            if (r.response === 'messages' && r.messages.length > 0) this.stats?.fetched(c.log, r.messages.length)
+            done(r, reserved)
+          }, fail)
           return
         case 'create':
           if (cluster !== null) return void cluster.createLog(c.log, c.partitions, { retentionBytes: null, retentionMs: null }).then(() => done(OK), fail)
@@ -502,4 +523,10 @@ export class Executor extends Duplex {
 
 function isPublish (c: Command): boolean {
   return c.command === 'publish' || c.command === 'publish-batch'
+}
+
+function sumBytes (messages: Buffer[], count: number): number {
+  let n = 0
+  for (let i = 0; i < count; i++) n += messages[i].length
+  return n
 }

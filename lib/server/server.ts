@@ -2,11 +2,14 @@ import * as net from 'node:net'
 import { once } from 'node:events'
 import { pipeline } from 'node:stream'
 import { RogError } from '../errors'
+import type { RogLogger } from '../observe/logger'
+import type { Observer } from '../observe/observer'
 import { Decoder } from '../protocol/decoder'
 import { Encoder, encodeResponses } from '../protocol/encoder'
-import { protocolLimits } from '../protocol/limits'
+import { DEFAULT_MAX_MESSAGE_BYTES, protocolLimits } from '../protocol/limits'
 import { ClusterRuntime, type ClusterOptions } from '../replication/cluster-runtime'
 import { DataDirLock } from '../storage/data-dir-lock'
+import { nodeFileIo } from '../storage/file-io'
 import { Store, type StoreOptions } from '../storage/store'
 import { ConnectionMemory } from './connection-memory'
 import { Executor } from './executor'
@@ -27,6 +30,13 @@ export interface ServerOptions extends StoreOptions {
   maxBufferedBytes?: number
   /** Join a cluster coordinated by etcd (absent: a single node, no etcd). */
   cluster?: ClusterOptions
+  /**
+   * The HTTP side (metrics, health, console), started by the caller before
+   * this server so its /readyz answers during recovery; closed with it.
+   */
+  observer?: Observer | null
+  /** Events (connections opened and closed) go here; absent: not logged. */
+  logger?: RogLogger | null
 }
 
 interface Connection { socket: net.Socket, decoder: Decoder, done: Promise<void> }
@@ -53,38 +63,59 @@ export class RogServer {
   private readonly connections = new Set<Connection>()
   private closing: Promise<void> | null = null
   private clusterRuntime: ClusterRuntime | null = null
+  private readonly observer: Observer | null
+  private nextConnectionId = 1
 
   private constructor (store: Store, lock: DataDirLock, options: ServerOptions) {
     this.store = store
     this.lock = lock
     this.options = options
+    this.observer = options.observer ?? null
     this.budget = new MemoryBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES)
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket))
   }
 
   static async start (options: ServerOptions): Promise<RogServer> {
-    const lock = DataDirLock.acquire(options.dataDir)
+    const observer = options.observer ?? null
+    let lock: DataDirLock
     let store: Store
     try {
-      store = await Store.open(options)
+      lock = DataDirLock.acquire(options.dataDir)
     } catch (err) {
-      lock.release()
+      await observer?.close()
       throw err
     }
+    try {
+      store = await Store.open(observer === null ? options : { ...options, io: observer.fileIo(options.io ?? nodeFileIo) })
+    } catch (err) {
+      lock.release()
+      await observer?.close()
+      throw err
+    }
+    observer?.recovered()
     const server = new RogServer(store, lock, options)
     server.server.listen(options.port ?? 7878, options.host ?? '127.0.0.1')
     try {
       await once(server.server, 'listening')
+      observer?.listening(options.cluster !== undefined)
       if (options.cluster !== undefined) {
         const { host, port } = server.address()
         server.clusterRuntime = await ClusterRuntime.start(store, options.cluster, `${host}:${port}`, options.log ?? ((line) => process.stderr.write(`${line}\n`)))
       }
     } catch (err) {
       server.server.close()
+      await observer?.close()
       await store.close()
       lock.release()
       throw err
     }
+    observer?.attach({
+      store,
+      budget: server.budget,
+      cluster: server.clusterRuntime,
+      connections: () => server.connections.size,
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    })
     return server
   }
 
@@ -117,12 +148,15 @@ export class RogServer {
     }
     const memory = new ConnectionMemory(this.budget)
     const decoder = new Decoder(protocolLimits(this.options.maxMessageBytes), memory)
-    const executor = new Executor(this.store, memory, { log: this.options.log, cluster: this.clusterRuntime })
+    const executor = new Executor(this.store, memory, { log: this.options.log, cluster: this.clusterRuntime, stats: this.observer?.stats })
     const encoder = new Encoder()
     const sink = new SocketSink(socket, (bytes) => memory.written(bytes))
     let resolve: () => void = () => {}
     const connection: Connection = { socket, decoder, done: new Promise((r) => { resolve = r }) }
     this.connections.add(connection)
+    const id = this.nextConnectionId++
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
+    this.options.logger?.info('connection opened', { conn: id, remote })
     socket.once('finish', () => {
       if (this.closing !== null) socket.destroy()
       else setTimeout(() => socket.destroy(), LINGER_MS).unref()
@@ -137,6 +171,7 @@ export class RogServer {
       socket.destroy()
       memory.close()
       this.connections.delete(connection)
+      this.options.logger?.info('connection closed', { conn: id, remote, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten })
       resolve()
     })
   }
@@ -152,6 +187,7 @@ export class RogServer {
 
   private async shutdown (): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+    this.observer?.stopping()
     this.store.wakeWaiters()
     for (const c of this.connections) c.decoder.stop()
     const all = Promise.all([...this.connections].map((c) => c.done))
@@ -162,6 +198,7 @@ export class RogServer {
     for (const c of this.connections) c.socket.destroy()
     await all
     await closed
+    await this.observer?.close()
     await this.clusterRuntime?.stop().catch((err: Error) => this.options.log?.(`cluster: leaving failed: ${err.message}`))
     await this.store.close()
     this.lock.release()

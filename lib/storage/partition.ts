@@ -460,6 +460,11 @@ export class Partition {
     return deleted
   }
 
+  /** Long polls waiting for this partition's high watermark to move. */
+  get waiting (): number {
+    return this.waiters.length
+  }
+
   /** Resolves once the high watermark passes `offset`, after `ms`, or when `signal` aborts. */
   waitFor (offset: number, ms: number, signal?: AbortSignal): Promise<void> {
     if (this.highWatermark() > offset || ms <= 0 || this.draining || signal?.aborted === true) return Promise.resolve()

@@ -209,6 +209,7 @@ export class Store {
     } finally {
       this.creating.delete(name)
     }
+    this.options.log(`${dir}: log ${name} created with ${partitions} partition${partitions === 1 ? '' : 's'}`)
   }
 
   /**

@@ -127,7 +127,7 @@ t.test('a config file holds long options: the address list, the timeout, a comma
 t.test('rog server --data-dir on a file or where no directory can be made: a clear error at once', async (t) => {
   const file = path.join(t.testdir({ 'a-file': 'x' }), 'a-file')
   for (const [dir, why] of [[file, `${file} is not a directory`], [path.join(file, 'below'), `${file} is not a directory`], ['/proc/nope', 'a directory cannot be made there (/proc/nope)']]) {
-    const r = spawnSync(process.execPath, [ROG, 'server', '--port', '0', '--data-dir', dir], { encoding: 'utf8', timeout: 60_000 })
+    const r = spawnSync(process.execPath, [ROG, 'server', '--port', '0', '--no-http', '--data-dir', dir], { encoding: 'utf8', timeout: 60_000 })
     t.same([r.status, r.stdout, r.stderr], [1, '', `rog server: cannot use ${dir} as the data directory: ${why}\n`], dir)
   }
 })

@@ -7,9 +7,11 @@ export const ROG_BIN = path.join(__dirname, '..', '..', 'dist', 'bin', 'rog.js')
 
 export interface ServerProcess { child: ChildProcess, port: number, line: string, stderr: () => string }
 
-/** Spawns the compiled `rog server` on port 0 and waits for its listening line; killed at teardown if still running. */
+/** Spawns the compiled `rog server` on port 0 (without HTTP unless `args` give --http-port) and waits for its listening line; killed at teardown if still running. */
 export async function spawnServer (t: Test, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [ROG_BIN, 'server', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // Servers of parallel tests must not race for the default HTTP port: none unless the test asks for it.
+  const http = args.some((a) => a === '--http-port' || a.startsWith('--http-port=')) ? [] : ['--no-http']
+  const child = spawn(process.execPath, [ROG_BIN, 'server', '--port', '0', ...http, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let err = ''
   child.stderr?.on('data', (c: Buffer) => { err += c.toString() })

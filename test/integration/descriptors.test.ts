@@ -21,7 +21,7 @@ t.test('descriptors do not grow with the data: thousands of segments start and s
   await store.close()
   t.ok(segments > 1000, `${segments} segments: more than 2 descriptors each would need`)
 
-  const child = spawn('/bin/sh', ['-c', `ulimit -n 256 && exec "${process.execPath}" "${ROG_BIN}" server --port 0 --data-dir "${dataDir}" --fsync never`], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('/bin/sh', ['-c', `ulimit -n 256 && exec "${process.execPath}" "${ROG_BIN}" server --port 0 --no-http --data-dir "${dataDir}" --fsync never`], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let err = ''
   child.stderr.on('data', (c: Buffer) => { err += c.toString() })

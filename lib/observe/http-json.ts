@@ -1,0 +1,89 @@
+import type * as http from 'node:http'
+import { RogError, type RogErrorCode } from '../errors'
+
+/** Most bytes of a request body the API reads (a published message, as JSON text or base64, fits). */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024
+
+const STATUS: Partial<Record<RogErrorCode, number>> = {
+  BAD_REQUEST: 400,
+  BAD_LOG_NAME: 400,
+  BAD_PARTITION: 400,
+  BAD_PARTITION_COUNT: 400,
+  BAD_OFFSET: 400,
+  BAD_GROUP_NAME: 400,
+  BAD_REPLICATION_FACTOR: 400,
+  MESSAGE_TOO_LARGE: 413,
+  NO_LOG: 404,
+  NO_GROUP: 404,
+  NOT_FOUND: 404,
+  LOG_EXISTS: 409,
+  NO_DATA: 404,
+  UNSUPPORTED: 501,
+  BUSY: 503,
+  STARTING: 503,
+  SHUTTING_DOWN: 503,
+  NOT_LEADER: 503,
+  NO_LEADER: 503,
+  NOT_ENOUGH_REPLICAS: 503,
+  LOG_UNAVAILABLE: 503
+}
+
+export function sendJson (res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
+  res.end(text)
+}
+
+/** An error as JSON: `{ error: { code, message } }`, with the status its code calls for. */
+export function sendError (res: http.ServerResponse, err: unknown): void {
+  const e = err instanceof RogError ? err : new RogError('SERVER_ERROR', err instanceof Error ? err.message : String(err))
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  sendJson(res, STATUS[e.code] ?? 500, { error: { code: e.code, message: e.message } })
+}
+
+export function badRequest (message: string): RogError {
+  return new RogError('BAD_REQUEST', message)
+}
+
+/** The request's JSON body (an object), read up to MAX_BODY_BYTES. */
+export async function readJson (req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type'] ?? ''
+  if (!/^application\/json\b/.test(type)) throw badRequest('send the body as application/json')
+  const text = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk)
+      else {
+        // Not read further: the answer says so and the connection closes after it.
+        req.pause()
+        reject(new RogError('MESSAGE_TOO_LARGE', `Request body over ${MAX_BODY_BYTES} bytes`))
+      }
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('error', reject)
+  })
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch (err) {
+    throw badRequest(`the body is not JSON: ${(err as Error).message}`)
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a JSON object')
+  return body as Record<string, unknown>
+}
+
+/** A whole number from a query or body value within [min, max], else `fallback` when absent. */
+export function integerParam (name: string, value: unknown, min: number, max: number, fallback?: number): number {
+  if (value === undefined || value === null || value === '') {
+    if (fallback === undefined) throw badRequest(`${name} is required`)
+    return fallback
+  }
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : Number.NaN
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw badRequest(`${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}`)
+  return n
+}

@@ -1,0 +1,43 @@
+import t from 'tap'
+import * as net from 'node:net'
+import { once } from 'node:events'
+import { spawn } from 'node:child_process'
+import { exitOf, ROG_BIN, spawnServer } from '../helpers/process'
+
+t.test('--http-port 0: the listening line gives the console URL, which answers', async (t) => {
+  const server = await spawnServer(t, ['--data-dir', t.testdir(), '--http-port', '0', '--log-format', 'json'])
+  const url = /, console at (http:\/\/127\.0\.0\.1:\d+\/)$/.exec(server.line)?.[1]
+  t.ok(url !== undefined, server.line)
+  const res = await fetch(`${url ?? ''}livez`)
+  t.equal(res.status, 200)
+  t.match(await (await fetch(url ?? '')).text(), /<title>Rog console<\/title>/)
+  // A connection over TCP: one JSON line when it opens and one when it closes.
+  const socket = net.connect(server.port, '127.0.0.1')
+  await once(socket, 'connect')
+  socket.end()
+  await once(socket, 'close')
+  const lines = (): Array<Record<string, unknown>> => server.stderr().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
+  while (!lines().some((l) => l.msg === 'connection closed')) await once(server.child.stderr as NodeJS.ReadableStream, 'data')
+  const events = lines().filter((l) => typeof l.conn === 'number')
+  t.match(events, [{ level: 'info', msg: 'connection opened', conn: 1, remote: /^127\.0\.0\.1:\d+$/ }, { level: 'info', msg: 'connection closed', conn: 1 }])
+  server.child.kill('SIGTERM')
+  t.equal((await exitOf(server.child)).code, 0)
+})
+
+t.test('an explicit --http-port that is taken: the server does not start', async (t) => {
+  const holder = net.createServer().listen(0, '127.0.0.1')
+  await once(holder, 'listening')
+  t.teardown(() => holder.close())
+  const taken = (holder.address() as net.AddressInfo).port
+  const child = spawn(process.execPath, [ROG_BIN, 'server', '--port', '0', '--http-port', String(taken), '--data-dir', t.testdir()], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+  const { code } = await exitOf(child)
+  t.equal(code, 1)
+  t.match(stderr, new RegExp(`Cannot listen for HTTP on 127\\.0\\.0\\.1:${taken}: it is in use`))
+})
+
+t.test('--no-http: no URL on the listening line', async (t) => {
+  const server = await spawnServer(t, ['--data-dir', t.testdir()])
+  t.notMatch(server.line, /console at/)
+})
