@@ -680,7 +680,8 @@ export class Partition {
 
   /** The files whose writes the fsync policy covers (indexes are rebuilt, not synced). */
   private durableFiles (): DataFile[] {
-    return [this.groups.file, this.producers.file, ...this.segmentList.map((s) => s.log)]
+    const producers = this.producers.exists ? [this.producers.file] : []
+    return [this.groups.file, ...producers, ...this.segmentList.map((s) => s.log)]
   }
 
   private enqueue (file: DataFile, stream: Stream, data: Buffer, firstId: number | undefined, done: (err: Error | null) => void): void {

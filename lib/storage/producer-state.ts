@@ -127,6 +127,11 @@ export class ProducerState {
     return state
   }
 
+  /** Whether the journal is on disk: it is created by its first write, so a partition without idempotent producers has none. */
+  get exists (): boolean {
+    return this.file.size > 0 || this.file.createdIn === null
+  }
+
   /** How many producers are remembered. */
   get size (): number {
     return this.producers.size

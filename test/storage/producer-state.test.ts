@@ -43,6 +43,14 @@ t.test('the journal holds one 28-byte record per batch, as documented', async (t
   t.equal(bytes.subarray(4).toString('hex'), '0000000102030405' + '00000007' + '00000002' + '0000000000000000')
 })
 
+t.test('a partition without idempotent producers has no journal, before or after a close', async (t) => {
+  const dir = t.testdir()
+  const p = await open(dir)
+  await new Promise((resolve) => p.append([Buffer.from('plain')], resolve))
+  await p.close()
+  t.notOk(fs.existsSync(path.join(dir, PRODUCERS_FILE)))
+})
+
 t.test('after a restart: retries answered with their offsets, the next sequence appended, a gap refused', async (t) => {
   const dir = t.testdir()
   let p = await open(dir)
