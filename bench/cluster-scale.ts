@@ -69,10 +69,10 @@ async function main (): Promise<void> {
       const now = await placements(nodes[0].port)
       return led.every((key) => { const p = now.get(key); return p !== undefined && p.leader > 0 && p.leader !== victim })
     })
-    // A publish to each of them, through node 1 (forwarded where node 3 leads): writes are taken again.
+    // A reference publish (command 1) to each of them, through node 1 (forwarded where node 3 leads): writes are taken again.
     const writer = await RogClient.connect(`127.0.0.1:${nodes[0].port}`, { requestTimeoutMs: 20_000 })
     await until('a publish to every one of them', async () => {
-      await Promise.all(led.map(async (key) => { const [log, p] = key.split('/'); await writer.publish(log, Number(p), 'after') }))
+      await Promise.all(led.map(async (key) => { const [log, p] = key.split('/'); await writer.request({ command: 'publish', log, partition: Number(p), data: Buffer.from('after'), reply: 'ok' }) }))
       return true
     })
     writer.destroy()

@@ -73,6 +73,10 @@ export type RogErrorCode =
   | 'NOT_CONTROLLER'
   /** A compare-and-swap kept losing to other writers. */
   | 'CONFLICT'
+  /** An idempotent batch whose sequence leaves a gap after the producer's last stored batch: an earlier batch is missing. */
+  | 'OUT_OF_ORDER_SEQUENCE'
+  /** An idempotent batch older than the batches the leader remembers for its producer, so its offsets cannot be given. */
+  | 'DUPLICATE_SEQUENCE'
 
 export class RogError extends Error {
   readonly code: RogErrorCode
@@ -204,6 +208,14 @@ export class RogError extends Error {
     return new RogError('NOT_LEADER', `This node does not lead partition ${partition} of log ${log}: ${where}`)
   }
 
+  static outOfOrderSequence (producerId: number, partition: number, log: string, sequence: number, expected: number): RogError {
+    return new RogError('OUT_OF_ORDER_SEQUENCE', `Out of order sequence ${sequence} from producer ${producerId} for partition ${partition} of log ${log}: expected ${expected}`)
+  }
+
+  static duplicateSequence (producerId: number, partition: number, log: string, sequence: number): RogError {
+    return new RogError('DUPLICATE_SEQUENCE', `Duplicate sequence ${sequence} from producer ${producerId} for partition ${partition} of log ${log}: stored, but too long ago to give its offsets`)
+  }
+
   static notEnoughReplicas (partition: number, log: string, isr: number, required: number, after = false): RogError {
     const what = after ? 'the write is stored on the leader but not acknowledged' : 'the write was refused'
     return new RogError('NOT_ENOUGH_REPLICAS', `Not enough in-sync replicas for partition ${partition} of log ${log}: ${isr} of ${required} required; ${what}`)
@@ -288,5 +300,7 @@ const SERVER_TEXTS: Array<[RegExp, RogErrorCode]> = [
   [/^The partition's leader at \S+ (cannot be reached|did not answer)/, 'NOT_LEADER'],
   [/^This server is not part of a cluster/, 'UNSUPPORTED'],
   [/^[a-z-]+ is not supported in a cluster yet/, 'UNSUPPORTED'],
-  [/^Replication factor \d+ /, 'BAD_REPLICATION_FACTOR']
+  [/^Replication factor \d+ /, 'BAD_REPLICATION_FACTOR'],
+  [/^Out of order sequence \d+ from producer /, 'OUT_OF_ORDER_SEQUENCE'],
+  [/^Duplicate sequence \d+ from producer /, 'DUPLICATE_SEQUENCE']
 ]

@@ -28,11 +28,13 @@ export const CommandByte = {
   logPlacement: 18,
   replicaFetch: 19,
   epochEnd: 20,
-  reassign: 21
+  reassign: 21,
+  initProducer: 22,
+  idempotentPublish: 23
 } as const
 
 export const FIRST_FRAMED_COMMAND = 4
-export const LAST_COMMAND = 21
+export const LAST_COMMAND = 23
 
 export interface CreateCommand { command: 'create', log: string, partitions: number }
 /** `reply: 'ok'` is the reference one-byte answer; 'offset' answers with the offset assigned. */
@@ -84,6 +86,15 @@ export interface ReplicaFetchCommand { command: 'replica-fetch', replica: number
 export interface EpochEndCommand { command: 'epoch-end', log: string, partition: number, epoch: number }
 /** Move a partition's replicas to `replicas` (command 21; answered once the controller has started the move). */
 export interface ReassignCommand { command: 'reassign', log: string, partition: number, replicas: number[] }
+/** A new producer id for idempotent publishing (command 22; answered as JSON `{"producerId"}`). */
+export interface InitProducerCommand { command: 'init-producer' }
+/**
+ * A publish-batch numbered by its producer (command 23): the batch's messages
+ * carry sequences `sequence` .. `sequence + count - 1` of `producerId` for
+ * this partition. A batch the leader already stored is answered with its
+ * original offsets instead of being stored again.
+ */
+export interface IdempotentPublishCommand { command: 'idempotent-publish', log: string, partition: number, producerId: number, sequence: number, messages: Buffer[] }
 /** A frame the decoder could not accept; answered with the error, then, when `error.fatal` (a framing error), the connection ends. */
 export interface InvalidCommand { command: 'invalid', error: RogError }
 
@@ -109,6 +120,8 @@ export type Command =
   | ReplicaFetchCommand
   | EpochEndCommand
   | ReassignCommand
+  | InitProducerCommand
+  | IdempotentPublishCommand
   | InvalidCommand
 
 export interface FetchedMessage { offset: number, data: Buffer, timestamp?: number }

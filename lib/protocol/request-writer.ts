@@ -38,18 +38,16 @@ export function encodeCommand (c: Command): Buffer {
       else writeU64(size, group.length, 0)
       return Buffer.concat([Buffer.from([byte, c.partition, log.length]), log, size, group])
     }
-    case 'publish-batch': {
-      if (c.messages.length === 0) throw new RogError('BAD_FRAME', 'A batch needs at least one message')
-      let size = 4
-      for (const m of c.messages) size += 4 + m.length
-      const body = Buffer.allocUnsafe(size)
-      let at = body.writeUInt32BE(c.messages.length, 0)
-      for (const m of c.messages) {
-        at = body.writeUInt32BE(m.length, at)
-        at += m.copy(body, at)
-      }
-      return framed(CommandByte.publishBatch, [target(c.partition, c.log), body])
+    case 'publish-batch':
+      return framed(CommandByte.publishBatch, [target(c.partition, c.log), batchBody(c.messages)])
+    case 'idempotent-publish': {
+      const producer = Buffer.allocUnsafe(12)
+      writeU64(producer, c.producerId, 0)
+      producer.writeUInt32BE(c.sequence, 8)
+      return framed(CommandByte.idempotentPublish, [target(c.partition, c.log), producer, batchBody(c.messages)])
     }
+    case 'init-producer':
+      return framed(CommandByte.initProducer, [])
     case 'fetch-batch': {
       const tail = Buffer.allocUnsafe(21)
       tail[0] = (c.offset === null ? 0 : FETCH_FROM_OFFSET) | (c.detailed === true ? FETCH_DETAILED : 0)
@@ -124,6 +122,20 @@ export function encodeCommand (c: Command): Buffer {
     case 'invalid':
       throw c.error
   }
+}
+
+/** `u32 count`, count × (`u32 size`, message). */
+function batchBody (messages: Buffer[]): Buffer {
+  if (messages.length === 0) throw new RogError('BAD_FRAME', 'A batch needs at least one message')
+  let size = 4
+  for (const m of messages) size += 4 + m.length
+  const body = Buffer.allocUnsafe(size)
+  let at = body.writeUInt32BE(messages.length, 0)
+  for (const m of messages) {
+    at = body.writeUInt32BE(m.length, at)
+    at += m.copy(body, at)
+  }
+  return body
 }
 
 function framed (command: number, parts: Buffer[]): Buffer {

@@ -12,7 +12,9 @@ export function expectFor (c: Command): Expect {
       return 'ok'
     case 'publish': return c.reply === 'offset' ? 'offset' : 'ok'
     case 'fetch': return 'message'
-    case 'publish-batch': return 'batch-published'
+    case 'publish-batch':
+    case 'idempotent-publish':
+      return 'batch-published'
     case 'fetch-batch': return c.detailed === true ? 'messages-detailed' : 'messages'
     case 'commit': return 'offset'
     case 'list-logs': return 'logs'
@@ -29,6 +31,7 @@ export function expectFor (c: Command): Expect {
     case 'log-placement':
     case 'epoch-end':
     case 'reassign':
+    case 'init-producer':
       return 'json'
     case 'replica-fetch': return 'replica-data'
     case 'invalid': throw c.error

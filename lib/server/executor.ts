@@ -6,7 +6,8 @@ import { responseSize } from '../protocol/encoder'
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_MESSAGES } from '../protocol/limits'
 import { partitionOf } from '../protocol/command-target'
 import type { ClusterService } from '../replication/cluster-service'
-import type { Partition } from '../storage/partition'
+import type { AppendCallback, Partition } from '../storage/partition'
+import { randomProducerId } from '../protocol/producer-id'
 import type { Store } from '../storage/store'
 import type { RequestStats } from '../observe/request-stats'
 import { VERSION } from '../version'
@@ -16,7 +17,7 @@ export interface ExecutorOptions {
   /** Commands accepted and not yet answered, beyond which the executor stops reading. */
   maxPending?: number
   log?: (line: string) => void
-  /** In a cluster: requests for partitions led elsewhere are forwarded there. */
+  /** In a cluster: requests of the original clients (commands 0-3) for partitions led elsewhere are forwarded there; others are answered NOT_LEADER. */
   cluster?: ClusterService | null
   /** Counts answers, durations and messages in and out (for /metrics). */
   stats?: RequestStats | null
@@ -147,7 +148,7 @@ export class Executor extends Duplex {
       const barrier = !isPublish(c) && c.command !== 'commit'
       if (barrier ? this.inflight > 0 : this.barriers > 0) break
       if (this.cluster !== null && !this.servedHere(c)) {
-        // Led by another node (or not yet known here): forwarded, pipelined like a publish.
+        // Led by another node (or not yet known here): forwarded or refused, pipelined like a publish.
         if (this.barriers > 0) break
         this.waitingHead++
         this.start(c, false)
@@ -316,12 +317,20 @@ export class Executor extends Duplex {
     return this.store.has(target.log) && this.cluster.route(target.log, target.partition).kind === 'local'
   }
 
-  /** A partition's request in a cluster: served here when this node leads it, otherwise forwarded to its leader. */
+  /**
+   * A partition's request in a cluster: served here when this node leads it.
+   * Otherwise a request of the original clients (commands 0-3), which know
+   * one address, is forwarded to the leader; any other is answered
+   * NOT_LEADER naming the leader, for a client that knows the cluster to go
+   * there itself.
+   */
   private routed (c: Command, target: { log: string, partition: number }, cluster: ClusterService, done: Done): void {
     const fail = (err: unknown): void => done(this.errorResponse(err))
     const go = (): void => {
       const route = cluster.route(target.log, target.partition)
-      if (route.kind === 'forward') {
+      if (route.kind === 'forward' && !isOriginalCommand(c)) {
+        fail(RogError.notLeader(target.partition, target.log, route.leader, route.address))
+      } else if (route.kind === 'forward') {
         cluster.forward(route.address, c).then((r) => done(r), fail)
       } else if (route.kind === 'refuse') {
         fail(route.error)
@@ -359,14 +368,13 @@ export class Executor extends Duplex {
           // pump() hands every publish served here to startPublishes.
           throw new Error('a publish reached execute()')
         case 'publish-batch':
-          return this.store.partition(c.log, c.partition).append(c.messages, (err, firstOffset, stored) => {
-            if (stored > 0) this.stats?.published(c.log, stored, sumBytes(c.messages, stored))
-            if (err !== null && stored > 0) {
-              return done({ response: 'error', message: `${err.message} (the first ${stored} messages of the batch were stored, from offset ${firstOffset})` })
-            }
-            if (err !== null) return fail(err)
-            done({ response: 'batch-published', firstOffset, count: c.messages.length })
-          })
+          return this.store.partition(c.log, c.partition).append(c.messages, batchAnswer(c.messages.length, done, (stored) => this.stats?.published(c.log, stored, sumBytes(c.messages, stored))))
+        case 'idempotent-publish':
+          return this.store.partition(c.log, c.partition).appendIdempotent(c.producerId, c.sequence, c.messages, batchAnswer(c.messages.length, done, (stored) => this.stats?.published(c.log, stored, sumBytes(c.messages, stored))))
+        case 'init-producer':
+          if (cluster === null) return done(producerIdAnswer(randomProducerId()))
+          cluster.newProducerId().then((id) => done(producerIdAnswer(id)), fail)
+          return
         case 'fetch':
           this.fetch(c).then(([r, reserved]) => {
             if (r.response === 'message') this.stats?.fetched(c.log, 1)
@@ -521,8 +529,27 @@ export class Executor extends Duplex {
   }
 }
 
+/** A command of the reference protocol (0-3). */
+function isOriginalCommand (c: Command): boolean {
+  return c.command === 'create' || c.command === 'fetch' || c.command === 'ack' || (c.command === 'publish' && c.reply === 'ok')
+}
+
 function isPublish (c: Command): boolean {
-  return c.command === 'publish' || c.command === 'publish-batch'
+  return c.command === 'publish' || c.command === 'publish-batch' || c.command === 'idempotent-publish'
+}
+
+/** A batch's answer: its first offset and count, or the error (saying which of its messages were stored, if some were). */
+function batchAnswer (count: number, done: Done, onStored: (stored: number) => void): AppendCallback {
+  return (err, firstOffset, stored) => {
+    if (stored > 0) onStored(stored)
+    if (err !== null && stored > 0) return done({ response: 'error', message: `${err.message} (the first ${stored} messages of the batch were stored, from offset ${firstOffset})` })
+    if (err !== null) return done({ response: 'error', message: err.message })
+    done({ response: 'batch-published', firstOffset, count })
+  }
+}
+
+function producerIdAnswer (producerId: number): Response {
+  return { response: 'json', body: Buffer.from(JSON.stringify({ producerId })) }
 }
 
 function sumBytes (messages: Buffer[], count: number): number {
