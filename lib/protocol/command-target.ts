@@ -5,6 +5,7 @@ export function partitionOf (c: Command): { log: string, partition: number } | n
   switch (c.command) {
     case 'publish':
     case 'publish-batch':
+    case 'idempotent-publish':
     case 'fetch':
     case 'ack':
     case 'commit':

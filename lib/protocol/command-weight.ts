@@ -12,7 +12,8 @@ export function commandWeight (c: Command): number {
   switch (c.command) {
     case 'publish':
       return c.data.length + MESSAGE_WEIGHT
-    case 'publish-batch': {
+    case 'publish-batch':
+    case 'idempotent-publish': {
       let bytes = 0
       for (const m of c.messages) bytes += m.length
       return bytes + MESSAGE_WEIGHT * c.messages.length

@@ -134,7 +134,7 @@ export class Decoder extends Transform {
       }
       while (at < chunk.length) {
         const size = frameSize(chunk, at, this.limits)
-        const refused = size > 0 && chunk[at] === CommandByte.publishBatch ? refusal(chunk, at) : null
+        const refused = size > 0 && isBatch(chunk[at]) ? refusal(chunk, at) : null
         if (refused !== null) {
           commands.push(refused)
           weight += commandWeight(refused)
@@ -257,14 +257,14 @@ export class Decoder extends Transform {
 
 /** What a frame of `size` bytes at `at` (its header present) is reserved for while it arrives: its bytes, and MESSAGE_WEIGHT per message it states. */
 function frameWeight (buf: Buffer, at: number, size: number): number {
-  const countEnd = buf[at] === CommandByte.publishBatch && buf.length - at >= 7 ? batchCountEnd(buf, at) : -1
+  const countEnd = isBatch(buf[at]) && buf.length - at >= 7 ? batchCountEnd(buf, at) : -1
   const messages = countEnd > 0 && countEnd <= buf.length - at ? buf.readUInt32BE(at + countEnd - 4) : 1
   return size + MESSAGE_WEIGHT * messages
 }
 
-/** A publish-batch whose header states more messages than allowed: answered with an error, its body skipped. */
+/** A publish-batch (5 or 23) whose header states more messages than allowed: answered with an error, its body skipped. */
 function refusal (buf: Buffer, at: number): Command | null {
-  if (buf[at] !== CommandByte.publishBatch || buf.length - at < 7) return null
+  if (!isBatch(buf[at]) || buf.length - at < 7) return null
   const countEnd = batchCountEnd(buf, at)
   if (countEnd < 0 || countEnd > buf.length - at) return null
   const count = buf.readUInt32BE(at + countEnd - 4)
@@ -272,9 +272,17 @@ function refusal (buf: Buffer, at: number): Command | null {
   return { command: 'invalid', error: RogError.batchTooLarge(count, MAX_BATCH_MESSAGES) }
 }
 
-/** Where a publish-batch's `u32 count` ends, when its body is long enough to hold it (else -1); needs 7 bytes. */
+/** Commands whose body is a batch of messages: publish-batch, and idempotent publish (the same after its producer fields). */
+function isBatch (command: number): boolean {
+  return command === CommandByte.publishBatch || command === CommandByte.idempotentPublish
+}
+
+/** Bytes between the log name and the `u32 count` of an idempotent publish: u64 producer id, u32 sequence. */
+const PRODUCER_FIELDS = 12
+
+/** Where a batch's `u32 count` ends, when its body is long enough to hold it (else -1); needs 7 bytes. */
 function batchCountEnd (buf: Buffer, at: number): number {
-  const end = 7 + buf[at + 6] + 4
+  const end = 7 + buf[at + 6] + (buf[at] === CommandByte.idempotentPublish ? PRODUCER_FIELDS : 0) + 4
   return end <= 5 + buf.readUInt32BE(at + 1) ? end : -1
 }
 
@@ -324,12 +332,12 @@ export function frameSize (buf: Buffer, at: number, limits: ProtocolLimits): num
       if (avail < 5) return -5
       const body = buf.readUInt32BE(at + 1)
       if (body > limits.maxFrameBytes) throw RogError.frameTooLarge(body, limits.maxFrameBytes)
-      return command === CommandByte.publishBatch ? batchFrameSize(buf, at, body) : 5 + body
+      return isBatch(command) ? batchFrameSize(buf, at, body) : 5 + body
     }
   }
 }
 
-/** A publish-batch's size, once its `u32 count` can be read (see refusal()), before its body is buffered. */
+/** A batch's size, once its `u32 count` can be read (see refusal()), before its body is buffered. */
 function batchFrameSize (buf: Buffer, at: number, body: number): number {
   if (body < 2) return 5 + body
   if (buf.length - at < 7) return -7
@@ -418,6 +426,18 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
     case CommandByte.publishBatch: {
       const { target, count, messages } = publishBatchParser.parse(checkTarget(body, 4))
       return { command: 'publish-batch', log: target.log, partition: target.partition, messages: splitMessages(messages, count, limits) }
+    }
+    case CommandByte.idempotentPublish: {
+      const at = 2 + checkTarget(body, PRODUCER_FIELDS + 4)[1]
+      const producerId = readU64(body, at)
+      if (producerId === 0 || !Number.isFinite(producerId)) throw RogError.badFrame(`producer id ${body.readBigUInt64BE(at)} is not one command 22 gives (1 to 2^53 - 1)`)
+      const sequence = body.readUInt32BE(at + 8)
+      const messages = splitMessages(body.subarray(at + PRODUCER_FIELDS + 4), body.readUInt32BE(at + PRODUCER_FIELDS), limits)
+      return { command: 'idempotent-publish', log: logName(body, 2, at), partition: body[0], producerId, sequence, messages }
+    }
+    case CommandByte.initProducer: {
+      expectSize(body, 0, 'init-producer')
+      return { command: 'init-producer' }
     }
     case CommandByte.fetchBatch: {
       const { at, flags, offsetHigh, offsetLow, maxMessages, maxBytes, waitMs } = fetchBatchParser.parse(checkGroup(body, 21))

@@ -33,3 +33,19 @@ export function anyCommand (options: { names?: string[], maxWaitMs?: number } = 
     })
   )
 }
+
+/** Commands 22 and 23 with arbitrary fields. */
+export function anyProducerCommand (options: { names?: string[] } = {}): fc.Arbitrary<Command> {
+  const log = options.names === undefined ? fc.string({ maxLength: 40 }) : fc.constantFrom(...options.names)
+  return fc.oneof(
+    fc.constant({ command: 'init-producer' as const }),
+    fc.record({
+      command: fc.constant('idempotent-publish' as const),
+      log,
+      partition: fc.integer({ min: 0, max: 255 }),
+      producerId: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+      sequence: fc.nat({ max: 2 ** 32 - 1 }),
+      messages: fc.array(fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)), { minLength: 1, maxLength: 20 })
+    })
+  )
+}

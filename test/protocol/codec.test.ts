@@ -102,7 +102,10 @@ const framed: Command[] = [
   { command: 'delete-log', log: 'gone' },
   { command: 'offset-for-time', log: 'ev', partition: 2, timestamp: 1_764_000_000_123 },
   { command: 'describe-log', log: 'ev' },
-  { command: 'delete-group', log: 'ev', group: 'grüße' }
+  { command: 'delete-group', log: 'ev', group: 'grüße' },
+  { command: 'init-producer' },
+  { command: 'idempotent-publish', log: 'ev', partition: 4, producerId: 2 ** 53 - 1, sequence: 2 ** 32 - 1, messages: [Buffer.from('a'), Buffer.alloc(0)] },
+  { command: 'idempotent-publish', log: 'ev', partition: 0, producerId: 1, sequence: 0, messages: [Buffer.from('x')] }
 ]
 
 t.test('a run of success answers encodes as that many zero bytes', async (t) => {
@@ -137,6 +140,8 @@ t.test('framed responses round-trip through encoder and reader', async (t) => {
     [framed[9], { response: 'done' }],
     [framed[14], { response: 'offset', offset: 77 }],
     [framed[16], { response: 'done' }],
+    [framed[17], { response: 'json', body: Buffer.from('{"producerId":8123456789}') }],
+    [framed[18], { response: 'batch-published', firstOffset: 2 ** 40, count: 2 }],
     [framed[15], { response: 'log-details', details: { log: 'ev', retentionBytes: 1024, retentionMs: null, partitions: [{ partition: 0, firstOffset: 3, endOffset: 9, bytes: 4096, groups: [{ group: 'grüße', offset: 4 }] }] } }]
   ]
   const reader = new ResponseReader()
@@ -164,7 +169,15 @@ t.test('framing errors become one invalid command after the good ones, then the 
     ['batch message cut short', Buffer.from([5, 0, 0, 0, 11, 0, 1, 0x78, 0, 0, 0, 1, 0, 0, 0, 9]), 'BAD_FRAME'],
     ['fetch-batch body too short', Buffer.from([6, 0, 0, 0, 3, 0, 1, 0x78]), 'BAD_FRAME'],
     ['describe with an empty body', Buffer.from([9, 0, 0, 0, 0]), 'BAD_FRAME'],
-    ['version with a body', Buffer.from([10, 0, 0, 0, 1, 0]), 'BAD_FRAME']
+    ['version with a body', Buffer.from([10, 0, 0, 0, 1, 0]), 'BAD_FRAME'],
+    ['init-producer with a body', Buffer.from([22, 0, 0, 0, 1, 0]), 'BAD_FRAME'],
+    ['idempotent publish with producer id 0', idempotentFrame(0n, 0, [Buffer.from('m')]), 'BAD_FRAME'],
+    ['idempotent publish with producer id 2^53', idempotentFrame(1n << 53n, 0, [Buffer.from('m')]), 'BAD_FRAME'],
+    ['idempotent publish of zero messages', idempotentFrame(7n, 0, []), 'BAD_FRAME'],
+    ['idempotent publish cut before its count', Buffer.from([23, 0, 0, 0, 13, 0, 1, 0x78, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0]), 'BAD_FRAME'],
+    ['idempotent publish message cut short', idempotentFrame(7n, 0, [Buffer.from('m')], -1), 'BAD_FRAME'],
+    ['idempotent publish with trailing bytes', Buffer.concat([idempotentFrame(7n, 0, [Buffer.from('m')], 1)]), 'BAD_FRAME'],
+    ['idempotent publish of a message over the limit', idempotentFrame(7n, 0, [Buffer.alloc(1001)]), 'MESSAGE_TOO_LARGE']
   ]
   for (const [name, bad, code] of cases) {
     const decoder = new Decoder(limits)
@@ -241,6 +254,58 @@ t.test('fetch and ack of a group name over 255 bytes are written in the u64 size
   t.throws(() => encodeCommand({ command: 'fetch', log: 'ev', partition: 0, group: 'g'.repeat(65_536) }), { code: 'PROTOCOL' })
 })
 
+/** An idempotent publish frame of log 'x', partition 0, written by hand (not by the request writer), with `extra` zero bytes at the end (negative: that many bytes cut off). */
+function idempotentFrame (producerId: bigint, sequence: number, messages: Buffer[], extra = 0): Buffer {
+  const head = Buffer.alloc(5 + 3 + 16)
+  head[0] = 23
+  head.writeUInt8(1, 6)
+  head[7] = 0x78
+  head.writeBigUInt64BE(producerId, 8)
+  head.writeUInt32BE(sequence, 16)
+  head.writeUInt32BE(messages.length, 20)
+  const parts: Buffer[] = [head]
+  for (const m of messages) {
+    const size = Buffer.alloc(4)
+    size.writeUInt32BE(m.length)
+    parts.push(size, m)
+  }
+  parts.push(Buffer.alloc(Math.max(extra, 0)))
+  const whole = Buffer.concat(parts)
+  const frame = extra < 0 ? whole.subarray(0, whole.length + extra) : whole
+  frame.writeUInt32BE(frame.length - 5, 1)
+  return frame
+}
+
+t.test('commands 22 and 23 have the documented bytes', async (t) => {
+  t.equal(encodeCommand({ command: 'init-producer' }).toString('hex'), '1600000000')
+  const frame = encodeCommand({ command: 'idempotent-publish', log: 'x', partition: 2, producerId: 0x0102030405, sequence: 9, messages: [Buffer.from('hi'), Buffer.alloc(0)] })
+  t.equal(frame.toString('hex'), [
+    '17', '0000001d', // command 23, body of 29 bytes
+    '02', '01', '78', // partition 2, log name 'x'
+    '0000000102030405', // producer id
+    '00000009', // first sequence
+    '00000002', '00000002', '6869', '00000000' // 2 messages: 'hi', ''
+  ].join(''))
+  t.same(decode([frame]), [{ command: 'idempotent-publish', log: 'x', partition: 2, producerId: 0x0102030405, sequence: 9, messages: [Buffer.from('hi'), Buffer.alloc(0)] }])
+  t.same(decode([idempotentFrame(7n, 3, [Buffer.from('m')])]), [{ command: 'idempotent-publish', log: 'x', partition: 0, producerId: 7, sequence: 3, messages: [Buffer.from('m')] }], 'a hand-written frame decodes')
+  t.equal(encodeResponses([{ response: 'batch-published', firstOffset: 5, count: 2 }]).toString('hex'), '000000000c' + '0000000000000005' + '00000002', 'answered as command 5 is')
+})
+
+t.test('an idempotent publish decodes whole, one byte at a time, and split at every offset', async (t) => {
+  const c: Command = { command: 'idempotent-publish', log: 'logA', partition: 1, producerId: 123_456_789_012, sequence: 77, messages: [Buffer.from('one'), Buffer.from('two')] }
+  const bytes = Buffer.concat([encodeCommand(c), encodeCommand({ command: 'list-logs' })])
+  const want = [c, { command: 'list-logs' }]
+  t.same(decode([bytes]), want)
+  t.same(decode(bytewise(bytes)), want)
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const got = decode([bytes.subarray(0, cut), bytes.subarray(cut)])
+    if (JSON.stringify(got) !== JSON.stringify(want)) t.fail(`split at ${cut}`)
+  }
+  for (let cut = 0; cut < bytes.length - 5; cut++) {
+    if (decode([bytes.subarray(0, cut)]).length !== 0) t.fail(`cut at ${cut}: emitted before the frame was whole`)
+  }
+})
+
 /** A publish-batch frame stating `count` messages, with `body` arbitrary bytes after the count. */
 function batchHeader (count: number, rest: Buffer): Buffer {
   const head = Buffer.from([5, 0, 0, 0, 0, 0, 1, 0x62, 0, 0, 0, 0])
@@ -281,6 +346,30 @@ t.test('a batch of more than 100,000 messages is refused from its header; its bo
   decoder.write(after)
   t.equal(pending, 0, 'nothing of the 16 MB body is kept')
   t.same(out.map((c) => c.command), ['invalid', 'list-logs'])
+})
+
+t.test('an idempotent publish of more than 100,000 messages is refused from its header too, its body skipped', async (t) => {
+  const after = encodeCommand({ command: 'list-logs' })
+  const refused = idempotentFrame(5n, 0, [])
+  refused.writeUInt32BE(100_001, 20)
+  const bytes = Buffer.concat([refused, Buffer.alloc(40, 0xee), after])
+  bytes.writeUInt32BE(refused.length + 40 - 5, 1)
+  const check = (out: Command[], how: string): void => {
+    t.equal(out.length, 2, `${how}: the refusal, then the next command`)
+    t.equal(out[0]?.command === 'invalid' && out[0].error.code, 'BATCH_TOO_LARGE', how)
+    t.equal(out[0]?.command === 'invalid' && out[0].error.fatal, false, `${how}: not a framing error`)
+    t.equal(out[1]?.command, 'list-logs', how)
+  }
+  check(decode([bytes]), 'whole')
+  check(decode(bytewise(bytes)), 'one byte at a time')
+  for (let cut = 1; cut < bytes.length; cut++) check(decode([bytes.subarray(0, cut), bytes.subarray(cut)]), `split at ${cut}`)
+
+  let held = 0
+  const memory: DecoderMemory = { reserve: (n) => { held += n }, release: (n) => { held -= n }, full: () => false, whenRoom: () => {} }
+  const decoder = new Decoder(protocolLimits(), memory)
+  const frame = encodeCommand({ command: 'idempotent-publish', log: 'm', partition: 0, producerId: 9, sequence: 0, messages: [Buffer.alloc(10), Buffer.alloc(20), Buffer.alloc(30)] })
+  decoder.write(frame.subarray(0, frame.length - 1))
+  t.equal(held, frame.length + 3 * MESSAGE_WEIGHT, 'a frame under way is reserved for the messages its header states')
 })
 
 t.test('with a DecoderMemory: a frame is reserved in full once its size is known, and input is held between frames while memory is full', async (t) => {
