@@ -52,6 +52,8 @@ export class ClusterClient {
   private readonly opened = new Set<RogClient>()
   private readonly placements = new Map<string, Placements>()
   private readonly asking = new Map<string, Promise<Placements>>()
+  /** Logs whose cached placement is to be asked again (kept until then: an answer of an older epoch does not replace it). */
+  private readonly stale = new Set<string>()
   private infoStale = false
   private refreshingInfo: Promise<void> | null = null
   /** When each address last failed (connection refused or lost, no answer), to ask the others first. */
@@ -118,7 +120,7 @@ export class ClusterClient {
   async placement (log: string, refresh = false): Promise<PartitionPlacement[] | null> {
     if (this.info === null) return null
     const cached = this.placements.get(log)
-    if (cached !== undefined && !refresh) return cached
+    if (cached !== undefined && !refresh && !this.stale.has(log)) return cached
     let asking = this.asking.get(log)
     if (asking === undefined) {
       asking = this.askPlacement(log).finally(() => this.asking.delete(log))
@@ -136,7 +138,7 @@ export class ClusterClient {
     const p = placements.find((x) => x.partition === partition)
     if (p === undefined) throw RogError.badPartition(partition, log, placements.length)
     if (p.leader < 0) {
-      this.placements.delete(log)
+      this.stale.add(log)
       throw RogError.noLeader(partition, log)
     }
     let address = this.nodeAddress(p.leader)
@@ -145,7 +147,7 @@ export class ClusterClient {
       address = this.nodeAddress(p.leader)
     }
     if (address === null) {
-      this.placements.delete(log)
+      this.stale.add(log)
       throw new RogError('NO_LEADER', `Partition ${partition} of log ${log} is led by node ${p.leader}, whose address the cluster does not give`)
     }
     return address
@@ -173,15 +175,17 @@ export class ClusterClient {
 
   /**
    * Takes note that a request for a partition failed with `err` at
-   * `address`: the log's placement is asked again before the next request,
-   * and a node that failed is asked for metadata after the others.
+   * `address`: a NOT_LEADER that names the leader sends the next request
+   * there; otherwise the log's placement is asked again first. A node that
+   * failed is asked for metadata after the others.
    */
-  failed (log: string, err: unknown, address: string | null): void {
+  failed (log: string, partition: number, err: unknown, address: string | null): void {
     if (address !== null && isNodeFailure(err)) {
       this.noteFailure(address)
       this.infoStale = this.info !== null
     }
-    this.placements.delete(log)
+    if (err instanceof RogError && err.code === 'NOT_LEADER' && this.redirect(log, partition, err.message)) return
+    this.stale.add(log)
   }
 
   /**
@@ -206,7 +210,7 @@ export class ClusterClient {
         since ??= performance.now()
         const wait = this.retryDelay(err, since, attempt)
         if (wait === null) throw attempt === 0 ? err : gaveUp(err, since)
-        this.failed(log, err, address)
+        this.failed(log, partition, err, address)
         await new Promise((resolve) => setTimeout(resolve, wait))
       }
     }
@@ -390,7 +394,17 @@ export class ClusterClient {
       return old !== undefined && old.epoch > p.epoch ? old : p
     })
     this.placements.set(log, merged)
+    this.stale.delete(log)
     return merged
+  }
+
+  /** Follows a NOT_LEADER that names the partition's leader; false when it names none (or the one already known). */
+  private redirect (log: string, partition: number, message: string): boolean {
+    const named = /its leader is node (\d+)/.exec(message)
+    const p = this.placements.get(log)?.find((x) => x.partition === partition)
+    if (named === null || p === undefined || p.leader === Number(named[1])) return false
+    p.leader = Number(named[1])
+    return true
   }
 
   private checkOpen (): void {

@@ -150,7 +150,7 @@ export class IdempotentSender implements BatchSender {
     this.failingSince ??= performance.now()
     const wait = this.cluster.retryDelay(err, this.failingSince, this.attempts++)
     if (wait === null) return this.fail(this.attempts > 1 ? gaveUp(err, this.failingSince) : err)
-    this.cluster.failed(this.log, err, address)
+    this.cluster.failed(this.log, this.partition, err, address)
     this.timer = setTimeout(() => {
       this.timer = null
       this.pump()
