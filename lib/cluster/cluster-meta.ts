@@ -63,6 +63,13 @@ export class ClusterMeta {
     throw RogError.nodeIdTaken(node.id, parseNode(holder.value.toString()).address)
   }
 
+  /** A revision of etcd's no other call gets: that of a put to `producer-id` (each put is one revision). */
+  async producerRevision (): Promise<number> {
+    this.writes++
+    const res = await this.client.put(`${this.prefix}producer-id`).value('').exec()
+    return Number(res.header.revision)
+  }
+
   /**
    * Claims the controller key on the lease if it is free. Returns the
    * controller after the attempt, this node or the one that holds it (null

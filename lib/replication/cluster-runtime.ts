@@ -2,6 +2,7 @@ import { ClusterNode } from '../cluster/cluster-node'
 import type { LogMeta, NodeInfo, PartitionRecord } from '../cluster/metadata'
 import { ttlSeconds } from '../cluster/node-session'
 import { RogError } from '../errors'
+import { clusterProducerId } from '../protocol/producer-id'
 import type { ClusterInfo, Command, EpochEndCommand, PartitionPlacement, ReplicaFetchCommand, Response } from '../protocol/commands'
 import type { Store } from '../storage/store'
 import type { ClusterService } from './cluster-service'
@@ -147,6 +148,14 @@ export class ClusterRuntime implements ClusterService {
 
   epochEnd (c: EpochEndCommand): Response {
     return this.manager.epochEnd(c.log, c.partition, c.epoch)
+  }
+
+  async newProducerId (): Promise<number> {
+    try {
+      return clusterProducerId(await this.node.meta.producerRevision())
+    } catch (err) {
+      throw RogError.clusterMeta(`could not take a producer id: ${(err as Error).message}`)
+    }
   }
 
   clusterInfo (): Response {

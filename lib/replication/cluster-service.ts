@@ -14,6 +14,8 @@ export interface ClusterService {
   logPlacement (log: string): Response
   createLog (log: string, partitions: number, settings: { retentionBytes: number | null, retentionMs: number | null }, replicationFactor?: number): Promise<void>
   deleteLog (log: string): Promise<void>
+  /** A producer id unique in the cluster (command 22). */
+  newProducerId (): Promise<number>
   /** Starts moving a partition's replicas (through the controller); resolves to the state written. */
   reassign (log: string, partition: number, replicas: number[]): Promise<Response>
 }

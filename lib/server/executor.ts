@@ -6,7 +6,8 @@ import { responseSize } from '../protocol/encoder'
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_MESSAGES } from '../protocol/limits'
 import { partitionOf } from '../protocol/command-target'
 import type { ClusterService } from '../replication/cluster-service'
-import type { Partition } from '../storage/partition'
+import type { AppendCallback, Partition } from '../storage/partition'
+import { randomProducerId } from '../protocol/producer-id'
 import type { Store } from '../storage/store'
 import { VERSION } from '../version'
 import type { ConnectionMemory } from './connection-memory'
@@ -345,13 +346,13 @@ export class Executor extends Duplex {
           // pump() hands every publish served here to startPublishes.
           throw new Error('a publish reached execute()')
         case 'publish-batch':
-          return this.store.partition(c.log, c.partition).append(c.messages, (err, firstOffset, stored) => {
-            if (err !== null && stored > 0) {
-              return done({ response: 'error', message: `${err.message} (the first ${stored} messages of the batch were stored, from offset ${firstOffset})` })
-            }
-            if (err !== null) return fail(err)
-            done({ response: 'batch-published', firstOffset, count: c.messages.length })
-          })
+          return this.store.partition(c.log, c.partition).append(c.messages, batchAnswer(c.messages.length, done))
+        case 'idempotent-publish':
+          return this.store.partition(c.log, c.partition).appendIdempotent(c.producerId, c.sequence, c.messages, batchAnswer(c.messages.length, done))
+        case 'init-producer':
+          if (cluster === null) return done(producerIdAnswer(randomProducerId()))
+          cluster.newProducerId().then((id) => done(producerIdAnswer(id)), fail)
+          return
         case 'fetch':
           this.fetch(c).then(([r, reserved]) => done(r, reserved), fail)
           return
@@ -501,5 +502,18 @@ export class Executor extends Duplex {
 }
 
 function isPublish (c: Command): boolean {
-  return c.command === 'publish' || c.command === 'publish-batch'
+  return c.command === 'publish' || c.command === 'publish-batch' || c.command === 'idempotent-publish'
+}
+
+/** A batch's answer: its first offset and count, or the error (saying which of its messages were stored, if some were). */
+function batchAnswer (count: number, done: Done): AppendCallback {
+  return (err, firstOffset, stored) => {
+    if (err !== null && stored > 0) return done({ response: 'error', message: `${err.message} (the first ${stored} messages of the batch were stored, from offset ${firstOffset})` })
+    if (err !== null) return done({ response: 'error', message: err.message })
+    done({ response: 'batch-published', firstOffset, count })
+  }
+}
+
+function producerIdAnswer (producerId: number): Response {
+  return { response: 'json', body: Buffer.from(JSON.stringify({ producerId })) }
 }

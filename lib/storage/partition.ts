@@ -6,6 +6,7 @@ import { ENTRY_OVERHEAD, entryIsIntact, readEntryHeader, stamp, type Stamp } fro
 import { withoutPath } from './file-io'
 import { GroupOffsets, GROUPS_FILE } from './group-offsets'
 import { LEADER_EPOCHS_FILE, LeaderEpochs } from './leader-epochs'
+import { PRODUCERS_FILE, ProducerState, type ProducerBatch, type ProducerRecord } from './producer-state'
 import { RECOVERY_POINT_FILE, RecoveryPoint } from './recovery-point'
 import { Segment, SPARE_INDEX, SPARE_LOG, SPARE_TIME_INDEX, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
 import { SegmentWriter, type FsyncPolicy, type Stream } from './segment-writer'
@@ -23,6 +24,12 @@ export interface PartitionOptions {
   groupsCompactBytes?: number
   /** Called after a segment roll (retention is checked then). */
   rolled?: (partition: Partition) => void
+  /** The log and partition number, for the errors of idempotent publishes. */
+  where?: { log: string, partition: number }
+  /** Idempotent producers remembered (least recently used forgotten first). */
+  maxProducers?: number
+  /** The producer journal is compacted once past this size (and 4x its live size). */
+  producersCompactBytes?: number
 }
 
 /** `stored` messages from `firstOffset` on were written (all of them when `err` is null). */
@@ -50,7 +57,7 @@ interface GroupWait { offset: number, write: () => void, fail: DoneCallback }
 
 export const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
 /** Files of Rog's own in a partition directory besides segments. */
-export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index|timeindex)\.next|leader-epochs(\.tmp)?)$/
+export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|producers(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index|timeindex)\.next|leader-epochs(\.tmp)?)$/
 
 /** Whether a segment file is empty or its first entry has id `base` (what a roll to it would have written). */
 function startsWithId (file: string, base: number): boolean {
@@ -88,6 +95,7 @@ export function isPartitionFile (name: string): boolean {
 export class Partition {
   readonly dir: string
   readonly groups: GroupOffsets
+  readonly producers: ProducerState
   private readonly segmentList: Segment[]
   private readonly options: PartitionOptions
   private readonly ctx: SegmentContext
@@ -114,16 +122,22 @@ export class Partition {
   private gate: ReplicationGate | null = null
   private hw: number | null = null
   private epochs: LeaderEpochs | null = null
+  /** Idempotent batches being stored: the answers owed to retries of them that arrived meanwhile. */
+  private readonly storing = new Map<ProducerBatch, AppendCallback[]>()
 
-  private constructor (dir: string, segments: Segment[], groups: GroupOffsets, recoveryPoint: RecoveryPoint, options: PartitionOptions, ctx: SegmentContext) {
+  private constructor (dir: string, segments: Segment[], groups: GroupOffsets, producers: ProducerState, recoveryPoint: RecoveryPoint, options: PartitionOptions, ctx: SegmentContext) {
     this.dir = dir
     this.segmentList = segments
     this.groups = groups
+    this.producers = producers
     this.recoveryPoint = recoveryPoint
     this.options = options
     this.ctx = ctx
     this.writer = new SegmentWriter(options.fsync, {
-      beforeBatch: () => this.groups.compactIfDue(),
+      beforeBatch: () => {
+        this.groups.compactIfDue()
+        this.producers.compactIfDue()
+      },
       failed: (stream, err, first) => this.failed(stream, err, first.firstId ?? this.end),
       synced: () => this.synced(),
       written: () => {
@@ -232,7 +246,8 @@ export class Partition {
         : seg.base < point.base ? seg.log.size : seg.base === point.base ? Math.min(point.position, seg.log.size) : 0
     }
     const groups = GroupOffsets.open(dir, options.pool, options.log, options.groupsCompactBytes)
-    const partition = new Partition(dir, segments, groups, recoveryPoint, options, ctx)
+    const producers = ProducerState.open(dir, options.pool, options.log, segments[segments.length - 1].nextOffset, { maxProducers: options.maxProducers, compactBytes: options.producersCompactBytes })
+    const partition = new Partition(dir, segments, groups, producers, recoveryPoint, options, ctx)
     partition.clampGroups()
     return partition
   }
@@ -285,12 +300,63 @@ export class Partition {
 
   /** Appends messages; `callback` gets the first id once all are written (and synced, per policy). */
   append (messages: Buffer[], callback: AppendCallback): void {
-    if (this.gone !== null) return process.nextTick(callback, this.gone, this.nextId, 0)
-    if (this.gate === null) return this.write(messages, stamp(Date.now()), callback)
-    const refusal = this.gate.refusal()
+    const refusal = this.gone ?? this.gate?.refusal() ?? null
     if (refusal !== null) return process.nextTick(callback, refusal, this.nextId, 0)
+    this.writeAcknowledged(messages, callback)
+  }
+
+  /**
+   * An idempotent producer's batch (command 23), under the sequence rules:
+   * appended when it is the producer's next (or the producer is unknown), and
+   * remembered at once, so the next batch pipelined behind it is checked
+   * against it; answered with its original offsets when it was stored
+   * already (once acknowledged as a publish is, or, still in flight, with
+   * its original's answer); refused when it is older than what is
+   * remembered or leaves a gap.
+   */
+  appendIdempotent (producerId: number, sequence: number, messages: Buffer[], callback: AppendCallback): void {
+    const refusal = this.gone ?? this.gate?.refusal() ?? null
+    if (refusal !== null) return process.nextTick(callback, refusal, this.nextId, 0)
+    const check = this.producers.check(producerId, sequence, messages.length)
+    const where = this.options.where ?? { log: this.options.label, partition: -1 }
+    switch (check.kind) {
+      case 'stored':
+        return this.answerStored(check.batch, callback)
+      case 'mismatch':
+        return process.nextTick(callback, new RogError('DUPLICATE_SEQUENCE', `Duplicate sequence ${sequence} from producer ${producerId} for partition ${where.partition} of log ${where.log}: stored as a batch of ${check.batch.count} messages, not ${messages.length}`), this.nextId, 0)
+      case 'duplicate':
+        return process.nextTick(callback, RogError.duplicateSequence(producerId, where.partition, where.log, sequence), this.nextId, 0)
+      case 'out-of-order':
+        return process.nextTick(callback, RogError.outOfOrderSequence(producerId, where.partition, where.log, sequence, check.expected), this.nextId, 0)
+    }
+    const first = this.nextId
+    const batch = this.producers.remember(producerId, sequence, messages.length, first)
+    const retries: AppendCallback[] = []
+    this.storing.set(batch, retries)
+    const queued = this.writeAcknowledged(messages, (err, firstOffset, stored) => {
+      this.storing.delete(batch)
+      callback(err, firstOffset, stored)
+      for (const r of retries) r(err, firstOffset, stored)
+    })
+    if (queued < messages.length) this.producers.rollBack(first + queued)
+    // A failed write of the record is the journal's to repair (see ProducerState.writeFailed); the batch's answer is its messages'.
+    if (batch.live) this.enqueue(this.producers.file, 'producers', this.producers.record(batch), undefined, () => {})
+  }
+
+  /** A retry of a batch stored already: its original offsets, acknowledged as a publish's are. */
+  private answerStored (batch: ProducerBatch, callback: AppendCallback): void {
+    const retries = this.storing.get(batch)
+    if (retries !== undefined) return void retries.push(callback)
+    const { firstOffset, count } = batch
+    if (this.gate === null) return process.nextTick(callback, null, firstOffset, count)
+    this.gate.whenReplicated(firstOffset + count, (err) => callback(err, firstOffset, err === null ? count : 0))
+  }
+
+  /** Writes messages and calls back once they are acknowledged (replicated, when gated); returns how many were queued. */
+  private writeAcknowledged (messages: Buffer[], callback: AppendCallback): number {
     const gate = this.gate
-    this.write(messages, stamp(Date.now()), (err, first, stored) => {
+    if (gate === null) return this.write(messages, stamp(Date.now()), callback)
+    return this.write(messages, stamp(Date.now()), (err, first, stored) => {
       if (stored === 0) return callback(err, first, stored)
       // Acknowledged only once every in-sync replica has them.
       gate.whenReplicated(first + stored, (notReplicated) => {
@@ -306,7 +372,7 @@ export class Partition {
    * entry must be intact and the ids must follow on from this log's next;
    * otherwise nothing is appended.
    */
-  appendReplica (entries: Buffer[], callback: AppendCallback): void {
+  appendReplica (entries: Buffer[], callback: AppendCallback, records: readonly ProducerRecord[] = []): void {
     if (this.gone !== null) return process.nextTick(callback, this.gone, this.nextId, 0)
     if (entries.length === 0) return process.nextTick(callback, null, this.nextId, 0)
     for (let i = 0; i < entries.length; i++) {
@@ -317,11 +383,21 @@ export class Partition {
           : !entryIsIntact(e, 0, e.length) ? `the entry of offset ${head.id} fails its checksum` : null
       if (problem !== null) return process.nextTick(callback, RogError.storage('replicating', new Error(problem)), this.nextId, 0)
     }
-    this.write(entries, null, callback)
+    const from = this.nextId
+    const queued = this.write(entries, null, callback)
+    for (const r of records) {
+      const invalid = ProducerState.invalidRecord(r, from, from + queued)
+      if (invalid !== null) {
+        this.options.log(`${this.dir}: a producer record from the leader (${JSON.stringify(r)}) is not kept: ${invalid}`)
+        continue
+      }
+      const [producerId, sequence, count, firstOffset] = r
+      this.enqueue(this.producers.file, 'producers', this.producers.record(this.producers.remember(producerId, sequence, count, firstOffset)), undefined, () => {})
+    }
   }
 
-  /** Appends `messages` stamped `timestamp`, or (null) whole entries as they are. */
-  private write (messages: Buffer[], timestamp: Stamp | null, callback: AppendCallback): void {
+  /** Appends `messages` stamped `timestamp`, or (null) whole entries as they are; returns how many were queued (the rest failed). */
+  private write (messages: Buffer[], timestamp: Stamp | null, callback: AppendCallback): number {
     const first = this.nextId
     let pending = 0
     let stored = 0
@@ -364,6 +440,7 @@ export class Partition {
       if (timeIndex !== null) this.enqueue(segment.timeIndexFile, 'index', timeIndex, undefined, () => {})
     }
     if (pending === 0) process.nextTick(callback, failed, first, 0)
+    return i
   }
 
   /**
@@ -553,6 +630,8 @@ export class Partition {
     this.syncedThrough = Math.min(this.syncedThrough, this.segmentList.length - 1)
     this.recoveryPoint.moveBack({ base: segment.base, position: segment.log.synced })
     this.leaderEpochs().truncateFrom(offset)
+    this.producers.rollBack(offset)
+    this.producers.rewrite()
     this.options.pool.io.fsyncPath(this.dir)
     this.options.log(`${this.dir}: truncated offsets ${offset} to ${offset + removed - 1} (${bytes} bytes in the last segment kept), which the partition's leader does not have`)
     this.clampGroups()
@@ -596,11 +675,12 @@ export class Partition {
     this.spare = null
     for (const s of this.segmentList) s.close()
     this.groups.close()
+    this.producers.close()
   }
 
   /** The files whose writes the fsync policy covers (indexes are rebuilt, not synced). */
   private durableFiles (): DataFile[] {
-    return [this.groups.file, ...this.segmentList.map((s) => s.log)]
+    return [this.groups.file, this.producers.file, ...this.segmentList.map((s) => s.log)]
   }
 
   private enqueue (file: DataFile, stream: Stream, data: Buffer, firstId: number | undefined, done: (err: Error | null) => void): void {
@@ -663,9 +743,11 @@ export class Partition {
   /** A write failed: everything of its stream queued behind it fails too, so roll back what they reserved. */
   private failed (stream: Stream, err: Error, firstFailedId: number): void {
     if (stream === 'groups') return this.groups.rewind()
+    if (stream === 'producers') return this.producers.writeFailed()
     if (stream !== 'segments') return
     this.options.log(`${this.dir}: append failed (${err.message}); appends queued behind it fail too, ids restart at ${firstFailedId}`)
     this.nextId = firstFailedId
+    this.producers.rollBack(firstFailedId)
     // Commits of offsets taken back are refused (when the failed append is answered), before new appends take those offsets again.
     this.doomedWaits.push(...this.groupWaits.filter((w) => w.offset > firstFailedId))
     this.groupWaits = this.groupWaits.filter((w) => w.offset <= firstFailedId)

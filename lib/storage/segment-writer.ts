@@ -7,8 +7,12 @@ export type FsyncPolicy = 'always' | 'interval' | 'never'
  * is queued behind it (ids were taken in order, and nothing may land after a
  * hole); other streams go on. Index writes are hints: a failed one fails no
  * request (the index is checked on every read and rebuilt on open).
+ * 'producers' records describe segment appends: in a batch they are written
+ * before the segments (a process killed in between leaves a record past the
+ * log end, which recovery drops, never an append without its record), and
+ * those queued behind a failed segment write fail with it.
  */
-export type Stream = 'segments' | 'groups' | 'index'
+export type Stream = 'segments' | 'groups' | 'index' | 'producers'
 
 export interface Append {
   file: DataFile
@@ -130,7 +134,7 @@ export class SegmentWriter {
 
   /**
    * Writes each file's appends with one writev, files in the order they first
-   * appear; then syncs the durable ones per policy. Callbacks run in append
+   * appear (producer records first); then syncs the durable ones per policy. Callbacks run in append
    * order, after every write and sync of the batch.
    */
   private writeBatch (appends: Append[], callback: () => void): void {
@@ -147,6 +151,7 @@ export class SegmentWriter {
       }
       list.push(a.data)
     }
+    files.sort((a, b) => (streamOf.get(a) === 'producers' ? 0 : 1) - (streamOf.get(b) === 'producers' ? 0 : 1))
     const failedFiles = new Map<DataFile, Error>()
     const failedStreams = new Map<Stream, Error>()
     const toSync: DataFile[] = []
@@ -189,7 +194,8 @@ export class SegmentWriter {
       let behind: Append[] = []
       if (failedStreams.size > 0) {
         const keep: Append[] = []
-        for (const a of this.queue) (failedStreams.has(a.stream) ? behind : keep).push(a)
+        const fails = (stream: Stream): boolean => failedStreams.has(stream) || (stream === 'producers' && failedStreams.has('segments'))
+        for (const a of this.queue) (fails(a.stream) ? behind : keep).push(a)
         this.queue = keep
         for (const [stream, err] of failedStreams) {
           const first = appends.find((a) => a.stream === stream && failedFiles.has(a.file)) as Append
@@ -198,7 +204,7 @@ export class SegmentWriter {
       }
       if (toSync.some((f) => !failedFiles.has(f))) this.hooks.synced()
       for (const a of appends) a.done(failedFiles.get(a.file) ?? null)
-      for (const a of behind) a.done(failedStreams.get(a.stream) as Error)
+      for (const a of behind) a.done(failedStreams.get(a.stream) ?? failedStreams.get('segments') as Error)
       behind = []
       callback()
     }

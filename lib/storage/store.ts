@@ -164,7 +164,7 @@ export class Store {
   }
 
   private partitionOptions (log: string, partition: number): PartitionOptions {
-    return { ...this.options, label: `Partition ${partition} of log ${log}` }
+    return { ...this.options, label: `Partition ${partition} of log ${log}`, where: { log, partition } }
   }
 
   async createLog (name: string, partitions: number, settings: Partial<LogSettings> = {}): Promise<void> {

@@ -30,7 +30,8 @@ export function anyCommand (options: { names?: string[], maxWaitMs?: number } = 
       waitMs,
       maxBytes: fc.nat(),
       partitions: fc.array(fc.record({ log, partition: fc.integer({ min: 0, max: 255 }), offset: fc.maxSafeNat(), epoch: fc.nat(), groupsVersion: fc.nat() }), { maxLength: 4 })
-    })
+    }),
+    anyProducerCommand(options)
   )
 }
 

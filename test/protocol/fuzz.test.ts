@@ -4,11 +4,11 @@ import { Decoder, frameSize } from '../../lib/protocol/decoder'
 import { encodeCommand } from '../../lib/protocol/request-writer'
 import { protocolLimits } from '../../lib/protocol/limits'
 import { LAST_COMMAND, type Command } from '../../lib/protocol/commands'
-import { anyCommand, anyProducerCommand } from '../helpers/arbitraries'
+import { anyCommand } from '../helpers/arbitraries'
 import { RogError } from '../../lib/errors'
 
 const limits = protocolLimits(4096)
-const command = fc.oneof(anyCommand(), anyProducerCommand())
+const command = anyCommand()
 const NUM_RUNS = 300
 
 /** Feeds `parts` to a fresh decoder; checks it never holds more than one whole frame's worth of bytes. */
