@@ -2,6 +2,7 @@ import { RogClient } from '../client/client'
 import { RogError } from '../errors'
 import type { FetchedMessage, ReplicaFetchPartition } from '../protocol/commands'
 import type { Partition } from '../storage/partition'
+import type { ProducerRecord } from '../storage/producer-state'
 
 /** What a leader answers for one partition of a replica fetch (the JSON header of the answer). */
 export interface ReplicaPartitionData {
@@ -16,6 +17,8 @@ export interface ReplicaPartitionData {
   groups: Array<[string, number | null]>
   groupsVersion: number
   groupsFull: boolean
+  /** Producer records of the batches whose last entry is among this partition's messages (see ProducerState). */
+  producers?: ProducerRecord[]
 }
 
 export interface FetcherOptions {
@@ -186,7 +189,8 @@ export class ReplicaFetcher {
     }
     if (messages.length > 0 && messages[0].offset === target.endOffset) {
       const entries = messages.map((m) => m.data)
-      const failed = await new Promise<RogError | null>((resolve) => target.appendReplica(entries, (err) => resolve(err)))
+      const records = Array.isArray(data.producers) ? data.producers : []
+      const failed = await new Promise<RogError | null>((resolve) => target.appendReplica(entries, (err) => resolve(err), records))
       if (failed !== null) {
         // Nothing of it was appended (a damaged entry, or a write that failed here): asked again shortly, and said so.
         this.options.logLine(`partition ${f.partition} of log ${f.log}: could not append what leader ${this.options.address} sent from offset ${messages[0].offset}: ${failed.message}`)

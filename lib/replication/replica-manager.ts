@@ -235,6 +235,7 @@ export class ReplicaManager {
           budget -= m.data.length
         }
         data.header.count = read.length
+        if (read.length > 0) data.header.producers = data.partition.producers.recordsEndingIn(p.offset, read[read.length - 1].offset + 1)
         // The high watermark sent is taken after the read, and never beyond what this answer brings the follower.
         data.header.hw = Math.min(data.partition.highWatermark(), read.length > 0 ? read[read.length - 1].offset + 1 : p.offset)
       }

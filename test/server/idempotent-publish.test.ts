@@ -6,6 +6,7 @@ import { RogServer } from '../../lib/server/server'
 import type { Command, Response } from '../../lib/protocol/commands'
 import { BATCHES_PER_PRODUCER } from '../../lib/storage/producer-state'
 import { exchange, pipelined, request, startServer } from '../helpers/server'
+import { exitOf, spawnServer } from '../helpers/process'
 
 function batch (producerId: number, sequence: number, ...texts: string[]): Command {
   return { command: 'idempotent-publish', log: 'p', partition: 0, producerId, sequence, messages: texts.map((m) => Buffer.from(m)) }
@@ -133,4 +134,23 @@ t.test('after a restart a retried batch is still recognised', async (t) => {
     { response: 'batch-published', firstOffset: 3, count: 1 }
   ])
   t.same(await readAll(port), ['a', 'b', 'c', 'd'])
+})
+
+t.test('after SIGKILL of a server process (--fsync never: only the page cache has the writes) a retried batch is still recognised', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rog-test-'))
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
+  const first = await spawnServer(t, ['--data-dir', dataDir, '--fsync', 'never'])
+  await request(first.port, { command: 'create', log: 'p', partitions: 1 })
+  const sends = Array.from({ length: 200 }, (_, i) => batch(21, i * 2, `m${i * 2}`, `m${i * 2 + 1}`))
+  const answers = await pipelined(first.port, sends)
+  t.ok(answers.every((a, i) => a.response === 'batch-published' && a.firstOffset === i * 2), 'all stored')
+  first.child.kill('SIGKILL')
+  t.equal((await exitOf(first.child)).signal, 'SIGKILL')
+  const second = await spawnServer(t, ['--data-dir', dataDir, '--fsync', 'never'])
+  const retries = await pipelined(second.port, [...sends.slice(-BATCHES_PER_PRODUCER), batch(21, 400, 'm400')])
+  t.same(retries.slice(0, -1), sends.slice(-BATCHES_PER_PRODUCER).map((_, i) => ({ response: 'batch-published', firstOffset: 2 * (200 - BATCHES_PER_PRODUCER + i), count: 2 })), 'the last batches are answered with their offsets')
+  t.same(retries[retries.length - 1], { response: 'batch-published', firstOffset: 400, count: 1 }, 'and the next one is appended')
+  t.equal((await readAll(second.port)).length, 401)
+  second.child.kill('SIGTERM')
+  await exitOf(second.child)
 })
