@@ -19,6 +19,13 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 const FIRST_BACKOFF_MS = 50
 const MAX_BACKOFF_MS = 1000
 
+export interface RoutedOptions {
+  /** The caller has gone: stop retrying. */
+  abandoned?: () => boolean
+  /** Errors to retry besides the retriable ones. */
+  alsoRetry?: (err: unknown) => boolean
+}
+
 /** Placements by partition, each the one with the highest leader epoch seen. */
 type Placements = PartitionPlacement[]
 
@@ -192,13 +199,13 @@ export class ClusterClient {
    * How long to wait before retrying after `err`, the `attempt`-th failure
    * in a row, the first at `since` (performance.now()); null: give up.
    */
-  retryDelay (err: unknown, since: number, attempt: number): number | null {
-    if (this.closed || !isRetriable(err) || performance.now() - since >= this.retryMs) return null
+  retryDelay (err: unknown, since: number, attempt: number, retriable = isRetriable(err)): number | null {
+    if (this.closed || !retriable || performance.now() - since >= this.retryMs) return null
     return Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** attempt)
   }
 
   /** Runs `work` against the partition's leader, again (after a refresh and a backoff) while it fails with a retriable error, for up to `retryMs`. */
-  async routed<T> (log: string, partition: number, work: (address: string) => Promise<T>, abandoned: () => boolean = () => false): Promise<T> {
+  async routed<T> (log: string, partition: number, work: (address: string) => Promise<T>, options: RoutedOptions = {}): Promise<T> {
     let since: number | null = null
     for (let attempt = 0; ; attempt++) {
       let address: string | null = null
@@ -206,9 +213,9 @@ export class ClusterClient {
         address = await this.leaderAddress(log, partition)
         return await work(address)
       } catch (err) {
-        if (abandoned()) throw err
+        if (options.abandoned?.() === true) throw err
         since ??= performance.now()
-        const wait = this.retryDelay(err, since, attempt)
+        const wait = this.retryDelay(err, since, attempt, isRetriable(err) || options.alsoRetry?.(err) === true)
         if (wait === null) throw attempt === 0 ? err : gaveUp(err, since)
         this.failed(log, partition, err, address)
         await new Promise((resolve) => setTimeout(resolve, wait))
@@ -424,8 +431,12 @@ class LeaderRoute implements ConsumerRoute {
 
   constructor (private readonly cluster: ClusterClient, private readonly log: string, private readonly partition: number) {}
 
-  async fetch (command: FetchBatchCommand): Promise<Response> {
-    return await this.cluster.routed(this.log, this.partition, async (address) => await (await this.connection(address)).request(command), () => this.released)
+  async fetch (command: FetchBatchCommand, reached: boolean): Promise<Response> {
+    return await this.cluster.routed(this.log, this.partition, async (address) => await (await this.connection(address)).request(command), {
+      abandoned: () => this.released,
+      // A new leader's high watermark can trail the old one's for a moment: an offset this consumer read up to is not past the end.
+      alsoRetry: (err) => reached && this.cluster.clustered && err instanceof RogError && err.code === 'BAD_OFFSET'
+    })
   }
 
   async commit (offset: number, group: string): Promise<void> {

@@ -47,7 +47,8 @@ interface Fetch { batch: ConsumedBatch | null, error: RogError | null, done: Pro
  * fetches retried there from the same offset.
  */
 export interface ConsumerRoute {
-  fetch: (command: FetchBatchCommand) => Promise<Response>
+  /** `reached`: the offset asked for is one this consumer read up to (not one it was given). */
+  fetch: (command: FetchBatchCommand, reached: boolean) => Promise<Response>
   commit: (offset: number, group: string) => Promise<void>
   /** The consumer is done: connections of its own are closed. */
   release: () => void
@@ -208,6 +209,7 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
     const remaining = this.limit - this.delivered
     const fetch: Fetch = { batch: null, error: null, done: Promise.resolve() }
     const position = this.position
+    const reached = this.handed !== null && position === this.handed
     fetch.done = this.route.fetch({
       command: 'fetch-batch',
       log: this.log,
@@ -218,7 +220,7 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
       maxBytes: this.options.maxBytes ?? 1024 * 1024,
       waitMs: this.follow ? this.options.waitMs ?? 30_000 : 0,
       ...(this.options.timestamps === true ? { detailed: true } : {})
-    }).then((response) => {
+    }, reached).then((response) => {
       fetch.batch = toBatch(response as Extract<Response, { response: 'messages' }>, position)
     }, (err: RogError) => {
       fetch.error = err
