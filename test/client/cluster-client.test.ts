@@ -1,13 +1,16 @@
 import type * as net from 'node:net'
 import { once } from 'node:events'
 import t, { type Test } from 'tap'
+import { RogClient } from '../../lib/client/client'
 import { ClusterClient } from '../../lib/client/cluster-client'
 import { RogError } from '../../lib/errors'
 import type { Command, PartitionPlacement, Response } from '../../lib/protocol/commands'
 import { Decoder } from '../../lib/protocol/decoder'
 import { encodeResponses } from '../../lib/protocol/encoder'
+import { FaultProxy } from '../helpers/fault-proxy'
 import { startServer } from '../helpers/server'
 import { deadPort, tcpServer } from '../helpers/tcp'
+import { waitFor } from '../helpers/wait'
 
 /**
  * Two or three fake nodes of one cluster, sharing one copy of each
@@ -55,7 +58,7 @@ class FakeCluster {
       case 'commit': {
         const p = this.placement.find((x) => x.partition === c.partition)
         if (p?.leader !== node.id) return { response: 'error', message: RogError.notLeader(c.partition, c.log, p?.leader ?? -1, p === undefined ? null : this.address(p.leader)).message }
-        if (node.refuse !== null) return { response: 'error', message: node.refuse }
+        if (node.refuse !== null && node.refusals-- > 0) return { response: 'error', message: node.refuse }
         const messages = this.partitions.get(c.partition) ?? []
         this.partitions.set(c.partition, messages)
         if (c.command === 'commit') return { response: 'offset', offset: c.offset }
@@ -86,8 +89,9 @@ class FakeNode {
   port = 0
   readonly received: Command[] = []
   connections = 0
-  /** Answers every partition request with this error text (null: serves). */
+  /** Answers the next `refusals` partition requests with this error text (null: serves). */
   refuse: string | null = null
+  refusals = Infinity
   /** This node's own view of the placement (null: the cluster's). */
   placement: PartitionPlacement[] | null = null
   loseNextAnswer = false
@@ -119,7 +123,7 @@ class FakeNode {
   }
 }
 
-async function cluster (t: Test, addresses: string[], options: { retryMs?: number } = {}): Promise<ClusterClient> {
+async function cluster (t: Test, addresses: string[], options: { retryMs?: number, requestTimeoutMs?: number } = {}): Promise<ClusterClient> {
   const client = await ClusterClient.connect(addresses, { requestTimeoutMs: 5000, ...options })
   t.teardown(() => client.destroy())
   return client
@@ -165,7 +169,7 @@ t.test('a placement of an older epoch does not replace a newer one; without a na
   // Node 3 now lags (epoch 1, node 1); node 2 stops serving without naming anyone.
   fake.nodes[2].placement = stale
   fake.nodes[1].refuse = RogError.noLeader(0, 'l').message
-  setTimeout(() => { fake.nodes[1].refuse = null }, 200)
+  fake.nodes[1].refusals = 2
   await client.commit('l', 0, 'g', 6)
   t.equal(fake.nodes[0].commands('commit').length, 0, 'never sent to node 1, which only a stale placement names')
   t.same((await client.placement('l'))?.map((p) => [p.leader, p.epoch]), [[2, 2]], 'the newer placement is kept')
@@ -215,4 +219,27 @@ t.test('a single node: every request on the one connection, as a RogClient', asy
   t.same((await client.fetchBatch({ log: 'l', partition: 1, group: 'g' })).messages, [])
   t.equal(await client.any(), direct, 'one shared connection')
   t.equal(direct.pending, 0)
+})
+
+t.test('a single node: a batch whose answer the fault proxy dropped is retried on a new connection and answered with its original offsets', async (t) => {
+  const server = await startServer(t)
+  const port = server.address().port
+  const proxy = await FaultProxy.start(port)
+  t.teardown(async () => await proxy.close())
+  const observer = await RogClient.connect(`127.0.0.1:${port}`)
+  t.teardown(() => observer.destroy())
+  await observer.createLog('l', 1)
+  const client = await cluster(t, [`127.0.0.1:${proxy.port}`], { requestTimeoutMs: 60_000 })
+  t.notOk(client.clustered)
+  t.same(await client.publishBatch('l', 0, ['a', 'b']), { firstOffset: 0, count: 2 })
+  proxy.drop('down')
+  const retried = client.publishBatch('l', 0, ['c', 'd', 'e'])
+  await waitFor('the answer, dropped', () => proxy.dropped.down > 0)
+  t.equal((await observer.describe('l')).partitions[0].nextOffset, 5, 'the server stored the batch')
+  // The connection is lost (reset), as a peer's would time out: the client sends the batch again.
+  proxy.pass()
+  proxy.cut()
+  t.same(await retried, { firstOffset: 2, count: 3 }, 'answered with the offsets it was stored at')
+  const stored = await observer.fetchBatch({ log: 'l', partition: 0, group: 'g', offset: 0 })
+  t.same(stored.messages.map((m) => m.data.toString()), ['a', 'b', 'c', 'd', 'e'], 'nothing stored twice')
 })
