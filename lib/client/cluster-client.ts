@@ -420,20 +420,22 @@ export class ClusterClient {
 }
 
 /**
- * A consumer's way to its partition: fetches on a connection of its own to
- * the leader (long polls hold up nothing else), made again when the leader
- * moves or the connection fails; commits on the shared connections.
+ * A consumer's way to its partition: long polls on a connection of its own
+ * to the leader (they hold up nothing else), made again when the leader moves
+ * or the connection fails; fetches that do not wait and commits on the shared
+ * connections.
  */
 class LeaderRoute implements ConsumerRoute {
   private own: RogClient | null = null
   private opening: Promise<RogClient> | null = null
-  private released = false
+  private releases = 0
 
   constructor (private readonly cluster: ClusterClient, private readonly log: string, private readonly partition: number) {}
 
-  async fetch (command: FetchBatchCommand, reached: boolean): Promise<Response> {
-    return await this.cluster.routed(this.log, this.partition, async (address) => await (await this.connection(address)).request(command), {
-      abandoned: () => this.released,
+  async fetch (command: FetchBatchCommand, reached: boolean, abandoned: () => boolean): Promise<Response> {
+    const connection = async (address: string): Promise<RogClient> => command.waitMs > 0 ? await this.connection(address) : await this.cluster.connection(address)
+    return await this.cluster.routed(this.log, this.partition, async (address) => await (await connection(address)).request(command), {
+      abandoned,
       // A new leader's high watermark can trail the old one's for a moment: an offset this consumer read up to is not past the end.
       alsoRetry: (err) => reached && this.cluster.clustered && err instanceof RogError && err.code === 'BAD_OFFSET'
     })
@@ -444,7 +446,7 @@ class LeaderRoute implements ConsumerRoute {
   }
 
   release (): void {
-    this.released = true
+    this.releases++
     this.own?.destroy()
     this.own = null
   }
@@ -454,8 +456,10 @@ class LeaderRoute implements ConsumerRoute {
     if (this.opening === null) {
       this.own?.destroy()
       this.own = null
+      const releases = this.releases
       this.opening = this.cluster.open(address).then((client) => {
-        if (this.released) client.destroy()
+        // Released while it was being made: not kept (the request on it fails).
+        if (releases !== this.releases) client.destroy()
         else this.own = client
         return client
       }).finally(() => { this.opening = null })

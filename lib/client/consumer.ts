@@ -47,10 +47,10 @@ interface Fetch { batch: ConsumedBatch | null, error: RogError | null, done: Pro
  * fetches retried there from the same offset.
  */
 export interface ConsumerRoute {
-  /** `reached`: the offset asked for is one this consumer read up to (not one it was given). */
-  fetch: (command: FetchBatchCommand, reached: boolean) => Promise<Response>
+  /** `reached`: the offset asked for is one this consumer read up to (not one it was given); `abandoned`: the consumer was closed, stop retrying. */
+  fetch: (command: FetchBatchCommand, reached: boolean, abandoned: () => boolean) => Promise<Response>
   commit: (offset: number, group: string) => Promise<void>
-  /** The consumer is done: connections of its own are closed. */
+  /** The consumer is done (for now): connections of its own are closed. */
   release: () => void
 }
 
@@ -220,7 +220,7 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
       maxBytes: this.options.maxBytes ?? 1024 * 1024,
       waitMs: this.follow ? this.options.waitMs ?? 30_000 : 0,
       ...(this.options.timestamps === true ? { detailed: true } : {})
-    }, reached).then((response) => {
+    }, reached, () => this.closed).then((response) => {
       fetch.batch = toBatch(response as Extract<Response, { response: 'messages' }>, position)
     }, (err: RogError) => {
       fetch.error = err
