@@ -369,6 +369,8 @@ export class ClusterClient {
 
   /** Addresses to ask, those that have not failed first (the last that answered first of all), then the least recently failed. */
   private candidates (): string[] {
+    // A single node is used through the one address that answered.
+    if (this.info === null) return [this.home]
     const known = new Set<string>([this.home])
     for (const n of this.info?.nodes ?? []) if (n.address !== null && n.alive) known.add(n.address)
     for (const n of this.info?.nodes ?? []) if (n.address !== null) known.add(n.address)

@@ -206,6 +206,30 @@ async function retriedBatch (t: Test, s: Scenario): Promise<void> {
   await s.inSync(observer, log)
 }
 
+/** `rog cluster` and `rog describe` given every node, the first of them paused (it accepts connections, never answers): the next one answers. */
+async function describeWithList (t: Test, s: Scenario): Promise<void> {
+  const log = 'described'
+  const before = await s.create(log)
+  const paused = before.leader
+  s.cluster.signal(paused, 'SIGSTOP')
+  const observer = paused % 3 + 1
+  await s.cluster.waitPlacement(observer, log, 'a new leader', (p) => p[0].leader > 0 && p[0].leader !== paused && !p[0].isr.includes(paused), 60_000)
+  const list = [paused, observer, observer % 3 + 1].map((n) => s.cluster.address(n)).join(',')
+  const env = { ROG_ADDRESS: list }
+  const cluster = await new RogProcess(['cluster', '--json', '--timeout', '1'], { env }).done
+  t.equal(cluster.code, 0, `rog cluster -a ${list}: ${cluster.stderr}`)
+  const info = JSON.parse(cluster.stdout) as { node: number, nodes: Array<{ id: number, alive: boolean }> }
+  t.not(info.node, paused, 'answered by a node after the paused one')
+  t.same(info.nodes.map((n) => [n.id, n.alive]), [1, 2, 3].map((id) => [id, id !== paused]), 'the paused node is down')
+  const described = await new RogProcess(['describe', log, '--json', '--timeout', '1'], { env }).done
+  t.equal(described.code, 0, `rog describe -a ${list}: ${described.stderr}`)
+  const p = (JSON.parse(described.stdout) as { partitions: Array<{ leader: number, isr: number[] }> }).partitions[0]
+  t.ok(p.leader !== paused && !p.isr.includes(paused), `describe shows leader ${p.leader}, ISR ${p.isr.join(',')}: without the paused node`)
+  t.match((await new RogProcess(['describe', log, '--timeout', '1'], { env }).done).stdout, /PARTITION\s+LEADER\s+REPLICAS\s+ISR\s+FIRST/)
+  s.cluster.signal(paused, 'SIGCONT')
+  await s.inSync(observer, log)
+}
+
 t.test('cluster clients across leader failovers', { skip: etcdSkip }, async (t) => {
   const etcd = await startEtcd(t)
   const cluster = new RogCluster(t, etcd, 3, ['--session-ttl-ms', String(TTL_MS), '--replica-lag-ms', '1500', '--fsync', 'never'])
@@ -216,5 +240,6 @@ t.test('cluster clients across leader failovers', { skip: etcdSkip }, async (t) 
     await t.test(`library: ${N} messages across a leader ${fault === 'kill' ? 'SIGKILL' : 'SIGSTOP past its TTL'}`, async (t) => await library(t, s, fault))
     await t.test(`rog publish - and rog fetch --follow: ${N} lines across a leader ${fault === 'kill' ? 'SIGKILL' : 'SIGSTOP past its TTL'}`, async (t) => await cli(t, s, fault))
   }
+  await t.test('rog cluster and rog describe with an address list whose first node is paused', async (t) => await describeWithList(t, s))
   await cluster.stopAll()
 })
