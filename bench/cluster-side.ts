@@ -93,7 +93,7 @@ export class ClusterSide {
     return node
   }
 
-  /** A node that is not the leader: a reference publish (command 1) sent there is forwarded. */
+  /** A node that is not the leader: a reference publish (command 1, what the "forwarded" row sends) is forwarded there; commands 4 and up are answered NOT_LEADER. */
   get follower (): ClusterNodeProcess {
     const node = this.nodes.find((n) => n.id !== this.leader.id)
     if (node === undefined) throw new Error('no follower')

@@ -16,7 +16,7 @@ export interface ExecutorOptions {
   /** Commands accepted and not yet answered, beyond which the executor stops reading. */
   maxPending?: number
   log?: (line: string) => void
-  /** In a cluster: requests for partitions led elsewhere are forwarded there. */
+  /** In a cluster: requests of the original clients (commands 0-3) for partitions led elsewhere are forwarded there; others are answered NOT_LEADER. */
   cluster?: ClusterService | null
 }
 
@@ -143,7 +143,7 @@ export class Executor extends Duplex {
       const barrier = !isPublish(c) && c.command !== 'commit'
       if (barrier ? this.inflight > 0 : this.barriers > 0) break
       if (this.cluster !== null && !this.servedHere(c)) {
-        // Led by another node (or not yet known here): forwarded, pipelined like a publish.
+        // Led by another node (or not yet known here): forwarded or refused, pipelined like a publish.
         if (this.barriers > 0) break
         this.waitingHead++
         this.start(c, false)
@@ -304,12 +304,20 @@ export class Executor extends Duplex {
     return this.store.has(target.log) && this.cluster.route(target.log, target.partition).kind === 'local'
   }
 
-  /** A partition's request in a cluster: served here when this node leads it, otherwise forwarded to its leader. */
+  /**
+   * A partition's request in a cluster: served here when this node leads it.
+   * Otherwise a request of the original clients (commands 0-3), which know
+   * one address, is forwarded to the leader; any other is answered
+   * NOT_LEADER naming the leader, for a client that knows the cluster to go
+   * there itself.
+   */
   private routed (c: Command, target: { log: string, partition: number }, cluster: ClusterService, done: Done): void {
     const fail = (err: unknown): void => done(this.errorResponse(err))
     const go = (): void => {
       const route = cluster.route(target.log, target.partition)
-      if (route.kind === 'forward') {
+      if (route.kind === 'forward' && !isOriginalCommand(c)) {
+        fail(RogError.notLeader(target.partition, target.log, route.leader, route.address))
+      } else if (route.kind === 'forward') {
         cluster.forward(route.address, c).then((r) => done(r), fail)
       } else if (route.kind === 'refuse') {
         fail(route.error)
@@ -499,6 +507,11 @@ export class Executor extends Duplex {
     this.log(`unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
     return { response: 'error', message: `Internal error: ${err instanceof Error ? err.message : String(err)}` }
   }
+}
+
+/** A command of the reference protocol (0-3). */
+function isOriginalCommand (c: Command): boolean {
+  return c.command === 'create' || c.command === 'fetch' || c.command === 'ack' || (c.command === 'publish' && c.reply === 'ok')
 }
 
 function isPublish (c: Command): boolean {

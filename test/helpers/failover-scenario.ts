@@ -21,8 +21,10 @@ function random (seed: number): () => number {
 const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
- * Commits of group `g` through one node, each to the partition's end as the
- * node last answered it: what was acknowledged must never be undone.
+ * Commits of group `g` at the partition's leader (another node answers
+ * NOT_LEADER: the committer moves on to the next node), each to the
+ * partition's end as the leader last answered it: what was acknowledged must
+ * never be undone.
  */
 class Committer {
   readonly acked: number[] = []
@@ -168,7 +170,8 @@ export async function scenario (t: Test, fault: Fault, seed: number): Promise<vo
   committer.stop()
   await Promise.all(running)
   const final = (await cluster.placement(observer, LOG))[0]
-  const reader = await RogClient.connect(cluster.address(observer))
+  // Read at the leader: a node that does not lead the partition answers command 6 with NOT_LEADER.
+  const reader = await RogClient.connect(cluster.address(final.leader))
   const group = (await reader.fetchBatch({ log: LOG, partition: 0, group: 'g', maxMessages: 0 })).committedOffset
   reader.destroy()
   await cluster.stopAll()

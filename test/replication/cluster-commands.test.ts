@@ -1,6 +1,7 @@
 import t from 'tap'
 import { RogClient } from '../../lib/client/client'
 import { RogError } from '../../lib/errors'
+import type { Command } from '../../lib/protocol/commands'
 import { rog } from '../cli/rog-process'
 import { etcdSkip, startEtcd } from '../helpers/etcd'
 import { spawnServer } from '../helpers/process'
@@ -44,15 +45,34 @@ t.test('cluster commands, the CLI, and the errors a cluster answers', { skip: et
 
   const client = await RogClient.connect(cluster.address(3))
   t.teardown(() => client.destroy())
-  for (let i = 0; i < 10; i++) await client.publish('rf2', i % 2, `m${i}`)
+  // Reference publishes (command 1) through any node are forwarded to the partition's leader.
+  for (let i = 0; i < 10; i++) t.same(await client.request({ command: 'publish', log: 'rf2', partition: i % 2, data: Buffer.from(`m${i}`), reply: 'ok' }), { response: 'ok' })
   const described = JSON.parse((await rog(cluster.ports[0], ['describe', 'rf2', '--json'])).stdout) as { partitions: Array<{ leader: number, isr: number[], epoch: number }> }
   t.same(described.partitions.map((p) => [p.leader, p.isr.length]), placement.map((p) => [p.leader, 2]), 'describe --json has each leader and ISR')
   await t.rejects(client.request({ command: 'alter-log', log: 'rf2', partitions: 3 }), { code: 'UNSUPPORTED', message: /alter-log is not supported in a cluster yet/ })
   await t.rejects(client.deleteGroup('rf2', 'g'), { code: 'UNSUPPORTED' })
 
-  // Commits through any node reach the leader and its follower; a group then reads on.
-  await client.commit('rf2', 0, 'g', 3)
-  const batch = await client.fetchBatch({ log: 'rf2', partition: 0, group: 'g' })
+  // Commands 4 and up are not forwarded: a node that does not lead the partition names its leader.
+  const notLeading = [1, 2, 3].find((id) => id !== placement[0].leader) as number
+  const elsewhere = await RogClient.connect(cluster.address(notLeading))
+  t.teardown(() => elsewhere.destroy())
+  for (const c of [
+    { command: 'publish', log: 'rf2', partition: 0, data: Buffer.from('x'), reply: 'offset' },
+    { command: 'publish-batch', log: 'rf2', partition: 0, messages: [Buffer.from('x')] },
+    { command: 'fetch-batch', log: 'rf2', partition: 0, group: 'g', offset: null, maxMessages: 1, maxBytes: 100, waitMs: 0 },
+    { command: 'commit', log: 'rf2', partition: 0, group: 'g', offset: 1 },
+    { command: 'offset-for-time', log: 'rf2', partition: 0, timestamp: 0 },
+    { command: 'idempotent-publish', log: 'rf2', partition: 0, producerId: 1, sequence: 0, messages: [Buffer.from('x')] }
+  ] as Command[]) {
+    await t.rejects(elsewhere.request(c), { code: 'NOT_LEADER', message: `This node does not lead partition 0 of log rf2: its leader is node ${placement[0].leader} at ${cluster.address(placement[0].leader)}` }, `${c.command} at node ${notLeading}`)
+  }
+  t.same(await elsewhere.request({ command: 'fetch', log: 'rf2', partition: 0, group: 'ref' }), { response: 'message', data: Buffer.from('m0') }, 'a reference fetch (command 2) is still forwarded')
+
+  // Commits at the leader reach its follower; a group then reads on.
+  const leaderClient = await RogClient.connect(cluster.address(placement[0].leader))
+  t.teardown(() => leaderClient.destroy())
+  await leaderClient.commit('rf2', 0, 'g', 3)
+  const batch = await leaderClient.fetchBatch({ log: 'rf2', partition: 0, group: 'g' })
   t.equal(batch.committedOffset, 3, 'the committed offset is read back through the cluster')
   t.same(batch.messages.map((m) => m.data.toString()), ['m6', 'm8'])
 
@@ -64,7 +84,9 @@ t.test('cluster commands, the CLI, and the errors a cluster answers', { skip: et
   t.match(moved.stdout, new RegExp(`done: replicas ${target.join(',')}, in sync `))
   const p1 = await cluster.waitPlacement(1, 'rf2', 'partition 1 on its new replicas', (p) => p[1].replicas.join() === target.join() && p[1].leader > 0)
   t.ok(target.includes(p1[1].leader), 'partition 1 is led by one of its new replicas')
-  const read = await client.fetchBatch({ log: 'rf2', partition: 1, group: 'h', offset: 0 })
+  const mover = await RogClient.connect(cluster.address(p1[1].leader))
+  t.teardown(() => mover.destroy())
+  const read = await mover.fetchBatch({ log: 'rf2', partition: 1, group: 'h', offset: 0 })
   t.same(read.messages.map((m) => m.data.toString()), ['m1', 'm3', 'm5', 'm7', 'm9'], 'its messages are all there after the move')
   const refusedMove = await rog(cluster.ports[0], ['reassign', 'rf2', '-p', '1', '--replicas', '1,9'])
   t.match(refusedMove.stderr, /Replicas 1,9 are not valid: no live node 9/)
@@ -77,16 +99,18 @@ t.test('cluster commands, the CLI, and the errors a cluster answers', { skip: et
   await cluster.waitPlacement(lead, 'rf2', 'the dead follower out of the ISR', (p) => p[0].isr.length === 1)
   const far = await RogClient.connect(cluster.address(third))
   t.teardown(() => far.destroy())
-  const refused = await far.publish('rf2', 0, 'lonely').then(() => null, (err: RogError) => err)
+  const refused = await leaderClient.publish('rf2', 0, 'lonely').then(() => null, (err: RogError) => err)
   t.equal(refused?.code, 'NOT_ENOUGH_REPLICAS', 'a publish with one in-sync replica of the two required is refused')
   t.match(refused?.message, /^Not enough in-sync replicas for partition 0 of log rf2: 1 of 2 required; the write was refused$/)
   await cluster.start(follower)
   await cluster.waitPlacement(lead, 'rf2', 'the follower back in the ISR', (p) => p[0].isr.length === 2)
-  t.equal(await far.publish('rf2', 0, 'together'), 5, 'publishes are taken again once it has caught up')
+  t.same(await far.request({ command: 'publish', log: 'rf2', partition: 0, data: Buffer.from('together'), reply: 'ok' }), { response: 'ok' }, 'publishes are taken again once it has caught up (forwarded from a node that is no replica)')
 
   await cluster.kill(lead)
   await cluster.waitPlacement(third, 'rf2', 'the follower leading partition 0', (p) => p[0].leader === follower)
-  const after = await far.fetchBatch({ log: 'rf2', partition: 0, group: 'g' })
+  const successor = await RogClient.connect(cluster.address(follower))
+  t.teardown(() => successor.destroy())
+  const after = await successor.fetchBatch({ log: 'rf2', partition: 0, group: 'g' })
   t.equal(after.committedOffset, 3, 'the committed offset survived the failover')
   t.same(after.messages.map((m) => m.data.toString()), ['m6', 'm8', 'together'], 'and every acknowledged message')
   await cluster.stopAll()
