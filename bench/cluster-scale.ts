@@ -2,6 +2,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { RogClient } from '../lib/client/client'
+import { ClusterClient } from '../lib/client/cluster-client'
 import type { PartitionPlacement } from '../lib/protocol/commands'
 import { launchEtcd } from '../test/helpers/etcd'
 import { withNode } from './cluster-side'
@@ -69,10 +70,10 @@ async function main (): Promise<void> {
       const now = await placements(nodes[0].port)
       return led.every((key) => { const p = now.get(key); return p !== undefined && p.leader > 0 && p.leader !== victim })
     })
-    // A reference publish (command 1) to each of them, through node 1 (forwarded where node 3 leads): writes are taken again.
-    const writer = await RogClient.connect(`127.0.0.1:${nodes[0].port}`, { requestTimeoutMs: 20_000 })
+    // A publish to each of them, through the cluster client (to each new leader, retried until it takes it): writes are taken again.
+    const writer = await ClusterClient.connect(nodes.filter((_, i) => i !== victim - 1).map((n) => `127.0.0.1:${n.port}`), { requestTimeoutMs: 20_000, retryMs: LIMIT_MS })
     await until('a publish to every one of them', async () => {
-      await Promise.all(led.map(async (key) => { const [log, p] = key.split('/'); await writer.request({ command: 'publish', log, partition: Number(p), data: Buffer.from('after'), reply: 'ok' }) }))
+      await Promise.all(led.map(async (key) => { const [log, p] = key.split('/'); await writer.publish(log, Number(p), 'after') }))
       return true
     })
     writer.destroy()

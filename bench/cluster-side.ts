@@ -1,6 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { RogClient } from '../lib/client/client'
+import { ClusterClient } from '../lib/client/cluster-client'
 import { launchEtcd } from '../test/helpers/etcd'
 import type { PartitionPlacement } from '../lib/protocol/commands'
 import { atStop, startRogServer, stopProcess, type Server } from './processes'
@@ -25,6 +26,8 @@ export class ClusterSide {
   private readonly stops: Array<() => Promise<void>> = []
   private placement: PartitionPlacement | null = null
   private etcdPid = 0
+  /** The cluster client the side watches the cluster through (made once the nodes are up). */
+  private client: ClusterClient | null = null
 
   private constructor (dir: string, log: string) {
     this.dir = dir
@@ -61,14 +64,12 @@ export class ClusterSide {
         for (const n of side.nodes) n.port = Number(alive.find((a) => a.id === n.id)?.address?.split(':').pop() ?? n.port)
         return true
       })
-      const client = await RogClient.connect({ host: '127.0.0.1', port: side.nodes[0].port }, { requestTimeoutMs: 10_000 })
-      try {
-        await client.createLog(options.log, 1, { replicationFactor: 3 })
-      } finally {
-        client.destroy()
-      }
+      const client = await ClusterClient.connect(side.addresses, { requestTimeoutMs: 10_000 })
+      side.client = client
+      side.stops.push(async () => client.destroy())
+      await (await client.any()).createLog(options.log, 1, { replicationFactor: 3 })
       await side.until('the ISR to hold all 3 replicas', async () => {
-        const p = await side.partition(side.nodes[0].port)
+        const p = await side.partition()
         if (p === undefined || p.isr.length < 3 || p.leader <= 0) return false
         side.placement = p
         return true
@@ -78,6 +79,11 @@ export class ClusterSide {
       await side.stop()
       throw err
     }
+  }
+
+  /** Every node, as -a takes them: host:port,host:port,host:port. */
+  get addresses (): string {
+    return this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',')
   }
 
   get leader (): ClusterNodeProcess {
@@ -94,7 +100,7 @@ export class ClusterSide {
     return node
   }
 
-  /** Polls the leader's view of the partition until the returned function is called. */
+  /** Polls the partition's placement through the cluster client until the returned function is called. */
   watchIsr (): () => Promise<IsrFigures> {
     const replicas = this.placement?.replicas.length ?? 3
     const figures: IsrFigures = { samples: 0, unanswered: 0, minIsr: replicas, replicas, shrunkSamples: 0, firstShrinkMs: null, epochs: [] }
@@ -102,7 +108,7 @@ export class ClusterSide {
     let stopped = false
     const sample = async (): Promise<void> => {
       try {
-        const p = await this.partition(this.leader.port)
+        const p = await this.partition()
         if (p === undefined) throw new Error('no partition 0')
         figures.samples++
         figures.minIsr = Math.min(figures.minIsr, p.isr.length)
@@ -151,9 +157,10 @@ export class ClusterSide {
     fs.rmSync(this.dir, { recursive: true, force: true })
   }
 
-  private async partition (port: number): Promise<PartitionPlacement | undefined> {
-    const partitions = await withNode(port, 2000, async (c) => await c.logPlacement(this.log))
-    return partitions.find((p) => p.partition === 0)
+  /** Partition 0's placement, asked again of a node that answers (the cluster client's choice). */
+  private async partition (): Promise<PartitionPlacement | undefined> {
+    if (this.client === null) throw new Error('the cluster client is not made yet')
+    return (await this.client.placement(this.log, true))?.find((p) => p.partition === 0)
   }
 
   private async until (what: string, ok: () => Promise<boolean>): Promise<void> {

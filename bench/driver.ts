@@ -1,3 +1,4 @@
+import { produceLoad } from './cluster-produce'
 import type { DriverReply, Job, LoadResult } from './jobs'
 import { drainLoad } from './rog-drain'
 import { publishLoad } from './rog-publish'
@@ -14,6 +15,7 @@ async function runJob (job: Job): Promise<LoadResult> {
     case 'publish': return await publishLoad(job)
     case 'drain': return await drainLoad(job)
     case 'redis-drain': return await redisDrainLoad(job)
+    case 'produce': return await produceLoad(job)
   }
 }
 

@@ -57,7 +57,20 @@ export interface RedisDrainJob {
   payloadBytes: number
 }
 
-export type Job = PublishJob | DrainJob | RedisDrainJob
+/** The cluster client's idempotent producer (ClusterClient.producer) publishing to partition 0 of an existing log, through its leader. */
+export interface ProduceJob {
+  kind: 'produce'
+  /** Every node, host:port,host:port,... (the client learns the rest). */
+  addresses: string
+  log: string
+  batchMessages: number
+  maxInFlight: number
+  messages: number
+  timeLimitMs: number
+  payloadBytes: number
+}
+
+export type Job = PublishJob | DrainJob | RedisDrainJob | ProduceJob
 
 export interface LoadResult {
   messages: number

@@ -119,18 +119,22 @@ function publishSpecs (scale: number): PublishSpec[] {
 /**
  * Scenario 10: a 3-node cluster (a log at replication factor 3,
  * --min-insync-replicas 2) under the load of a single-node scenario (`base`),
- * published to the partition's leader, or to a follower that forwards it.
+ * published to the partition's leader, or to a follower that forwards it
+ * (reference publishes: commands 0-3 are forwarded), or through the cluster
+ * client's idempotent producer (`client`: batches of 1000, 8 in flight, to
+ * the leader it finds).
  */
 interface ClusterSpec {
   key: string
   name: string
   base: 's3' | 's4'
-  via: 'leader' | 'follower'
+  via: 'leader' | 'follower' | 'client'
   modes: Fsync[]
 }
 
 const CLUSTER_SPECS: ClusterSpec[] = [
   { key: 's10-batch', name: '3 nodes, RF 3: publish-batch of 1000 to the leader, 1 conn, 1 in flight', base: 's4', via: 'leader', modes: MODES },
+  { key: 's10-producer', name: '3 nodes, RF 3: cluster client producer, idempotent batches of 1000, 8 in flight', base: 's4', via: 'client', modes: MODES },
   { key: 's10-pipe', name: '3 nodes, RF 3: 50 conns x 64 in flight to the leader', base: 's3', via: 'leader', modes: MODES },
   { key: 's10-forward', name: '3 nodes, RF 3: 50 conns x 64 in flight to a follower (forwarded)', base: 's3', via: 'follower', modes: ['never'] }
 ]
@@ -278,6 +282,22 @@ async function measurePublish (spec: PublishSpec, pid: number | number[], port: 
   return measured(r.messages, r.seconds, PAYLOAD_BYTES, r.latency, rssMb, r.capped, r.errors, r.requests)
 }
 
+/** `spec`'s message count and time limit through the cluster client's producer (batches of `spec.batch`). */
+async function measureProduce (spec: PublishSpec, pid: number[], addresses: string, logName: string, name: string): Promise<Measured> {
+  const { value: r, rssMb } = await measureWithRss(pid, async () => await runDriver({
+    kind: 'produce',
+    addresses,
+    log: logName,
+    batchMessages: spec.batch,
+    maxInFlight: 8,
+    messages: spec.messages,
+    timeLimitMs: spec.timeLimitMs,
+    payloadBytes: PAYLOAD_BYTES
+  }, spec.timeLimitMs + 120_000))
+  if (r.errors > 0) log(`  ${name}: failed: ${r.firstError ?? ''}`)
+  return measured(r.messages, r.seconds, PAYLOAD_BYTES, r.latency, rssMb, r.capped, r.errors, r.requests)
+}
+
 async function publishRow (ctx: Context, spec: PublishSpec): Promise<void> {
   const { server, mode } = ctx
   const row = newRow(spec.scenario, `${spec.key}-${mode}`, spec.name, mode)
@@ -366,12 +386,16 @@ async function clusterRow (tmp: string, rows: Row[], mode: Fsync, spec: ClusterS
   await attempt(row, async () => {
     const side = await ClusterSide.start({ dir: path.join(tmp, row.key), fsync: mode, segmentBytes: SEGMENT_BYTES, log: 'bench', minInsync: CLUSTER_MIN_INSYNC, sessionTtlMs: CLUSTER_SESSION_TTL_MS, cpuProfDir: profileDir })
     try {
-      const target = spec.via === 'leader' ? side.leader : side.follower
-      log(`  10 etcd and 3 nodes --fsync ${mode} (pids ${side.nodes.map((n) => n.server.pid).join(', ')}), ISR full, leader node ${side.leader.id}; publishing to node ${target.id} (port ${target.port})`)
+      const target = spec.via === 'follower' ? side.follower : side.leader
+      const how = spec.via === 'client' ? `the cluster client's producer, given ${side.addresses}` : `node ${target.id} (port ${target.port})`
+      log(`  10 etcd and 3 nodes --fsync ${mode} (pids ${side.nodes.map((n) => n.server.pid).join(', ')}), ISR full, leader node ${side.leader.id}; publishing through ${how}`)
       const isrDone = side.watchIsr()
       const cpuBefore = side.cpuSeconds()
+      const pids = side.nodes.map((n) => n.server.pid)
       try {
-        row.rog = await measurePublish(load, side.nodes.map((n) => n.server.pid), target.port, side.log, spec.name)
+        row.rog = spec.via === 'client'
+          ? await measureProduce(load, pids, side.addresses, side.log, spec.name)
+          : await measurePublish(load, pids, target.port, side.log, spec.name)
       } finally {
         row.isr = await isrDone()
         log(`    ${isrSummary(row.isr)}`)

@@ -25,6 +25,8 @@ export const PIPE_TRAIL_BYTES = 256 * 1024
 const FETCH_MESSAGES = 10_000
 const FETCH_BYTES = 1024 * 1024
 const WAIT_MS = 30_000
+/** A paused leader is noticed when a request waits past --timeout, a long poll's wait on top: shorter polls in a cluster. */
+const CLUSTER_WAIT_MS = 5000
 /** A batch fetch names a group even when it reads from a given offset; a group-less read commits nothing to it. */
 const READ_GROUP = 'rog read'
 
@@ -41,15 +43,15 @@ const noop = (): void => {}
  * cleanly on SIGINT/SIGTERM or when the reader of `out` goes away
  * (committing what is known delivered).
  *
- * Fetches of one partition, or that do not wait, share one connection; to
- * follow several partitions, each has a connection of its own for its long
- * polls, and commits go on the shared one, never behind a long poll.
+ * Each partition is fetched from its leader on a connection of its own
+ * (through the session's cluster client; a single node is its own leader),
+ * so long polls hold up nothing else; commits go on the shared connections,
+ * never behind a long poll. After a failover each partition goes on from the
+ * offset after the last message written, at its new leader.
  */
 export async function consume (session: Session, options: ConsumeOptions, out: Writable & { fd?: number } = process.stdout): Promise<void> {
-  const shared = await session.client()
-  const own = options.follow && options.starts.length > 1
-  const clients = own ? await Promise.all(options.starts.map(async () => await session.connect())) : options.starts.map(() => shared)
-  const consumers: Consumer[] = options.starts.map((s, i) => clients[i].consumer({
+  const cluster = await session.cluster()
+  const consumers: Consumer[] = options.starts.map((s) => cluster.consumer({
     log: options.log,
     partition: s.partition,
     group: options.group ?? READ_GROUP,
@@ -58,7 +60,7 @@ export async function consume (session: Session, options: ConsumeOptions, out: W
     limit: options.starts.length === 1 ? options.max : undefined,
     maxMessages: FETCH_MESSAGES,
     maxBytes: FETCH_BYTES,
-    waitMs: WAIT_MS,
+    waitMs: cluster.clustered ? CLUSTER_WAIT_MS : WAIT_MS,
     autoCommit: false,
     timestamps: options.timestamps
   }))
@@ -69,7 +71,7 @@ export async function consume (session: Session, options: ConsumeOptions, out: W
   const commits = group === null
     ? null
     : new OutputCommits(out.fd !== undefined && isPipe(out.fd) ? PIPE_TRAIL_BYTES : 0, (partition, offset) => {
-      const done: Promise<void> = shared.commit(options.log, partition, group, offset).catch((err: unknown) => { commitError ??= err })
+      const done: Promise<void> = cluster.commit(options.log, partition, group, offset).catch((err: unknown) => { commitError ??= err })
         .finally(() => pendingCommits.delete(done))
       pendingCommits.add(done)
     })

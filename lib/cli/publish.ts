@@ -4,7 +4,6 @@ import type { Readable, Transform, Writable } from 'node:stream'
 import type { Command } from 'commander'
 import split2 from 'split2'
 import { RogError } from '../errors'
-import { PartitionedProducer } from '../client/partitioned-producer'
 import { fixedPartition, keyPartition, roundRobin, type Partitioner } from '../client/partitioner'
 import { withSession } from './connection'
 import { logName } from './log-name'
@@ -76,10 +75,12 @@ type Sink = Writable & { readonly taken: number, readonly acknowledged: number }
 
 /**
  * Each line (or delimited piece) of `input` is one message, published in
- * publish-batch requests with a bounded window, so input of any size streams
- * through in constant memory. On an original Rog server, each goes with
- * command 1 on a connection of its own, in turn (slower). Resolves only when
- * every message read was acknowledged.
+ * batches with a bounded window, so input of any size streams through in
+ * constant memory: to each partition's leader, as an idempotent producer
+ * whose batches are retried across a failover (--retry-ms) and stored once,
+ * in order. On an original Rog server, each goes with command 1 on a
+ * connection of its own, in turn (slower). Resolves only when every message
+ * read was acknowledged.
  */
 export async function publishInput (session: Session, log: string, flags: Flags, input: Readable, stderr: NodeJS.WriteStream): Promise<void> {
   const { count, original } = await logPartitions(session, log)
@@ -90,9 +91,9 @@ export async function publishInput (session: Session, log: string, flags: Flags,
     stderr.write(`rog: ${session.address} is an original Rog server: each message goes on a connection of its own (slower)\n`)
     sink = new ReferencePublisher(session, log, choose)
   } else if (flags.partition !== undefined || flags.key !== undefined || count === 1) {
-    sink = (await session.client()).producer({ log, partition: choose() })
+    sink = (await session.cluster()).producer({ log, partition: choose() })
   } else {
-    sink = new PartitionedProducer(await session.client(), { log, partitioner: choose })
+    sink = (await session.cluster()).partitionedProducer({ log, partitioner: choose })
   }
   const split: Transform = flags.binary === true || flags.delimiter !== undefined ? new SplitBytes(flags.delimiter ?? NEWLINE) : split2()
   await pump(input, split, sink, stderr)

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander'
 import type { PartitionInfo } from '../protocol/commands'
-import type { RogClient } from '../client/client'
+import type { ClusterClient } from '../client/cluster-client'
 import { withSession } from './connection'
 import { chosenPartitions, stream, streamOptions, type StreamFlags } from './streaming'
 
@@ -24,8 +24,8 @@ function parseTime (value: string): number {
   return ms
 }
 
-/** The offset of partition `p` where `from` points: for a time, the first message stamped at or after it (asked of the server). */
-export async function startOffset (client: RogClient, log: string, from: From, p: PartitionInfo): Promise<number> {
+/** The offset of partition `p` where `from` points: for a time, the first message stamped at or after it (asked of the partition's leader). */
+export async function startOffset (client: ClusterClient, log: string, from: From, p: PartitionInfo): Promise<number> {
   switch (from.at) {
     case 'beginning': return p.firstOffset
     case 'end': return p.nextOffset
@@ -46,8 +46,8 @@ export function readCommand (program: Command): void {
     .action(async (log: string, flags: Flags, command: Command) => {
       await withSession(command, async (session) => {
         const { partitions, info } = await chosenPartitions(await session.client(), log, flags.partition)
-        const client = await session.client()
-        const starts = await Promise.all(partitions.map(async (partition) => ({ partition, from: await startOffset(client, log, flags.from, info.partitions[partition]) })))
+        const cluster = await session.cluster()
+        const starts = await Promise.all(partitions.map(async (partition) => ({ partition, from: await startOffset(cluster, log, flags.from, info.partitions[partition]) })))
         await stream(session, log, null, starts, flags)
       })
     })

@@ -1,6 +1,5 @@
 import { Writable } from 'node:stream'
 import { RogError } from '../errors'
-import type { RogClient } from '../client/client'
 import type { Partitioner } from '../client/partitioner'
 import type { Session } from './session'
 
@@ -10,21 +9,10 @@ import type { Session } from './session'
  * connection of its own.
  */
 
-/** The error says `client` is an original Rog server (which has just hung up). */
-export function isOriginal (err: unknown, client: RogClient): boolean {
-  return err instanceof RogError && err.code === 'UNSUPPORTED' && client.original
-}
-
-/** Publishes one message; resolves with its offset, or null from an original server (command 1 answers no offset). */
+/** Publishes one message, to the partition's leader in a cluster; resolves with its offset, or null from an original server (command 1 answers no offset). */
 export async function publishOne (session: Session, log: string, partition: number, data: Buffer): Promise<number | null> {
-  if (!session.original) {
-    const client = await session.client()
-    try {
-      return await client.publish(log, partition, data)
-    } catch (err) {
-      if (!isOriginal(err, client)) throw err
-    }
-  }
+  const cluster = await session.cluster()
+  if (!cluster.original) return await cluster.publish(log, partition, data)
   await referencePublish(session, log, partition, data)
   return null
 }
@@ -42,20 +30,15 @@ export interface LogPartitions {
 const EMPTY = Buffer.alloc(0)
 
 /**
- * How many partitions a log has: describe (command 9). The original server
- * has no describe, but refuses a publish to partition 255 (which no log has,
- * 255 partitions being numbered 0-254) with a text that gives the count, and
- * stores nothing.
+ * How many partitions a log has: describe (command 9) of any node that
+ * answers. The original server (found out by the cluster client's first
+ * question, which it refuses) has no describe, but refuses a publish to
+ * partition 255 (which no log has, 255 partitions being numbered 0-254) with
+ * a text that gives the count, and stores nothing.
  */
 export async function logPartitions (session: Session, log: string): Promise<LogPartitions> {
-  if (!session.original) {
-    const client = await session.client()
-    try {
-      return { count: (await client.describe(log)).partitions.length, original: false }
-    } catch (err) {
-      if (!isOriginal(err, client)) throw err
-    }
-  }
+  const cluster = await session.cluster()
+  if (!cluster.original) return { count: (await cluster.describe(log)).partitions.length, original: false }
   try {
     await referencePublish(session, log, 255, EMPTY)
   } catch (err) {

@@ -18,18 +18,18 @@ export function resetOffsetsCommand (program: Command): void {
     .option('-p, --partition <n>', 'move it in this partition (repeatable, or a list: -p 0,2), not in all of them', partitionList)
     .action(async (log: string, flags: Flags, command: Command) => {
       await withSession(command, async (session) => {
-        const client = await session.client()
-        const { partitions, info } = await chosenPartitions(client, log, flags.partition)
+        const { partitions, info } = await chosenPartitions(await session.client(), log, flags.partition)
+        const cluster = await session.cluster()
         const moves = await Promise.all(partitions.map(async (partition) => {
           const p = info.partitions[partition]
-          return { partition, from: p.groups.find((g) => g.group === flags.group)?.offset ?? 0, to: await startOffset(client, log, flags.to, p) }
+          return { partition, from: p.groups.find((g) => g.group === flags.group)?.offset ?? 0, to: await startOffset(cluster, log, flags.to, p) }
         }))
         // Checked before moving anything, so that a bad offset moves no partition.
         for (const m of moves) {
           const end = info.partitions[m.partition].nextOffset
           if (m.to > end) throw new RogError('BAD_OFFSET', `Offset ${m.to} is past the end of partition ${m.partition} (${end}); nothing was moved`)
         }
-        await Promise.all(moves.map(async (m) => { await client.commit(log, m.partition, flags.group, m.to) }))
+        await Promise.all(moves.map(async (m) => { await cluster.commit(log, m.partition, flags.group, m.to) }))
         await writeOut(formatTable(['PARTITION', 'FROM', 'TO'], ['right', 'right', 'right'], moves.map((m) => [String(m.partition), String(m.from), String(m.to)])))
       })
     })

@@ -1,5 +1,6 @@
 import { RogError } from '../errors'
 import { RogClient } from '../client/client'
+import { ClusterClient } from '../client/cluster-client'
 import { parseAddress } from '../client/address'
 
 export interface SessionOptions {
@@ -7,6 +8,8 @@ export interface SessionOptions {
   addresses: string[]
   /** Connect timeout, and how long a request may wait for its answer (long polls get their wait on top). */
   timeoutMs: number
+  /** How long the cluster client retries a request that failed with a retriable error. */
+  retryMs: number
 }
 
 /**
@@ -17,12 +20,17 @@ export interface SessionOptions {
  *
  * The first address of the list that accepts a connection is used from then
  * on; another is tried only when a connection cannot be made.
+ *
+ * `cluster()` is the client for requests that go to a partition's leader
+ * (publishing, batch fetches, commits): it learns the cluster from the
+ * first of the list that answers, and rides through a failover.
  */
 export class Session {
   private readonly options: SessionOptions
   private addresses: string[]
   private shared: RogClient | null = null
   private readonly opened = new Set<RogClient>()
+  private clusterClient: Promise<ClusterClient> | null = null
 
   constructor (options: SessionOptions) {
     if (options.addresses.length === 0) throw new RogError('BAD_ADDRESS', 'No server address given')
@@ -45,6 +53,18 @@ export class Session {
   async client (): Promise<RogClient> {
     if (this.shared === null || this.shared.closed) this.shared = await this.connect()
     return this.shared
+  }
+
+  /**
+   * The cluster client (made once): a single node or an original server is
+   * used through the one address that answered, as `client()` is.
+   */
+  async cluster (): Promise<ClusterClient> {
+    this.clusterClient ??= ClusterClient.connect(this.addresses, { connectTimeoutMs: this.options.timeoutMs, requestTimeoutMs: this.options.timeoutMs, retryMs: this.options.retryMs })
+    const cluster = await this.clusterClient
+    // Later plain connections go where the cluster client went first.
+    this.addresses = [cluster.address, ...this.addresses.filter((a) => a !== cluster.address)]
+    return cluster
   }
 
   /** A new connection, for this session's caller alone. */
@@ -81,5 +101,7 @@ export class Session {
     for (const c of this.opened) c.destroy()
     this.opened.clear()
     this.shared = null
+    this.clusterClient?.then((c) => c.destroy(), () => {})
+    this.clusterClient = null
   }
 }

@@ -17,3 +17,13 @@ export function parseAddress (address: string): Address {
 export function formatAddress ({ host, port }: Address): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
 }
+
+/**
+ * Parses a list of servers, "host:port,host:port,..." (spaces around the
+ * commas allowed), each as `parseAddress` does; at least one.
+ */
+export function parseAddressList (list: string | ReadonlyArray<string | Address>): Address[] {
+  const parts = typeof list === 'string' ? list.split(',').map((a) => a.trim()).filter((a) => a !== '') : list
+  if (parts.length === 0) throw new RogError('BAD_ADDRESS', `No server address given: expected host:port[,host:port...], e.g. ${DEFAULT_ADDRESS}`)
+  return parts.map((a) => typeof a === 'string' ? parseAddress(a) : a)
+}

@@ -76,7 +76,11 @@ const COMMAND_NAMES: Record<number, string> = {
   13: 'delete log',
   14: 'offset for time',
   15: 'describe log with settings',
-  16: 'delete group'
+  16: 'delete group',
+  17: 'cluster info',
+  18: 'log placement',
+  22: 'init producer',
+  23: 'idempotent publish'
 }
 
 /**
@@ -326,6 +330,17 @@ export class RogClient {
   /** Each partition's leader, epoch, replicas and in-sync replicas (command 18; a cluster's server). */
   async logPlacement (log: string): Promise<PartitionPlacement[]> {
     return (JSON.parse((await this.call({ command: 'log-placement', log }, 'json')).body.toString()) as { partitions: PartitionPlacement[] }).partitions
+  }
+
+  /**
+   * A new producer id for idempotent publishing (command 22): an integer in
+   * [1, 2^53), unique in the cluster (random on a single node).
+   */
+  async initProducer (): Promise<number> {
+    const body = (await this.call({ command: 'init-producer' }, 'json')).body.toString()
+    const id = (JSON.parse(body) as { producerId?: unknown }).producerId
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) throw new RogError('PROTOCOL', `Expected a producer id, got ${body.slice(0, 100)}`)
+    return id
   }
 
   consumer (options: ConsumerOptions): Consumer {

@@ -1,5 +1,5 @@
 import type { RogError } from '../errors'
-import type { FetchedMessage, Response } from '../protocol/commands'
+import type { FetchBatchCommand, FetchedMessage, Response } from '../protocol/commands'
 import type { RogClient } from './client'
 
 export interface ConsumerOptions {
@@ -41,6 +41,28 @@ export interface ConsumedBatch {
 
 interface Fetch { batch: ConsumedBatch | null, error: RogError | null, done: Promise<void> }
 
+/**
+ * Where a consumer's requests go. A RogClient: its one connection. A
+ * ClusterClient: the partition's leader, found again after a failover, the
+ * fetches retried there from the same offset.
+ */
+export interface ConsumerRoute {
+  /** `reached`: the offset asked for is one this consumer read up to (not one it was given); `abandoned`: the consumer was closed, stop retrying. */
+  fetch: (command: FetchBatchCommand, reached: boolean, abandoned: () => boolean) => Promise<Response>
+  commit: (offset: number, group: string) => Promise<void>
+  /** The consumer is done (for now): connections of its own are closed. */
+  release: () => void
+}
+
+/** A RogClient's route: requests on its connection, as they are. */
+function direct (client: RogClient, log: string, partition: number): ConsumerRoute {
+  return {
+    fetch: async (command) => await client.request(command),
+    commit: async (offset, group) => { await client.commit(log, partition, group, offset) },
+    release: () => {}
+  }
+}
+
 const noop = (): void => {}
 
 /**
@@ -53,6 +75,12 @@ const noop = (): void => {}
  * flight as the caller handles the current one; at the end of the partition
  * the next fetch is a long poll, sent only when the caller asks for more, so
  * commits made meanwhile reach the server ahead of it on the connection.
+ *
+ * Through a ClusterClient (`ClusterClient.consumer`), fetches go to the
+ * partition's leader on a connection of the consumer's own, and commits on
+ * the shared ones; a fetch that fails with a retriable error (the leader
+ * moved, its node died or stopped answering) is retried at the new leader
+ * from the same position, so nothing is skipped or delivered twice.
  */
 export class Consumer implements AsyncIterable<FetchedMessage> {
   readonly log: string
@@ -60,7 +88,7 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
   readonly group: string
   /** Messages handed to the caller. */
   delivered = 0
-  private readonly client: RogClient
+  private readonly route: ConsumerRoute
   private readonly options: ConsumerOptions
   private readonly limit: number
   private readonly follow: boolean
@@ -75,11 +103,12 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
   private commits: Array<Promise<void>> = []
   private commitError: RogError | null = null
 
-  constructor (client: RogClient, options: ConsumerOptions) {
-    this.client = client
+  constructor (client: RogClient | ConsumerRoute, options: ConsumerOptions) {
     this.options = options
     this.log = options.log
     this.partition = options.partition ?? 0
+    // A RogClient has send(); a route has not.
+    this.route = 'send' in client ? direct(client, this.log, this.partition) : client
     this.group = options.group
     this.position = options.from ?? null
     this.limit = options.limit ?? Infinity
@@ -97,13 +126,14 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
   close (): void {
     if (this.closed) return
     this.closed = true
+    this.route.release()
     this.wakeClosed()
   }
 
   /** Sets the group's committed offset (default: after the last message handed out). Commits are pipelined, answered in order. */
   commit (offset: number | null = this.handed): Promise<void> {
     if (offset === null) return Promise.resolve()
-    const done = this.client.commit(this.log, this.partition, this.group, offset)
+    const done = this.route.commit(offset, this.group)
     const tracked = done.then(() => {
       this.commits.splice(this.commits.indexOf(tracked), 1)
     }, (err: RogError) => {
@@ -121,6 +151,14 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
   }
 
   async * batches (): AsyncGenerator<ConsumedBatch, void, undefined> {
+    try {
+      yield * this.fetched()
+    } finally {
+      this.route.release()
+    }
+  }
+
+  private async * fetched (): AsyncGenerator<ConsumedBatch, void, undefined> {
     let ahead: Fetch | null = null
     let uncommitted: number | null = null
     while (!this.closed) {
@@ -170,22 +208,22 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
   private fetch (): Fetch {
     const remaining = this.limit - this.delivered
     const fetch: Fetch = { batch: null, error: null, done: Promise.resolve() }
-    fetch.done = new Promise((resolve) => {
-      this.client.send({
-        command: 'fetch-batch',
-        log: this.log,
-        partition: this.partition,
-        group: this.group,
-        offset: this.position,
-        maxMessages: Math.min(this.options.maxMessages ?? 10_000, remaining),
-        maxBytes: this.options.maxBytes ?? 1024 * 1024,
-        waitMs: this.follow ? this.options.waitMs ?? 30_000 : 0,
-        ...(this.options.timestamps === true ? { detailed: true } : {})
-      }, (err, response) => {
-        if (err !== null) fetch.error = err
-        else fetch.batch = toBatch(response as Extract<Response, { response: 'messages' }>, this.position)
-        resolve()
-      })
+    const position = this.position
+    const reached = this.handed !== null && position === this.handed
+    fetch.done = this.route.fetch({
+      command: 'fetch-batch',
+      log: this.log,
+      partition: this.partition,
+      group: this.group,
+      offset: position,
+      maxMessages: Math.min(this.options.maxMessages ?? 10_000, remaining),
+      maxBytes: this.options.maxBytes ?? 1024 * 1024,
+      waitMs: this.follow ? this.options.waitMs ?? 30_000 : 0,
+      ...(this.options.timestamps === true ? { detailed: true } : {})
+    }, reached, () => this.closed).then((response) => {
+      fetch.batch = toBatch(response as Extract<Response, { response: 'messages' }>, position)
+    }, (err: RogError) => {
+      fetch.error = err
     })
     return fetch
   }

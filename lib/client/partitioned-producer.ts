@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream'
 import type { RogClient } from './client'
+import type { ClusterClient } from './cluster-client'
 import { Producer, type ProducerOptions } from './producer'
 import type { Partitioner } from './partitioner'
 
@@ -10,20 +11,22 @@ export interface PartitionedProducerOptions extends Omit<ProducerOptions, 'parti
 
 /**
  * A Writable of messages spread over a log's partitions: one Producer per
- * partition a message goes to, all on one connection. Messages to one
+ * partition a message goes to, all on one connection (through a
+ * ClusterClient: each to its partition's leader, retried across a failover
+ * and stored once, as its Producer says). Messages to one
  * partition keep their order. A write is held while the producer it went to
  * is over its high-water mark; 'finish' means every producer has finished
  * (every message acknowledged); the first producer to fail fails this stream.
  */
 export class PartitionedProducer extends Writable {
   readonly log: string
-  private readonly client: RogClient
+  private readonly client: RogClient | ClusterClient
   private readonly options: PartitionedProducerOptions
   private readonly producers = new Map<number, Producer>()
   private finalCallback: ((err?: Error | null) => void) | null = null
   private failed = false
 
-  constructor (client: RogClient, options: PartitionedProducerOptions) {
+  constructor (client: RogClient | ClusterClient, options: PartitionedProducerOptions) {
     super({ objectMode: true, highWaterMark: options.highWaterMark ?? options.batchMessages ?? 1000 })
     this.client = client
     this.log = options.log

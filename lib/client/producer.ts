@@ -1,6 +1,9 @@
 import { Writable } from 'node:stream'
 import { RogError } from '../errors'
+import { PlainSender, type BatchSender } from './batch-sender'
 import type { RogClient } from './client'
+import type { ClusterClient } from './cluster-client'
+import { MAX_IDEMPOTENT_IN_FLIGHT } from './idempotent-sender'
 
 export interface ProducerOptions {
   log: string
@@ -9,7 +12,7 @@ export interface ProducerOptions {
   batchMessages?: number
   /** Message bytes per request, roughly: a batch is sent once it reaches this (default 256 KiB). */
   batchBytes?: number
-  /** Requests in flight, at most (default 8); beyond it, writes are held. */
+  /** Requests in flight, at most (default 8; at most 32 through a ClusterClient); beyond it, writes are held. */
   maxInFlight?: number
   /** Messages held beyond the window before `write()` returns false (default: batchMessages). */
   highWaterMark?: number
@@ -28,6 +31,13 @@ export interface ProducerOptions {
  * 'finish' means every message was acknowledged. The first failed request
  * fails the stream once the requests in flight are answered, so
  * `acknowledged` then counts every message the server confirmed.
+ *
+ * On a RogClient's connection the batches are publish-batch requests
+ * (command 5), and any failure fails the stream. Through a ClusterClient
+ * they go to the partition's leader as an idempotent producer's
+ * (IdempotentSender): retried across a failover for up to its `retryMs`,
+ * each stored once and in order; only a failure that outlasts the retries
+ * fails the stream.
  */
 export class Producer extends Writable {
   readonly log: string
@@ -38,7 +48,7 @@ export class Producer extends Writable {
   acknowledged = 0
   /** The offset the server gave the last confirmed message (-1: none yet). */
   lastOffset = -1
-  private readonly client: RogClient
+  private readonly sender: BatchSender
   private readonly batchMessages: number
   private readonly batchBytes: number
   private readonly maxInFlight: number
@@ -50,15 +60,18 @@ export class Producer extends Writable {
   private failure: RogError | null = null
   private flushScheduled = false
 
-  constructor (client: RogClient, options: ProducerOptions) {
+  constructor (client: RogClient | ClusterClient, options: ProducerOptions) {
     const batchMessages = options.batchMessages ?? 1000
     super({ objectMode: true, highWaterMark: options.highWaterMark ?? batchMessages })
-    this.client = client
     this.log = options.log
     this.partition = options.partition ?? 0
     this.batchMessages = batchMessages
     this.batchBytes = options.batchBytes ?? 256 * 1024
+    // A RogClient has send(); a ClusterClient routes and retries.
+    const direct = 'send' in client
     this.maxInFlight = options.maxInFlight ?? 8
+    if (!direct && this.maxInFlight > MAX_IDEMPOTENT_IN_FLIGHT) throw new RangeError(`maxInFlight is at most ${MAX_IDEMPOTENT_IN_FLIGHT} through a ClusterClient (the batches a leader remembers per producer), got ${this.maxInFlight}`)
+    this.sender = direct ? new PlainSender(client, this.log, this.partition) : client.sender(this.log, this.partition)
   }
 
   override _write (chunk: Buffer | string, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
@@ -78,6 +91,7 @@ export class Producer extends Writable {
   }
 
   override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
+    this.sender.close()
     this.batch = []
     this.held = null
     this.finalCallback = null
@@ -114,13 +128,13 @@ export class Producer extends Writable {
     this.batch = []
     this.bytes = 0
     this.inFlight++
-    this.client.send({ command: 'publish-batch', log: this.log, partition: this.partition, messages }, (err, response) => {
+    this.sender.send(messages, (err, published) => {
       this.inFlight--
       if (err !== null) {
         this.failure ??= err
-      } else if (response?.response === 'batch-published') {
-        this.acknowledged += response.count
-        this.lastOffset = response.firstOffset + response.count - 1
+      } else if (published !== null) {
+        this.acknowledged += published.count
+        this.lastOffset = published.firstOffset + published.count - 1
       }
       if (this.failure === null && this.inFlight === 0 && this.batch.length > 0 && this.finalCallback === null) this.send()
       this.settle()

@@ -3,6 +3,7 @@ import * as net from 'node:net'
 import * as path from 'node:path'
 import { once } from 'node:events'
 import t from 'tap'
+import { FaultProxy } from '../helpers/fault-proxy'
 import { crc32 } from '@node-rs/crc32'
 import type { RogClient } from '../../lib/client/client'
 import { RogProcess, eventually, rog, serverAndClient } from './rog-process'
@@ -271,4 +272,21 @@ t.test('reset-offsets moves a group to the beginning, the end, an offset or N be
     code: 1, signal: null, stdout: '', stderr: 'rog: Offset 3 is past the end of partition 1 (2); nothing was moved\n'
   })
   t.same(await offsets(), [2, 1], 'nothing was moved')
+})
+
+t.test('publish -: a server that stops answering is retried for --retry-ms, then rog says how many messages were acknowledged', async (t) => {
+  const { port, client } = await setup(t)
+  await client.createLog('stalls', 1)
+  const proxy = await FaultProxy.start(port)
+  t.teardown(async () => await proxy.close())
+  const p = new RogProcess(['publish', 'stalls', '-', '--timeout', '0.5', '--retry-ms', '1000'], { port: proxy.port, stdio: ['pipe', 'pipe', 'pipe'] })
+  p.child.stdin?.write('one\ntwo\nthree\n')
+  await eventually(async () => (await client.describe('stalls')).partitions[0].nextOffset === 3)
+  // No request reaches the server any more, on open connections or new ones: they wait past --timeout, again and again.
+  proxy.drop('up')
+  p.child.stdin?.end('four\n')
+  const r = await p.done
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^rog: No answer from 127\.0\.0\.1:\d+ within 0\.5 s \(still failing after [\d.]+ s of retries\) \(3 of 4 messages acknowledged\)\n$/)
+  t.same((await client.fetchBatch({ log: 'stalls', group: 'g' })).messages.map((m) => m.data.toString()), ['one', 'two', 'three'], 'the fourth never reached the server')
 })
