@@ -2,6 +2,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { RogError } from '../errors'
 import { MAX_GROUP_BYTES } from '../util/limits'
+import { writeU64 } from '../util/u64'
 import { ENTRY_OVERHEAD, entryIsIntact, readEntryHeader, stamp, type Stamp } from './entry'
 import { withoutPath } from './file-io'
 import { GroupOffsets, GROUPS_FILE } from './group-offsets'
@@ -59,13 +60,17 @@ export const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
 /** Files of Rog's own in a partition directory besides segments. */
 export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|producers(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index|timeindex)\.next|leader-epochs(\.tmp)?)$/
 
-/** Whether a segment file is empty or its first entry has id `base` (what a roll to it would have written). */
+/** Whether a segment file is empty, its first entry has id `base`, or it holds the start of that entry cut short (what a roll to it would have written, torn). */
 function startsWithId (file: string, base: number): boolean {
   const head = Buffer.alloc(16)
   const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
   try {
     const n = fs.readSync(fd, head, 0, 16, 0)
-    return n === 0 || (n === 16 && readEntryHeader(head, 0)?.id === base)
+    if (n === 16) return readEntryHeader(head, 0)?.id === base
+    // Shorter than an entry header: a first write torn after n bytes, if they are the start of that header's id.
+    const id = Buffer.alloc(8)
+    writeU64(id, base, 0)
+    return head.subarray(0, Math.min(n, 8)).equals(id.subarray(0, Math.min(n, 8)))
   } finally {
     fs.closeSync(fd)
   }

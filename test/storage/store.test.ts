@@ -374,6 +374,31 @@ t.test('a crash right after a roll (new segment empty, the last writes before it
   t.equal(await append(p, [msg(100)]), 100)
 })
 
+t.test('a segment rolled to whose first entry was torn a few bytes in (a power loss) is recognised as the torn tail and removed, so a roll can take its name again', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { segmentBytes: 4096 })
+  await store.createLog('cut', 1)
+  await append(store.partition('cut', 0), Array.from({ length: 100 }, (_, i) => msg(i)))
+  await store.close()
+  const pdir = path.join(dir, 'cut', '0')
+  // Offsets 100-102 were written to the segment before and lost with it; 103.log kept 10 bytes of its first entry.
+  const header = Buffer.alloc(16)
+  header.writeBigUInt64BE(103n, 0)
+  header.writeBigUInt64BE(BigInt(12 + 100), 8)
+  fs.writeFileSync(path.join(pdir, '103.log'), header.subarray(0, 10))
+  // Past any id the torn writes could have reached: not Rog's, left alone.
+  fs.writeFileSync(path.join(pdir, '100000.log'), Buffer.from('not ours'))
+  const lines: string[] = []
+  store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  t.teardown(() => store.close())
+  const p = store.partition('cut', 0)
+  t.match(lines.join('\n'), /follow a torn write \(offsets 100 to 102 were never synced\); removing them: 103\.log/)
+  t.notOk(fs.existsSync(path.join(pdir, '103.log')), 'the torn segment is gone')
+  t.ok(fs.existsSync(path.join(pdir, '100000.log')), 'the stray is left alone')
+  t.equal(p.highWatermark(), 100)
+  t.equal(await append(p, [msg(100), msg(101), msg(102), msg(103)]), 100, 'appends go on from the end')
+})
+
 t.test('rolls use files made ahead of time; none are left behind', async (t) => {
   const dir = t.testdir()
   const created: string[] = []
