@@ -1,5 +1,5 @@
-import { constants as fsConstants } from 'node:fs'
-import { OPEN_EXISTING, type FileIo } from './file-io'
+import * as fs from 'node:fs'
+import { OPEN_EXISTING, replaceFile, type FileIo } from './file-io'
 
 /** Descriptors are cheap but finite; past `max` open, the least recently used idle one is closed. */
 export const DEFAULT_MAX_OPEN_FILES = 1000
@@ -68,7 +68,7 @@ export class DataFile {
   /** `create`: the file is made on first use if missing (a hint file such as a time index). */
   constructor (pool: FilePool, path: string, size: number, options: { durable: boolean, fd?: number, createdIn?: string, create?: boolean }) {
     this.pool = pool
-    this.openFlags = options.create === true ? OPEN_EXISTING | fsConstants.O_CREAT : OPEN_EXISTING
+    this.openFlags = options.create === true ? OPEN_EXISTING | fs.constants.O_CREAT : OPEN_EXISTING
     this.path = path
     this.size = size
     this.durable = options.durable
@@ -101,6 +101,13 @@ export class DataFile {
 
   unpin (): void {
     if (--this.pins === 0 && this.closeWhenIdle) this.closeFd()
+  }
+
+  /** Replaces the file's contents with `data` atomically (see replaceFile); on failure it is as it was and the error is thrown. */
+  replaceContents (data: Buffer): void {
+    this.replaced(replaceFile(this.pool.io, this.path, data), data.length)
+    this.createdIn = null
+    this.synced = data.length
   }
 
   /** The file at `path` was replaced (renamed over): use `fd`, of `size` bytes, from now on. */

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs'
+import * as path from 'node:path'
 
 /**
  * The file-system seam of storage: every byte Rog writes to a data file, every
@@ -88,4 +89,29 @@ function dropBytes (buffers: Buffer[], n: number): Buffer[] {
   const rest = buffers.slice(i)
   if (n > 0) rest[0] = rest[0].subarray(n)
   return rest
+}
+
+/**
+ * Replaces `file`'s contents with `data` atomically: a temporary file
+ * (`<file>.tmp`, a stale one removed first), synced, renamed over, its
+ * directory synced. Returns the new file's open descriptor, for the caller
+ * to keep or close. On failure `file` is as it was, the temporary file is
+ * removed, and the error thrown.
+ */
+export function replaceFile (io: FileIo, file: string, data: Buffer): number {
+  const tmp = `${file}.tmp`
+  let fd = -1
+  try {
+    if (fs.lstatSync(tmp, { throwIfNoEntry: false })?.isFile() === true) fs.rmSync(tmp)
+    fd = io.open(tmp, CREATE_NEW)
+    io.writev(fd, [data], 0)
+    io.fsyncPath(tmp)
+    fs.renameSync(tmp, file)
+    io.fsyncPath(path.dirname(file))
+    return fd
+  } catch (err) {
+    if (fd >= 0) io.close(fd)
+    fs.rmSync(tmp, { force: true })
+    throw err
+  }
 }

@@ -155,22 +155,10 @@ export class GroupOffsets {
 
   private compact (): void {
     const compacted = Buffer.concat([...this.committed].map(([group, offset]) => encodeRecord(group, offset)))
-    const tmp = `${this.file.path}.tmp`
-    const io = this.file.io
-    let fd = -1
     try {
-      if (fs.lstatSync(tmp, { throwIfNoEntry: false })?.isFile() === true) fs.rmSync(tmp)
-      fd = io.open(tmp, CREATE_NEW)
-      io.writev(fd, [compacted], 0)
-      io.fsyncPath(tmp)
-      fs.renameSync(tmp, this.file.path)
-      io.fsyncPath(path.dirname(this.file.path))
-      this.file.replaced(fd, compacted.length)
-      fd = -1
+      this.file.replaceContents(compacted)
     } catch (err) {
       this.log(`${this.file.path}: compaction failed, the journal keeps growing: ${(err as Error).message}`)
-      if (fd >= 0) io.close(fd)
-      fs.rmSync(tmp, { force: true })
     }
     this.compactAt = this.bound()
   }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { crc32c } from '@node-rs/crc32'
 import { readU64, writeU64 } from '../util/u64'
-import { CREATE_NEW, type FileIo } from './file-io'
+import { replaceFile, type FileIo } from './file-io'
 import type { Logger } from './segment'
 
 export const LEADER_EPOCHS_FILE = 'leader-epochs'
@@ -125,16 +125,6 @@ export class LeaderEpochs {
       writeU64(buf, e.startOffset, i * RECORD + 4)
       buf.writeUInt32BE(crc32c(buf.subarray(i * RECORD, i * RECORD + 12)), i * RECORD + 12)
     })
-    const tmp = `${this.file}.tmp`
-    fs.rmSync(tmp, { force: true })
-    const fd = this.io.open(tmp, CREATE_NEW)
-    try {
-      this.io.writev(fd, [buf], 0)
-      this.io.fsyncPath(tmp)
-    } finally {
-      this.io.close(fd)
-    }
-    fs.renameSync(tmp, this.file)
-    this.io.fsyncPath(path.dirname(this.file))
+    this.io.close(replaceFile(this.io, this.file, buf))
   }
 }

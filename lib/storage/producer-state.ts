@@ -3,7 +3,6 @@ import * as path from 'node:path'
 import { crc32c } from '@node-rs/crc32'
 import { readU64, writeU64 } from '../util/u64'
 import { DataFile, type FilePool } from './data-file'
-import { CREATE_NEW } from './file-io'
 import type { Logger } from './segment'
 
 export const PRODUCERS_FILE = 'producers'
@@ -244,28 +243,14 @@ export class ProducerState {
     const live = this.byOffset.filter((b) => b.live)
     const buf = Buffer.allocUnsafe(live.length * RECORD)
     live.forEach((b, i) => writeRecord(buf, i * RECORD, b))
-    const tmp = `${this.file.path}.tmp`
-    const io = this.file.io
-    let fd = -1
     try {
-      if (fs.lstatSync(tmp, { throwIfNoEntry: false })?.isFile() === true) fs.rmSync(tmp)
-      fd = io.open(tmp, CREATE_NEW)
-      io.writev(fd, [buf], 0)
-      io.fsyncPath(tmp)
-      fs.renameSync(tmp, this.file.path)
-      io.fsyncPath(path.dirname(this.file.path))
-      this.file.replaced(fd, buf.length)
-      this.file.createdIn = null
-      this.file.synced = buf.length
-      fd = -1
+      this.file.replaceContents(buf)
       this.rewriteDue = false
       this.byOffset = live
       this.deadInIndex = 0
     } catch (err) {
       this.rewriteDue = true
       this.log(`${this.file.path}: rewrite failed, tried again before the next write: ${(err as Error).message}`)
-      if (fd >= 0) io.close(fd)
-      fs.rmSync(tmp, { force: true })
     }
   }
 
