@@ -310,13 +310,15 @@ export class LogModel {
     this.stats.answered++
     if (r.response === 'ok') {
       this.setGroup(g, g.value + 1)
+      // Another connection's acks left unanswered may or may not have run before this one: each possible value moves on by one.
+      if (g.owner === null && g.uncertain !== null) g.uncertain.values = new Set([...g.uncertain.values].map((v) => v + 1))
       if (g.value > this.upperEnd(ctx.partition)) this.fail(`connection ${ctx.conn}: ack moved ${c.group} to ${g.value}, past any end the partition can have (${this.upperEnd(ctx.partition)})`)
       return
     }
     if (r.response === 'error' && r.message === NO_DATA) {
       this.stats.errors++
       // The group's offset when the ack ran was at most its value now plus the acks still in flight.
-      const most = g.value + g.acksInFlight
+      const most = this.sharedMost(g)
       if (most < this.lowerEndFor(ctx)) this.fail(`connection ${ctx.conn}: ack of ${c.group} (at most at ${most}) answered "${NO_DATA}" though the partition holds at least ${this.lowerEndFor(ctx)}`)
       return
     }
@@ -350,7 +352,7 @@ export class LogModel {
     if (r.response !== 'messages') return this.unexpected(ctx, c, r)
     // The group's offset when the read began: exact for a group of this connection's own; for a
     // shared one, between what it was when the request left and what acks in flight can make it.
-    const inRange = (v: number): boolean => g.owner !== null ? v === g.value : v >= ctx.groupAtSend && v <= g.value + g.acksInFlight
+    const inRange = (v: number): boolean => g.owner !== null ? v === g.value : v >= ctx.groupAtSend && v <= this.sharedMost(g)
     if (!inRange(r.committedOffset)) {
       this.fail(`connection ${ctx.conn}: fetch-batch of ${c.group} says it is at ${r.committedOffset}; the model has ${g.value} (${g.acksInFlight} acks in flight)`)
     }
@@ -361,6 +363,11 @@ export class LogModel {
     if (r.messages.length === 0 && c.maxMessages > 0 && from < lower) this.fail(`connection ${ctx.conn}: fetch-batch from ${from} returned nothing, though the partition holds at least ${lower}`)
     if (r.messages.length > c.maxMessages) this.fail(`connection ${ctx.conn}: fetch-batch returned ${r.messages.length} messages, more than the ${c.maxMessages} asked for`)
     this.observeRun(ctx.partition, from, r.messages, `fetch-batch on connection ${ctx.conn}`)
+  }
+
+  /** The furthest a shared group can be: its value, moved on by acks in flight and by those whose connection closed first. */
+  private sharedMost (g: Group): number {
+    return Math.max(g.value, ...(g.uncertain?.values ?? [])) + g.acksInFlight
   }
 
   /** A request for the group went unanswered: it may have taken effect, or (unsent) surely did not. */

@@ -12,7 +12,14 @@ export async function spawnServer (t: Test, args: string[], env: NodeJS.ProcessE
   // Servers of parallel tests must not race for the default HTTP port: none unless the test asks for it.
   const http = args.some((a) => a === '--http-port' || a.startsWith('--http-port=')) ? [] : ['--no-http']
   const child = spawn(process.execPath, [ROG_BIN, 'server', '--port', '0', ...http, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  const kill = (): void => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }
+  // A test that times out exits without its teardowns: the server must not outlive it.
+  process.once('exit', kill)
+  child.once('exit', () => process.off('exit', kill))
+  t.teardown(() => {
+    process.off('exit', kill)
+    kill()
+  })
   let err = ''
   child.stderr?.on('data', (c: Buffer) => { err += c.toString() })
   let out = ''
