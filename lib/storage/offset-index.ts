@@ -78,18 +78,12 @@ export class OffsetIndex {
     return n === 0 ? [0, 0] : [this.offsets[n - 1], this.positions[n - 1]]
   }
 
-  static encodeEntry (relativeOffset: number, position: number): Buffer {
-    const buf = Buffer.allocUnsafe(INDEX_ENTRY)
-    buf.writeUInt32BE(relativeOffset, 0)
-    buf.writeUInt32BE(position, 4)
-    return buf
-  }
-
-  encode (): Buffer {
-    const buf = Buffer.allocUnsafe(this.offsets.length * INDEX_ENTRY)
-    for (let i = 0; i < this.offsets.length; i++) {
-      buf.writeUInt32BE(this.offsets[i], i * INDEX_ENTRY)
-      buf.writeUInt32BE(this.positions[i], i * INDEX_ENTRY + 4)
+  /** The file bytes of the entries from the `from`-th on (all by default). */
+  encode (from = 0): Buffer {
+    const buf = Buffer.allocUnsafe((this.offsets.length - from) * INDEX_ENTRY)
+    for (let i = from; i < this.offsets.length; i++) {
+      buf.writeUInt32BE(this.offsets[i], (i - from) * INDEX_ENTRY)
+      buf.writeUInt32BE(this.positions[i], (i - from) * INDEX_ENTRY + 4)
     }
     return buf
   }

@@ -441,8 +441,7 @@ export class Partition {
         }
         done(err, count)
       })
-      if (index !== null) this.enqueue(segment.indexFile, 'index', index, undefined, () => {})
-      if (timeIndex !== null) this.enqueue(segment.timeIndexFile, 'index', timeIndex, undefined, () => {})
+      this.writeHints(segment, index, timeIndex)
     }
     if (pending === 0) process.nextTick(callback, failed, first, 0)
     return i
@@ -675,9 +674,18 @@ export class Partition {
     this.writer.requestSync(this.durableFiles().filter((f) => f.dirty))
   }
 
+  /** Queues index points for the segment's hint files (failures fail no request: reads check every point). */
+  private writeHints (segment: Segment, index: Buffer | null, timeIndex: Buffer | null): void {
+    if (index !== null) this.enqueue(segment.indexFile, 'index', index, undefined, () => {})
+    if (timeIndex !== null) this.enqueue(segment.timeIndexFile, 'index', timeIndex, undefined, () => {})
+  }
+
   /** Writes what is queued, syncs everything, records the recovery point there and closes. */
   async close (): Promise<void> {
     this.wakeAll()
+    const active = this.active()
+    const { index, timeIndex } = active.takeHints()
+    this.writeHints(active, index, timeIndex)
     await this.writer.idle()
     this.writer.requestSync(this.durableFiles().filter((f) => f.dirty || f.createdIn !== null))
     await this.writer.idle()
@@ -811,6 +819,8 @@ export class Partition {
       throw err
     }
     const sealed = this.active()
+    const { index, timeIndex } = sealed.takeHints()
+    this.writeHints(sealed, index, timeIndex)
     this.segmentList.push(segment)
     if (this.options.fsync !== 'always' && !sealed.empty) this.writer.requestSync([sealed.log])
     this.rolledSinceWrite = true

@@ -8,6 +8,8 @@ import { DataFile, type FilePool } from './data-file'
 import { CREATE_NEW } from './file-io'
 
 const READ_CHUNK = 256 * 1024
+/** Index points gathered before they are written to the hint files: a scan of at most 32 x 4 KiB on open after a crash. */
+const HINT_BATCH = 32
 
 export type Logger = (line: string) => void
 
@@ -74,6 +76,14 @@ export class Segment {
   private reservedSize: number
   private reservedNext: number
   private lastIndexed: number
+  /**
+   * Index and time index points held in memory and not yet written to their
+   * files (the last ones of each): written HINT_BATCH at a time, and by
+   * `takeHints` on a roll and at close, not with every batch. A hint file
+   * that lags after a crash is completed by the scan on open.
+   */
+  private unwrittenPoints = 0
+  private unwrittenTimePoints = 0
   private isSealed: boolean
   /** Null until built (from its file, or by a scan of the log on the first lookup by time). */
   private timeIndex: TimeIndex | null
@@ -290,8 +300,8 @@ export class Segment {
     do bytes += sizeOf(messages[n++].length)
     while (n < messages.length && this.reservedSize + bytes + sizeOf(messages[n].length) <= maxBytes)
     const data = Buffer.allocUnsafe(bytes)
-    let indexEntries: Buffer[] | null = null
-    let timeEntries: Buffer[] | null = null
+    const points = this.index.length
+    const timePoints = this.timeIndex?.length ?? 0
     let at = 0
     let id = firstId
     let maxMs = stamp?.ms ?? -Infinity
@@ -303,12 +313,8 @@ export class Segment {
         if (position - this.lastIndexed >= INDEX_INTERVAL) {
           this.index.add(id - this.base, position)
           this.lastIndexed = position
-          ;(indexEntries ??= []).push(OffsetIndex.encodeEntry(id - this.base, position))
         }
-        if (this.timeIndex !== null) {
-          this.timeIndex.add(ms, id - this.base)
-          ;(timeEntries ??= []).push(TimeIndex.encodeEntry(this.timeIndex.timestamps[this.timeIndex.length - 1], id - this.base))
-        }
+        this.timeIndex?.add(ms, id - this.base)
       }
       if (stamp === null) {
         at += messages[i].copy(data, at)
@@ -320,7 +326,19 @@ export class Segment {
     this.reservedSize += bytes
     this.reservedNext = id
     if (this.maxTs !== null) this.maxTs = Math.max(this.maxTs, maxMs)
-    return { data, index: indexEntries === null ? null : Buffer.concat(indexEntries), timeIndex: timeEntries === null ? null : Buffer.concat(timeEntries), count: n - from }
+    this.unwrittenPoints += this.index.length - points
+    this.unwrittenTimePoints += (this.timeIndex?.length ?? 0) - timePoints
+    const hints = this.unwrittenPoints >= HINT_BATCH || this.unwrittenTimePoints >= HINT_BATCH ? this.takeHints() : { index: null, timeIndex: null }
+    return { data, ...hints, count: n - from }
+  }
+
+  /** The bytes of the index points not yet written to the two hint files (null: none), now taken as written. */
+  takeHints (): { index: Buffer | null, timeIndex: Buffer | null } {
+    const index = this.unwrittenPoints === 0 ? null : this.index.encode(this.index.length - this.unwrittenPoints)
+    const timeIndex = this.timeIndex === null || this.unwrittenTimePoints === 0 ? null : this.timeIndex.encode(this.timeIndex.length - this.unwrittenTimePoints)
+    this.unwrittenPoints = 0
+    this.unwrittenTimePoints = 0
+    return { index, timeIndex }
   }
 
   /** The writer wrote the reserved entries up to `nextOffset`. */
@@ -332,9 +350,13 @@ export class Segment {
   rewind (nextId: number): void {
     this.reservedSize = this.log.size
     this.reservedNext = nextId
+    const points = this.index.length
     this.index.truncateTo(this.log.size)
+    this.unwrittenPoints = Math.max(0, this.unwrittenPoints - (points - this.index.length))
     this.lastIndexed = this.index.last()[1]
+    const timePoints = this.timeIndex?.length ?? 0
     this.timeIndex?.truncateTo(nextId - this.base)
+    this.unwrittenTimePoints = Math.max(0, this.unwrittenTimePoints - (timePoints - (this.timeIndex?.length ?? 0)))
     this.maxTs = null
   }
 
@@ -364,10 +386,11 @@ export class Segment {
     this.log.synced = Math.min(this.log.synced, position)
     this.next = offset
     this.rewind(offset)
-    // The hint files are cut to what the indexes kept, so later entries append after valid ones.
-    io.ftruncate(this.indexFile.handle(), this.index.length * INDEX_ENTRY)
-    this.indexFile.size = this.index.length * INDEX_ENTRY
-    const timeEntries = this.timeIndex?.length ?? 0
+    // The hint files are cut to what the indexes kept and had written, so later entries append after valid ones.
+    const written = this.index.length - this.unwrittenPoints
+    io.ftruncate(this.indexFile.handle(), written * INDEX_ENTRY)
+    this.indexFile.size = written * INDEX_ENTRY
+    const timeEntries = (this.timeIndex?.length ?? 0) - this.unwrittenTimePoints
     if (this.timeIndexFile.size > timeEntries * TIME_INDEX_ENTRY) {
       io.ftruncate(this.timeIndexFile.handle(), timeEntries * TIME_INDEX_ENTRY)
       this.timeIndexFile.size = timeEntries * TIME_INDEX_ENTRY
@@ -412,6 +435,7 @@ export class Segment {
           this.timeIndex = rebuilt
           writeHint(this.ctx, this.timeIndexPath, rebuilt.encode(), 'time index')
           this.timeIndexFile.size = rebuilt.length * TIME_INDEX_ENTRY
+          this.unwrittenTimePoints = 0
         }
       }
       const [rel, position] = this.index.lookup(this.timeIndex.scanFrom(timestamp))
@@ -523,6 +547,7 @@ export class Segment {
    */
   private dropIndexPoint (rel: number, position: number, offset: number): [number, number] {
     this.ctx.log(`${this.indexPath}: the point for offset ${this.base + rel} (position ${position}) leads to no entry of that offset; ignored`)
+    if (this.index.offsets.indexOf(rel) >= this.index.length - this.unwrittenPoints) this.unwrittenPoints--
     this.index.drop(rel)
     return this.index.lookup(offset - this.base)
   }

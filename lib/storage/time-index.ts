@@ -61,15 +61,14 @@ export class TimeIndex {
     return found < 0 ? 0 : this.offsets[found]
   }
 
-  static encodeEntry (timestamp: number, relativeOffset: number): Buffer {
-    const buf = Buffer.allocUnsafe(TIME_INDEX_ENTRY)
-    writeU64(buf, timestamp, 0)
-    buf.writeUInt32BE(relativeOffset, 8)
+  /** The file bytes of the points from the `from`-th on (all by default). */
+  encode (from = 0): Buffer {
+    const buf = Buffer.allocUnsafe((this.offsets.length - from) * TIME_INDEX_ENTRY)
+    for (let i = from; i < this.offsets.length; i++) {
+      writeU64(buf, this.timestamps[i], (i - from) * TIME_INDEX_ENTRY)
+      buf.writeUInt32BE(this.offsets[i], (i - from) * TIME_INDEX_ENTRY + 8)
+    }
     return buf
-  }
-
-  encode (): Buffer {
-    return Buffer.concat(this.offsets.map((o, i) => TimeIndex.encodeEntry(this.timestamps[i], o)))
   }
 
   /** Parses a time index; null when it is damaged for a segment of `entries` entries. */

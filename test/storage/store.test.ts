@@ -187,6 +187,63 @@ async function damagedPartition (t: Test, damage: (file: string) => void, crash:
   return { dir, store, p: store.partition('r', 0), lines }
 }
 
+/** The index points a segment file should have: its first entry 4 KiB or more past the last point, [relative offset, position]. */
+function expectedPoints (file: string, base: number): Array<[number, number]> {
+  const points: Array<[number, number]> = []
+  let position = 0
+  let last = 0
+  for (const e of parseSegment(file)) {
+    if (position - last >= INDEX_INTERVAL) {
+      points.push([e.id - base, position])
+      last = position
+    }
+    position += e.size
+  }
+  return points
+}
+
+function indexPoints (file: string): Array<[number, number]> {
+  const buf = fs.readFileSync(file)
+  return Array.from({ length: buf.length / 8 }, (_, i) => [buf.readUInt32BE(i * 8), buf.readUInt32BE(i * 8 + 4)])
+}
+
+t.test('index points reach their files in batches, at a roll and at close; those a crash left unwritten are restored on open', async (t) => {
+  const dir = path.join(t.testdir(), 'live')
+  const store = await openStore(dir, { segmentBytes: 256 * 1024 })
+  await store.createLog('hints', 1)
+  const p = store.partition('hints', 0)
+  // One append at a time: each adds at most one point, so they gather in memory between writes.
+  for (let i = 0; i < 200; i++) await append(p, [msg(i, 1000)])
+  const pdir = path.join(dir, 'hints', '0')
+  const expected = expectedPoints(path.join(pdir, '0.log'), 0)
+  const written = indexPoints(path.join(pdir, '0.index'))
+  t.ok(written.length > 0 && written.length < expected.length && expected.length - written.length < 32, `${written.length} of ${expected.length} points written while appends go on`)
+  t.same(written, expected.slice(0, written.length), 'those written are the first ones')
+  const timePoints = fs.statSync(path.join(pdir, '0.timeindex')).size / 12
+  t.ok(timePoints > 0 && timePoints < expected.length + 1, `${timePoints} of ${expected.length + 1} time points written`)
+
+  // What a SIGKILL leaves: the files as they are now.
+  const crashed = path.join(path.dirname(dir), 'crashed')
+  fs.cpSync(dir, crashed, { recursive: true })
+  const lines: string[] = []
+  const after = await openStore(crashed, {}, lines)
+  const q = after.partition('hints', 0)
+  t.same(indexPoints(path.join(crashed, 'hints', '0', '0.index')), expected, 'the index file is completed on open')
+  for (const offset of [0, 123, 199]) t.ok((await q.read(offset, 1, 1))[0].data.equals(msg(offset, 1000)), `reads ${offset}`)
+  t.equal(await q.offsetForTime(0), 0, 'reading by time')
+  t.equal(await append(q, [msg(200, 1000)]), 200, 'appends go on')
+  await after.close()
+  t.notMatch(lines.join('\n'), /damaged|rebuilding/, 'nothing reported as damage')
+
+  for (let i = 200; i < 300; i++) await append(p, [msg(i, 1000)])
+  t.equal(p.segments.length, 2, 'rolled')
+  t.same(indexPoints(path.join(pdir, '0.index')), expectedPoints(path.join(pdir, '0.log'), 0), 'the rolled segment has every point written')
+  t.equal(fs.statSync(path.join(pdir, '0.timeindex')).size, 12 * (expectedPoints(path.join(pdir, '0.log'), 0).length + 1), 'and every time point')
+  const base = p.segments[1].base
+  await store.close()
+  t.same(indexPoints(path.join(pdir, `${base}.index`)), expectedPoints(path.join(pdir, `${base}.log`), base), 'close writes the active segment\'s points')
+})
+
 t.test('with no recovery point, a damaged tail with nothing intact after it is truncated as torn', async (t) => {
   for (const [name, damage, survivors] of tailDamages) {
     let { dir, store, p, lines } = await damagedPartition(t, damage, true)
@@ -419,10 +476,11 @@ t.test('rolls use files made ahead of time; none are left behind', async (t) => 
   const pdir = path.join(dir, 'sp', '0')
   t.ok(p.segments.length >= 6)
   t.ok(p.segments.every((s, i) => i === 0 || s.base === p.segments[i - 1].nextOffset), 'contiguous segments')
-  // A roll finds its spare files ready or makes the segment's files then; either way all of them, the time index too.
+  await store.close()
+  // A roll finds its spare files ready or makes the segment's files then; either way all of them, the time index
+  // too (one made then is created at its first write: the roll or close that writes its points).
   const made = (ext: string): string[] => created.filter((f) => f.endsWith(ext)).map((f) => f.slice(0, -ext.length))
   t.same(made('.timeindex'), made('.log'), 'no segment linked from spare files made its time index afterwards')
-  await store.close()
   t.notOk(fs.readdirSync(pdir).some((f) => f.startsWith('spare')), 'spare files removed at close')
   fs.writeFileSync(path.join(pdir, 'spare.log.next'), 'left by a crash')
   store = await openStore(dir, { segmentBytes: 4096 })
