@@ -12,7 +12,7 @@ const USAGE = 2
 export function checkCommand (program: Command): void {
   program.command('check')
     .summary('verify a data directory offline, reading only')
-    .description('verify a data directory offline, reading only: every entry\'s checksum and offset, how segments follow on, every index entry, the group offsets journal and the recovery point; exit 0 when clean, 1 when damage is found, 2 when it cannot check')
+    .description('verify a data directory offline, reading only: every entry\'s checksum and offset, how segments follow on, every index entry, the group offsets and producers journals and the recovery point; exit 0 when clean, 1 when damage is found, 2 when it cannot check')
     .option('--data-dir <dir>', 'the data directory to check (default: $ROG_HOME, else ./rog-data)')
     .exitOverride((err: CommanderError) => process.exit(err.exitCode === 0 ? CLEAN : USAGE))
     .action(async (flags: { dataDir?: string }) => {

@@ -297,31 +297,46 @@ export class ProducerState {
   }
 
   /** Loads every intact, sensible record of a batch ending at or before `logEnd`. */
-  private load (buf: Buffer, logEnd: number): { damage: Array<{ from: number, to: number }>, tail: number, past: number } {
-    const damage: Array<{ from: number, to: number }> = []
-    let past = 0
-    let at = 0
-    let lastEnd = -1
-    while (at + RECORD <= buf.length) {
-      const batch = readRecord(buf, at)
-      if (batch !== null) {
-        at += RECORD
-        // A record before the end of the one before it: the offsets from there were taken back (a failed write, a truncation) and written again.
-        if (batch.firstOffset < lastEnd) this.rollBack(batch.firstOffset)
-        lastEnd = batch.firstOffset + batch.count
-        if (lastEnd > logEnd) past++
-        else this.add(batch)
-        continue
-      }
-      // Not a record this journal could hold: resynchronise on the next intact one.
-      let next = at + 1
-      while (next + RECORD <= buf.length && readRecord(buf, next) === null) next++
-      if (next + RECORD > buf.length) return { damage: [...damage, ...(at < buf.length ? [{ from: at, to: buf.length }] : [])], tail: 0, past }
-      damage.push({ from: at, to: next })
-      at = next
-    }
-    return { damage, tail: buf.length - at, past }
+  private load (buf: Buffer, logEnd: number): JournalScan {
+    return scanProducerJournal(buf, logEnd, (batch, rollBack, past) => {
+      // A record before the end of the one before it: the offsets from there were taken back (a failed write, a truncation) and written again.
+      if (rollBack) this.rollBack(batch.firstOffset)
+      if (!past) this.add(batch)
+    })
   }
+}
+
+/** What a walk of a producers journal found: damaged ranges, the bytes of an incomplete last record, records of batches past the log end. */
+export interface JournalScan { damage: Array<{ from: number, to: number }>, tail: number, past: number }
+
+/**
+ * Walks a producers journal in file order: `record` gets each intact
+ * record, whether it starts before the end of the one before it
+ * (`rollBack`), and whether its batch ends past `logEnd` (`past`). Past a
+ * damaged record the walk resynchronises on the next intact one.
+ */
+export function scanProducerJournal (buf: Buffer, logEnd: number, record: (batch: ProducerBatch, rollBack: boolean, past: boolean) => void): JournalScan {
+  const damage: Array<{ from: number, to: number }> = []
+  let past = 0
+  let at = 0
+  let lastEnd = -1
+  while (at + RECORD <= buf.length) {
+    const batch = readRecord(buf, at)
+    if (batch !== null) {
+      at += RECORD
+      const rollBack = batch.firstOffset < lastEnd
+      lastEnd = batch.firstOffset + batch.count
+      if (lastEnd > logEnd) past++
+      record(batch, rollBack, lastEnd > logEnd)
+      continue
+    }
+    let next = at + 1
+    while (next + RECORD <= buf.length && readRecord(buf, next) === null) next++
+    if (next + RECORD > buf.length) return { damage: [...damage, ...(at < buf.length ? [{ from: at, to: buf.length }] : [])], tail: 0, past }
+    damage.push({ from: at, to: next })
+    at = next
+  }
+  return { damage, tail: buf.length - at, past }
 }
 
 function writeRecord (buf: Buffer, at: number, b: ProducerBatch): void {

@@ -4,6 +4,7 @@ import { entryIsIntact, plausibleSize, readEntryHeader } from './entry'
 import { parseJournal, GROUPS_FILE } from './group-offsets'
 import { INDEX_ENTRY } from './offset-index'
 import { OWN_FILE, SEGMENT_NAME } from './partition'
+import { PRODUCERS_FILE, scanProducerJournal } from './producer-state'
 import { decodePoint, RECOVERY_POINT_FILE, type Point } from './recovery-point'
 import { detectLegacy, findEntry } from './segment'
 import { CREATING, isValidLogName, PARTITION_NAME } from './store'
@@ -155,6 +156,7 @@ async function verifyPartition (dataDir: string, log: string, partition: number)
   }
   if (files.has(GROUPS_FILE)) verifyJournal(dir, rel, report, next)
   else report.notes.push(`${rel}/${GROUPS_FILE}: missing; Rog starts an empty one`)
+  if (files.has(PRODUCERS_FILE)) verifyProducers(dir, rel, report, next)
   return report
 }
 
@@ -310,6 +312,21 @@ function readIndex (dir: string, rel: string, base: number, logSize: number, rep
     points.push(point)
   }
   return points
+}
+
+/** Checks the producers journal (idempotent publishing); `end` is the end of the partition, when known. */
+function verifyProducers (dir: string, rel: string, report: PartitionReport, end: number | null): void {
+  const file = `${rel}/${PRODUCERS_FILE}`
+  const buf = readWhole(path.join(dir, PRODUCERS_FILE))
+  const { damage, tail, past } = scanProducerJournal(buf, end ?? Infinity, () => {})
+  const lost = 'the batches they described are forgotten: a producer\'s retry of one of them would be stored again'
+  for (const d of damage) {
+    report.problems.push({ file, position: d.from, kind: 'journal', detail: `${d.to - d.from} bytes of damaged records: ${lost}; Rog keeps a copy of the journal and rewrites it on start` })
+  }
+  if (tail > 0) {
+    report.problems.push({ file, position: buf.length - tail, kind: 'journal', detail: `${tail} bytes of an incomplete last record (a write cut short): Rog drops it on start` })
+  }
+  if (past > 0) report.notes.push(`${file}: ${past} record${past === 1 ? '' : 's'} of batches past the end of the partition (never written whole); Rog drops them on start`)
 }
 
 /** Checks the groups journal; `end` is the end of the partition, when known. */

@@ -3,6 +3,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { execFileSync } from 'node:child_process'
+import { crc32c } from '@node-rs/crc32'
 import { rog, type Finished } from './rog-process'
 
 /*
@@ -36,6 +37,20 @@ function state (dir: string): Map<string, string> {
 }
 
 const check = async (dir: string): Promise<Finished> => await rog(undefined, ['check', '--data-dir', dir])
+
+/** Writes a producers journal as Rog does: producer 7's batches of 10 from each offset given, one 28-byte record each. */
+function producers (file: string, firstOffsets: number[]): void {
+  const buf = Buffer.alloc(28 * firstOffsets.length)
+  for (const [i, first] of firstOffsets.entries()) {
+    const at = i * 28
+    buf.writeBigUInt64BE(7n, at + 4)
+    buf.writeUInt32BE(i, at + 12)
+    buf.writeUInt32BE(10, at + 16)
+    buf.writeBigUInt64BE(BigInt(first), at + 20)
+    buf.writeUInt32BE(crc32c(buf.subarray(at + 4, at + 28)), at)
+  }
+  fs.writeFileSync(file, buf)
+}
 
 t.test('a clean data directory: exit 0, a report per partition', async (t) => {
   const dir = copyFixture(t.testdir())
@@ -77,6 +92,8 @@ const DAMAGE: Array<[string, (dir: string) => void, RegExp]> = [
   ['an index out of order', (d) => fs.appendFileSync(path.join(d, P0, '0.index'), Buffer.alloc(8)), /damaged: events\/0\/0\.index position 0: index: entry 2 is out of order/],
   ['a journal record', (d) => flip(path.join(d, P0, 'groups.offsets'), 20), /damaged: events\/0\/groups\.offsets position 15: journal: 31 bytes of damaged records/],
   ['the last journal record', (d) => flip(path.join(d, P0, 'groups.offsets'), 90), /damaged: events\/0\/groups\.offsets position 76: journal: 18 bytes of an incomplete or damaged last record/],
+  ['a producers journal record', (d) => { producers(path.join(d, P0, 'producers'), [0, 10]); flip(path.join(d, P0, 'producers'), 5) }, /damaged: events\/0\/producers position 0: journal: 28 bytes of damaged records: the batches they described are forgotten/],
+  ['the last producers record cut short', (d) => { producers(path.join(d, P0, 'producers'), [0, 10]); fs.truncateSync(path.join(d, P0, 'producers'), 50) }, /damaged: events\/0\/producers position 28: journal: 22 bytes of an incomplete last record \(a write cut short\): Rog drops it on start/],
   ['the recovery point', (d) => flip(path.join(d, P0, 'recovery-point'), 12), /damaged: events\/0\/recovery-point position 0: recovery point: damaged/],
   ['a group past the end', (d) => fs.rmSync(path.join(d, P0, '179.log')), /group "last" is at offset 220, past the end of the partition \(179\)/],
   ['a symbolic link', (d) => { fs.renameSync(path.join(d, 'legacy/0/0.log'), path.join(d, '..', 'elsewhere.log')); fs.symlinkSync(path.join(d, '..', 'elsewhere.log'), path.join(d, 'legacy/0/0.log')) }, /damaged: legacy\/0\/0\.log position 0: symlink/],
@@ -99,6 +116,15 @@ t.test('each kind of damage: exit 1, the report names the file, the position, th
     t.match(stdout, /\d+ problems? found\n$/, `${r.name}: counted`)
     t.same(state(r.dir), r.before, `${r.name}: nothing written`)
   }
+})
+
+t.test('a producers journal: intact records are clean; records of batches past the end are a note', async (t) => {
+  const dir = copyFixture(t.testdir())
+  producers(path.join(dir, P0, 'producers'), [0, 10, 215])
+  const r = await check(dir)
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /events\/0: clean\n/)
+  t.match(r.stdout, /events\/0\/producers: 1 record of batches past the end of the partition \(never written whole\); Rog drops them on start/)
 })
 
 t.test('never writes: checks a read-only copy the same way', async (t) => {
