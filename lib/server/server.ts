@@ -7,7 +7,7 @@ import type { Observer } from '../observe/observer'
 import { Decoder } from '../protocol/decoder'
 import { Encoder, encodeResponses } from '../protocol/encoder'
 import { DEFAULT_MAX_MESSAGE_BYTES, protocolLimits } from '../protocol/limits'
-import { ClusterRuntime, type ClusterOptions } from '../replication/cluster-runtime'
+import type { ClusterOptions, ClusterRuntime } from '../replication/cluster-runtime'
 import { DataDirLock } from '../storage/data-dir-lock'
 import { nodeFileIo } from '../storage/file-io'
 import { Store, type StoreOptions } from '../storage/store'
@@ -100,6 +100,8 @@ export class RogServer {
       observer?.listening(options.cluster !== undefined)
       if (options.cluster !== undefined) {
         const { host, port } = server.address()
+        // Loaded only for a cluster: a single node never loads etcd's client (grpc, protobufjs).
+        const { ClusterRuntime } = require('../replication/cluster-runtime') as typeof import('../replication/cluster-runtime')
         server.clusterRuntime = await ClusterRuntime.start(store, options.cluster, `${host}:${port}`, options.log ?? ((line) => process.stderr.write(`${line}\n`)))
       }
     } catch (err) {
