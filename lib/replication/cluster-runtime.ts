@@ -24,7 +24,6 @@ export interface ClusterOptions {
   uncleanElection?: boolean
 }
 
-
 /** How long a request for a log this node has not heard of waits for the watch to bring it. */
 const UNKNOWN_LOG_WAIT_MS = 2000
 
