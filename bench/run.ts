@@ -354,63 +354,72 @@ function isrSummary (f: IsrFigures): string {
  * every 15 s or so). Target: within 3% of each other.
  *
  * The two servers run the same load at the same time, each from a driver of
- * its own, in TRIALS time-boxed trials of TRIAL_MS (each on a new log), and a
- * row per server sums its trials. Run one after the other, the rows measured
- * this machine's drift (more than 3% within a minute, and between two
- * processes started alike), not the HTTP side; side by side, both see the
- * same machine, and the one that costs more per message does fewer. The
- * servers' CPU time per message is logged beside the ratio.
+ * its own, in time-boxed trials of TRIAL_MS (each on a new log): both see
+ * the same machine, so the one that costs more per message does fewer. Run
+ * one after the other, rows measured this machine's drift (more than 3%
+ * within a minute) instead. Two processes started alike also differ, by up
+ * to 5% for as long as they run, so the pair is started afresh for each of
+ * ROUNDS rounds (the one started first alternating) and TRIALS trials run
+ * in each. A row per server sums all its trials; the servers' CPU time per
+ * message is logged beside the ratio.
  */
 async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promise<void> {
-  const TRIALS = 10
+  const ROUNDS = 6
+  const TRIALS = 4
   const TRIAL_MS = Math.max(500, Math.round(2000 * Math.min(1, scale)))
+  const variants = ['no-http', 'http'] as const
+  type Variant = typeof variants[number]
   for (const spec of publishSpecs(scale).filter((s) => s.key === 's2-64' || s.key === 's3')) {
-    const variants = ['no-http', 'http'] as const
-    const servers = new Map<typeof variants[number], Server>()
-    let scraper: NodeJS.Timeout | null = null
+    const trials = new Map<Variant, Measured[]>(variants.map((v) => [v, []]))
+    const cpu = new Map<Variant, number>(variants.map((v) => [v, 0]))
     let scrapes = 0
-    try {
-      for (const variant of variants) {
-        const dataDir = path.join(tmp, `rog-metrics-${spec.key}-${variant}`)
-        servers.set(variant, await startRogServer({ dataDir, fsync: 'never', segmentBytes: SEGMENT_BYTES, extraArgs: variant === 'http' ? ['--http-port', '0'] : ['--no-http'] }))
-      }
-      const url = servers.get('http')?.httpUrl ?? null
-      if (url !== null) scraper = setInterval(() => { fetch(`${url}metrics`).then(async (r) => { await r.text(); scrapes++ }, () => {}) }, 1000)
-      const trials = new Map<typeof variants[number], Measured[]>(variants.map((v) => [v, []]))
-      const cpu = new Map<typeof variants[number], number>(variants.map((v) => [v, 0]))
-      for (let i = 0; i < TRIALS; i++) {
-        await Promise.all(variants.map(async (variant) => {
-          const server = servers.get(variant) as Server
-          const before = cpuSeconds(server.pid)
-          const m = await measurePublish({ ...spec, messages: 100_000_000, timeLimitMs: TRIAL_MS, redis: false }, server.pid, server.port, `${spec.key}-trial-${i}`, `${spec.name} (${variant}, trial ${i + 1})`)
-          cpu.set(variant, (cpu.get(variant) ?? 0) + cpuSeconds(server.pid) - before)
-          ;(trials.get(variant) as Measured[]).push(m)
-        }))
-      }
-      const rates: Record<string, number> = {}
-      const cpuPerMessage: Record<string, number> = {}
-      for (const variant of variants) {
-        const all = trials.get(variant) as Measured[]
-        const row = newRow('11', `s11-${spec.key}-${variant}`, `${spec.name}, ${variant === 'http' ? 'HTTP on, /metrics scraped every 1 s' : '--no-http'} (${TRIALS} x ${TRIAL_MS / 1000} s, both at once)`, 'never')
-        const sum = (f: (m: Measured) => number): number => all.reduce((a, m) => a + f(m), 0)
-        // Latency: the trials' medians (a quantile of quantiles, for a glance; the ratio is what counts).
-        const p = (f: (m: Measured) => number | null): number | null => {
-          const xs = all.map(f).filter((x): x is number => x !== null).sort((a, b) => a - b)
-          return xs.length === 0 ? null : xs[Math.floor(xs.length / 2)]
+    for (let round = 0; round < ROUNDS; round++) {
+      const servers = new Map<Variant, Server>()
+      let scraper: NodeJS.Timeout | null = null
+      try {
+        for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
+          const dataDir = path.join(tmp, `rog-metrics-${spec.key}-${variant}-${round}`)
+          servers.set(variant, await startRogServer({ dataDir, fsync: 'never', segmentBytes: SEGMENT_BYTES, extraArgs: variant === 'http' ? ['--http-port', '0'] : ['--no-http'] }))
         }
-        row.rog = { ...measured(sum((m) => m.messages), sum((m) => m.seconds), PAYLOAD_BYTES, null, Math.max(...all.map((m) => m.serverRssMb ?? 0)), false, sum((m) => m.errors), sum((m) => m.requests)), p50Ms: p((m) => m.p50Ms), p99Ms: p((m) => m.p99Ms) }
-        rows.push(row)
-        rates[variant] = row.rog.messagesPerSec
-        cpuPerMessage[variant] = (cpu.get(variant) ?? 0) / Math.max(1, row.rog.messages)
-        log(`  11 ${row.name} [never]: ${summary(row.rog)}; server CPU ${(cpuPerMessage[variant] * 1e6).toFixed(2)} us/msg; trials ${all.map((m) => Math.round(m.messagesPerSec).toLocaleString('en-US')).join(', ')} msg/s`)
+        const url = servers.get('http')?.httpUrl ?? null
+        if (url !== null) scraper = setInterval(() => { fetch(`${url}metrics`).then(async (r) => { await r.text(); scrapes++ }, () => {}) }, 1000)
+        for (let i = 0; i < TRIALS; i++) {
+          await Promise.all(variants.map(async (variant) => {
+            const server = servers.get(variant) as Server
+            const before = cpuSeconds(server.pid)
+            const m = await measurePublish({ ...spec, messages: 100_000_000, timeLimitMs: TRIAL_MS, redis: false }, server.pid, server.port, `${spec.key}-trial-${i}`, `${spec.name} (${variant}, round ${round + 1}, trial ${i + 1})`)
+            cpu.set(variant, (cpu.get(variant) ?? 0) + cpuSeconds(server.pid) - before)
+            ;(trials.get(variant) as Measured[]).push(m)
+          }))
+        }
+      } finally {
+        if (scraper !== null) clearInterval(scraper)
+        for (const server of servers.values()) await stopProcess(server.child, 60_000)
       }
-      const httpRow = rows[rows.length - 1]
-      httpRow.baseline = { key: `s11-${spec.key}-no-http`, label: `${spec.name}: HTTP on vs --no-http, side by side, ${TRIALS} x ${TRIAL_MS / 1000} s`, ratio: rates.http / rates['no-http'], unit: 'msg/s' }
-      log(`    ${httpRow.baseline.label}: ${httpRow.baseline.ratio.toFixed(3)}x msg/s; server CPU per message ${(cpuPerMessage.http / cpuPerMessage['no-http']).toFixed(3)}x (${scrapes} scrapes of /metrics)`)
-    } finally {
-      if (scraper !== null) clearInterval(scraper)
-      for (const server of servers.values()) await stopProcess(server.child, 60_000)
+      fs.rmSync(path.join(tmp, `rog-metrics-${spec.key}-no-http-${round}`), { recursive: true, force: true })
+      fs.rmSync(path.join(tmp, `rog-metrics-${spec.key}-http-${round}`), { recursive: true, force: true })
     }
+    const rates: Record<string, number> = {}
+    const cpuPerMessage: Record<string, number> = {}
+    const shape = `${ROUNDS} pairs x ${TRIALS} x ${TRIAL_MS / 1000} s, side by side`
+    for (const variant of variants) {
+      const all = trials.get(variant) as Measured[]
+      const row = newRow('11', `s11-${spec.key}-${variant}`, `${spec.name}, ${variant === 'http' ? 'HTTP on, /metrics scraped every 1 s' : '--no-http'} (${shape})`, 'never')
+      const sum = (f: (m: Measured) => number): number => all.reduce((a, m) => a + f(m), 0)
+      // Latency: the trials' medians (a quantile of quantiles, for a glance; the ratio is what counts).
+      const p = (f: (m: Measured) => number | null): number | null => {
+        const xs = all.map(f).filter((x): x is number => x !== null).sort((a, b) => a - b)
+        return xs.length === 0 ? null : xs[Math.floor(xs.length / 2)]
+      }
+      row.rog = { ...measured(sum((m) => m.messages), sum((m) => m.seconds), PAYLOAD_BYTES, null, Math.max(...all.map((m) => m.serverRssMb ?? 0)), false, sum((m) => m.errors), sum((m) => m.requests)), p50Ms: p((m) => m.p50Ms), p99Ms: p((m) => m.p99Ms) }
+      rows.push(row)
+      rates[variant] = row.rog.messagesPerSec
+      cpuPerMessage[variant] = (cpu.get(variant) ?? 0) / Math.max(1, row.rog.messages)
+      log(`  11 ${row.name} [never]: ${summary(row.rog)}; server CPU ${(cpuPerMessage[variant] * 1e6).toFixed(2)} us/msg; trials ${all.map((m) => Math.round(m.messagesPerSec).toLocaleString('en-US')).join(', ')} msg/s`)
+    }
+    const httpRow = rows[rows.length - 1]
+    httpRow.baseline = { key: `s11-${spec.key}-no-http`, label: `${spec.name}: HTTP on vs --no-http, ${shape}`, ratio: rates.http / rates['no-http'], unit: 'msg/s' }
+    log(`    ${httpRow.baseline.label}: ${httpRow.baseline.ratio.toFixed(3)}x msg/s; server CPU per message ${(cpuPerMessage.http / cpuPerMessage['no-http']).toFixed(3)}x (${scrapes} scrapes of /metrics)`)
   }
 }
 
