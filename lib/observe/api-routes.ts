@@ -37,8 +37,8 @@ type Query = URLSearchParams
 export class ApiRoutes {
   private readonly ctx: ApiContext
   private readonly lag = new GroupLag()
-  private tails = 0
-  private exports = 0
+  /** Streaming responses under way, by kind. */
+  private readonly streaming = { export: 0, tail: 0 }
 
   constructor (ctx: ApiContext) {
     this.ctx = ctx
@@ -71,6 +71,29 @@ export class ApiRoutes {
     try {
       return await work(session)
     } finally {
+      session.close()
+    }
+  }
+
+  /**
+   * A response that streams for as long as the client stays (an export, a
+   * live tail): at most `limit` of its kind at once (BUSY past it), with a
+   * session of its own, closed when the work ends or the client goes;
+   * `open()` says whether the client is still there.
+   */
+  private async stream (res: http.ServerResponse, kind: 'export' | 'tail', limit: number, busy: string, work: (session: CommandSession, open: () => boolean) => Promise<void>): Promise<void> {
+    if (this.streaming[kind] >= limit) throw new RogError('BUSY', busy)
+    this.streaming[kind]++
+    const session = new CommandSession(this.ctx)
+    let open = true
+    res.once('close', () => {
+      open = false
+      session.close()
+    })
+    try {
+      await work(session, () => open)
+    } finally {
+      this.streaming[kind]--
       session.close()
     }
   }
@@ -216,21 +239,13 @@ export class ApiRoutes {
     const max = integerParam('limit', query.get('limit'), 1, MAX_EXPORT_MESSAGES, MAX_EXPORT_MESSAGES)
     const filterText = query.get('filter') ?? ''
     const filter = filterText === '' ? null : Buffer.from(filterText, 'utf8')
-    if (this.exports >= MAX_EXPORTS) throw new RogError('BUSY', `${MAX_EXPORTS} exports are under way; try again when one ends`)
-    this.exports++
-    const session = new CommandSession(this.ctx)
-    let open = true
-    res.once('close', () => {
-      open = false
-      session.close()
-    })
-    try {
+    await this.stream(res, 'export', MAX_EXPORTS, `${MAX_EXPORTS} exports are under way; try again when one ends`, async (session, open) => {
       let batch = await readBatch(session, log, partition, from, 1000)
       const to = integerParam('to', query.get('to'), 0, Number.MAX_SAFE_INTEGER, batch.endOffset)
       res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': `attachment; filename="${log}-${partition}.ndjson"`, 'cache-control': 'no-store' })
       let written = 0
       let at = from
-      while (open) {
+      while (open()) {
         for (const m of batch.messages) {
           at = m.offset + 1
           if (m.offset >= to || written >= max) break
@@ -239,38 +254,27 @@ export class ApiRoutes {
           const line = JSON.stringify({ offset: m.offset, timestamp: m.timestamp ?? null, data: m.data.toString('base64') }) + '\n'
           if (!res.write(line)) await drained(res)
         }
-        if (batch.messages.length === 0 || at >= to || written >= max || !open) break
+        if (batch.messages.length === 0 || at >= to || written >= max || !open()) break
         batch = await readBatch(session, log, partition, at, 1000)
       }
       res.end()
-    } finally {
-      this.exports--
-      session.close()
-    }
+    })
   }
 
   /** New messages of a partition as server-sent events (`message`, data: one JSON object), from `from` (default: the end). */
   private async tail (req: http.IncomingMessage, res: http.ServerResponse, query: Query): Promise<void> {
     const { log, partition } = target(query)
     const first = await this.withSession(async (s) => await readBatch(s, log, partition, 0, 0))
-    if (this.tails >= MAX_TAILS) throw new RogError('BUSY', `${MAX_TAILS} live tails are open; close one first`)
-    this.tails++
-    const session = new CommandSession(this.ctx)
-    let open = true
-    res.once('close', () => {
-      open = false
-      session.close()
-    })
-    try {
+    await this.stream(res, 'tail', MAX_TAILS, `${MAX_TAILS} live tails are open; close one first`, async (session, open) => {
       let at = integerParam('from', query.get('from'), 0, first.endOffset, first.endOffset)
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' })
       res.write(`event: start\ndata: ${JSON.stringify({ offset: at })}\n\n`)
-      while (open) {
+      while (open()) {
         let batch
         try {
           batch = await readBatch(session, log, partition, at, 100, TAIL_WAIT_MS)
         } catch (err) {
-          if (!open) break
+          if (!open()) break
           res.write(`event: failure\ndata: ${JSON.stringify({ message: (err as Error).message })}\n\n`)
           break
         }
@@ -282,10 +286,7 @@ export class ApiRoutes {
         if (!res.write(text)) await drained(res)
       }
       res.end()
-    } finally {
-      this.tails--
-      session.close()
-    }
+    })
   }
 }
 
