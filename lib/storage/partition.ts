@@ -680,12 +680,16 @@ export class Partition {
     if (timeIndex !== null) this.enqueue(segment.timeIndexFile, 'index', timeIndex, undefined, () => {})
   }
 
+  /** Queues every index point of the segment not yet written (at a roll, at close). */
+  private writeUnwrittenHints (segment: Segment): void {
+    const { index, timeIndex } = segment.takeHints()
+    this.writeHints(segment, index, timeIndex)
+  }
+
   /** Writes what is queued, syncs everything, records the recovery point there and closes. */
   async close (): Promise<void> {
     this.wakeAll()
-    const active = this.active()
-    const { index, timeIndex } = active.takeHints()
-    this.writeHints(active, index, timeIndex)
+    this.writeUnwrittenHints(this.active())
     await this.writer.idle()
     this.writer.requestSync(this.durableFiles().filter((f) => f.dirty || f.createdIn !== null))
     await this.writer.idle()
@@ -819,8 +823,7 @@ export class Partition {
       throw err
     }
     const sealed = this.active()
-    const { index, timeIndex } = sealed.takeHints()
-    this.writeHints(sealed, index, timeIndex)
+    this.writeUnwrittenHints(sealed)
     this.segmentList.push(segment)
     if (this.options.fsync !== 'always' && !sealed.empty) this.writer.requestSync([sealed.log])
     this.rolledSinceWrite = true

@@ -411,18 +411,23 @@ t.test('a log creation interrupted by a crash is cleaned up on start', async (t)
   t.match(lines.join(), /did not finish/)
 })
 
+/** Writes log `name` of 100 messages in 4 KiB segments under `dir` and closes the store; returns the partition's directory. */
+async function hundredInSmallSegments (dir: string, name: string): Promise<string> {
+  const store = await openStore(dir, { segmentBytes: 4096 })
+  await store.createLog(name, 1)
+  await append(store.partition(name, 0), Array.from({ length: 100 }, (_, i) => msg(i)))
+  await store.close()
+  return path.join(dir, name, '0')
+}
+
 t.test('a crash right after a roll (new segment empty, the last writes before it lost) leaves no gap', async (t) => {
   const dir = t.testdir()
-  let store = await openStore(dir, { segmentBytes: 4096 })
-  await store.createLog('roll', 1)
-  await append(store.partition('roll', 0), Array.from({ length: 100 }, (_, i) => msg(i)))
-  await store.close()
-  const pdir = path.join(dir, 'roll', '0')
+  const pdir = await hundredInSmallSegments(dir, 'roll')
   const last = fs.readdirSync(pdir).filter((f) => f.endsWith('.log')).map((f) => parseInt(f)).sort((a, b) => b - a)[0]
   fs.writeFileSync(path.join(pdir, `${last + 5}.log`), '')
   fs.writeFileSync(path.join(pdir, `${last + 9}.log`), fs.readFileSync(path.join(pdir, `${last}.log`)))
   const lines: string[] = []
-  store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  const store = await openStore(dir, { segmentBytes: 4096 }, lines)
   t.teardown(() => store.close())
   const p = store.partition('roll', 0)
   t.match(lines.join('\n'), /follow a torn write \(offsets 100 to \d+ were never synced\); removing them/)
@@ -433,11 +438,7 @@ t.test('a crash right after a roll (new segment empty, the last writes before it
 
 t.test('a segment rolled to whose first entry was torn a few bytes in (a power loss) is recognised as the torn tail and removed, so a roll can take its name again', async (t) => {
   const dir = t.testdir()
-  let store = await openStore(dir, { segmentBytes: 4096 })
-  await store.createLog('cut', 1)
-  await append(store.partition('cut', 0), Array.from({ length: 100 }, (_, i) => msg(i)))
-  await store.close()
-  const pdir = path.join(dir, 'cut', '0')
+  const pdir = await hundredInSmallSegments(dir, 'cut')
   // Offsets 100-102 were written to the segment before and lost with it; 103.log kept 10 bytes of its first entry.
   const header = Buffer.alloc(16)
   header.writeBigUInt64BE(103n, 0)
@@ -446,7 +447,7 @@ t.test('a segment rolled to whose first entry was torn a few bytes in (a power l
   // Past any id the torn writes could have reached: not Rog's, left alone.
   fs.writeFileSync(path.join(pdir, '100000.log'), Buffer.from('not ours'))
   const lines: string[] = []
-  store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  const store = await openStore(dir, { segmentBytes: 4096 }, lines)
   t.teardown(() => store.close())
   const p = store.partition('cut', 0)
   t.match(lines.join('\n'), /follow a torn write \(offsets 100 to 102 were never synced\); removing them: 103\.log/)
