@@ -162,7 +162,7 @@ function isStale (h: Holder): boolean {
   if (h.host !== os.hostname()) return false
   const boot = bootId()
   if (h.boot !== null && boot !== null && h.boot !== boot) return true
-  if (!isAlive(h.pid)) return true
+  if (!isAlive(h.pid) || isZombie(h.pid)) return true
   const start = startTime(h.pid)
   return h.start !== null && start !== null && h.start !== start
 }
@@ -173,6 +173,21 @@ function isAlive (pid: number): boolean {
     return true
   } catch (err) {
     return (err as NodeJS.ErrnoException).code !== 'ESRCH'
+  }
+}
+
+/**
+ * Whether the process has exited and waits for its parent to reap it: it
+ * still answers kill(pid, 0), but holds nothing (a server SIGKILLed under a
+ * parent that has not yet called wait()).
+ */
+function isZombie (pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const state = stat[stat.lastIndexOf(')') + 2]
+    return state === 'Z' || state === 'X'
+  } catch {
+    return false
   }
 }
 

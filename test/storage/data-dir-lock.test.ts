@@ -66,6 +66,24 @@ t.test('a stale lock is taken over: its process is gone, its PID was reused, or 
   locked(t, dir, /unreadable lock \("garbage"\); remove \.lock if no server uses the directory/)
 })
 
+t.test('a lock of a process that has exited but is not yet reaped (a zombie, as a SIGKILL under a slow parent leaves it) is stale', async (t) => {
+  const dir = t.testdir()
+  // sh starts a child that exits shortly, then becomes `sleep`, which never reaps it.
+  const parent = spawn('/bin/sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  t.teardown(() => { parent.kill('SIGKILL') })
+  const [chunk] = await once(parent.stdout, 'data') as [Buffer]
+  const zombie = Number(chunk.toString().trim())
+  const state = (): string => { const stat = fs.readFileSync(`/proc/${zombie}/stat`, 'utf8'); return stat[stat.lastIndexOf(')') + 2] }
+  for (let i = 0; i < 500 && state() !== 'Z'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(state(), 'Z', `process ${zombie} is a zombie`)
+  const stat = fs.readFileSync(`/proc/${zombie}/stat`, 'utf8')
+  const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3]
+  const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+  writeLock(dir, { pid: zombie, start, boot: bootId, host: os.hostname() })
+  DataDirLock.acquire(dir).release()
+  t.notOk(fs.existsSync(path.join(dir, LOCK_FILE)), 'taken over and released')
+})
+
 t.test('of several processes racing for a stale lock, exactly one gets it', async (t) => {
   const dir = t.testdir()
   writeLock(dir, { pid: deadPid(), start: null, boot: null, host: os.hostname() })
