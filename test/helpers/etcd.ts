@@ -62,10 +62,17 @@ async function startOnce (onStart: (stop: () => Promise<void>) => void, base: st
     '--initial-cluster-state', 'new'
   ], { stdio: ['ignore', 'ignore', 'pipe'] })
   const pid = child.pid
+  // A test file that times out exits without its teardowns: neither etcd nor its directory may outlive it.
+  const killNow = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  process.once('exit', killNow)
   let stopped = false
   const stop = async (): Promise<void> => {
     if (stopped) return
     stopped = true
+    process.off('exit', killNow)
     if (pid !== undefined && child.exitCode === null && child.signalCode === null) {
       const exited = once(child, 'exit')
       process.kill(pid, 'SIGKILL')
