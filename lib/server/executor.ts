@@ -223,13 +223,17 @@ export class Executor extends Duplex {
     let bytes = 0
     let n = 0
     for (const c of run) {
-      const slot: Slot = { response: null, reserved: 0 }
-      if (perMessage || n === 0) this.slots.push(slot)
       if (c.command === 'commit') {
+        const slot: Slot = { response: null, reserved: 0 }
+        this.slots.push(slot)
         commits.push({ c, slot, before: n })
         continue
       }
-      if (perMessage || n === 0) slots.push(slot)
+      if (perMessage || n === 0) {
+        const slot: Slot = { response: null, reserved: 0 }
+        this.slots.push(slot)
+        slots.push(slot)
+      }
       publishes[n] = c
       messages[n++] = c.data
       bytes += c.data.length

@@ -32,23 +32,31 @@ export function entrySize (messageSize: number): number {
   return ENTRY_OVERHEAD + messageSize
 }
 
-/** The timestamp of one append, shared by its entries. */
-export interface Stamp { bytes: Buffer, ms: number }
+/** The timestamp of one append, shared by its entries: its u64 as two u32 halves. */
+export interface Stamp { high: number, low: number, ms: number }
 
 export function stamp (timestamp: number): Stamp {
-  const bytes = Buffer.allocUnsafe(8)
-  writeU64(bytes, timestamp, 0)
-  return { bytes, ms: timestamp }
+  return { high: Math.floor(timestamp / 0x1_0000_0000), low: timestamp >>> 0, ms: timestamp }
 }
+
+/**
+ * Messages up to this size are checksummed in JS, in the same pass as the
+ * timestamp; larger ones by the native crc32c, whose call costs about what
+ * JS takes for 128 bytes (about 100 ns here).
+ */
+const JS_CRC_MAX = 128
 
 export function writeEntry (buf: Buffer, at: number, id: number, stamp: Stamp, message: Buffer): number {
   writeU64(buf, id, at)
   writeU64(buf, CONTENT_HEADER + message.length, at + 8)
-  stamp.bytes.copy(buf, at + 20)
-  // The 16 header bytes and the timestamp are checksummed in JS: one native call per entry, not three.
-  const head = crcJs(buf, at + 20, at + 28, crcJs(buf, at, at + 16, 0))
-  buf.writeUInt32BE(crc32c(message, head), at + 16)
-  return at + ENTRY_OVERHEAD + message.copy(buf, at + ENTRY_OVERHEAD)
+  buf.writeUInt32BE(stamp.high, at + 20)
+  buf.writeUInt32BE(stamp.low, at + 24)
+  const end = at + ENTRY_OVERHEAD + message.length
+  buf.set(message, at + ENTRY_OVERHEAD)
+  const head = crcJs(buf, at, at + 16, 0)
+  const crc = message.length <= JS_CRC_MAX ? crcJs(buf, at + 20, end, head) : crc32c(message, crcJs(buf, at + 20, at + 28, head))
+  buf.writeUInt32BE(crc, at + 16)
+  return end
 }
 
 export interface EntryView {
@@ -76,8 +84,9 @@ export function entryIsIntact (buf: Buffer, at: number, size: number, legacy = f
   if (!plausibleSize(size) || at + size > buf.length) return false
   const stored = buf.readUInt32BE(at + 16)
   if (legacy) return crc32c(buf.subarray(at + 20, at + size)) === stored
-  const head = crcJs(buf, at + 20, at + 28, crcJs(buf, at, at + 16, 0))
-  return crc32c(buf.subarray(at + 28, at + size), head) === stored
+  const head = crcJs(buf, at, at + 16, 0)
+  if (size - ENTRY_OVERHEAD <= JS_CRC_MAX) return crcJs(buf, at + 20, at + size, head) === stored
+  return crc32c(buf.subarray(at + 28, at + size), crcJs(buf, at + 20, at + 28, head)) === stored
 }
 
 /** Which checksum the whole entry at `at` carries: 'current', 'legacy', or null when neither holds. */

@@ -29,6 +29,23 @@ t.test('an entry\'s checksum covers its id, size, timestamp and message', async 
   t.pass('every single-bit flip is caught')
 })
 
+t.test('small and large messages carry the same checksum: CRC-32C of the entry but its four checksum bytes', async (t) => {
+  // Up to 128 bytes the checksum is computed in JS, above it natively: both must agree with the definition.
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), fc.nat({ max: 2 ** 40 }), fc.nat({ max: 2 ** 45 }), (bytes, id, ms) => {
+    const message = Buffer.from(bytes)
+    const buf = Buffer.alloc(entrySize(message.length))
+    writeEntry(buf, 0, id, stamp(ms), message)
+    const expected = crc32c(Buffer.concat([buf.subarray(0, 16), buf.subarray(20)]))
+    return buf.readUInt32BE(16) === expected && entryIsIntact(buf, 0, buf.length) && entryTimestamp(buf, 0) === ms && entryMessage(buf, 0, buf.length).equals(message)
+  }), { numRuns: 300 })
+  for (const length of [128, 129, 1000]) {
+    const buf = Buffer.alloc(entrySize(length))
+    writeEntry(buf, 0, 1, stamp(2), Buffer.alloc(length, 7))
+    buf[buf.length - 1] ^= 0x80
+    t.notOk(entryIsIntact(buf, 0, buf.length), `a flipped bit at the end of a ${length}-byte message is caught`)
+  }
+})
+
 t.test('legacy entries (checksum of timestamp and message only) are recognised as such', async (t) => {
   const message = Buffer.from('old')
   const buf = Buffer.alloc(entrySize(message.length))
