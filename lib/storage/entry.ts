@@ -1,4 +1,4 @@
-import { crc32c } from '@node-rs/crc32'
+import { crc32c } from '../util/crc32c'
 import { readU64, writeU64 } from '../util/u64'
 
 /**
@@ -39,13 +39,6 @@ export function stamp (timestamp: number): Stamp {
   return { high: Math.floor(timestamp / 0x1_0000_0000), low: timestamp >>> 0, ms: timestamp }
 }
 
-/**
- * Messages up to this size are checksummed in JS, in the same pass as the
- * timestamp; larger ones by the native crc32c, whose call costs about what
- * JS takes for 128 bytes (about 100 ns here).
- */
-const JS_CRC_MAX = 128
-
 export function writeEntry (buf: Buffer, at: number, id: number, stamp: Stamp, message: Buffer): number {
   writeU64(buf, id, at)
   writeU64(buf, CONTENT_HEADER + message.length, at + 8)
@@ -53,9 +46,7 @@ export function writeEntry (buf: Buffer, at: number, id: number, stamp: Stamp, m
   buf.writeUInt32BE(stamp.low, at + 24)
   const end = at + ENTRY_OVERHEAD + message.length
   buf.set(message, at + ENTRY_OVERHEAD)
-  const head = crcJs(buf, at, at + 16, 0)
-  const crc = message.length <= JS_CRC_MAX ? crcJs(buf, at + 20, end, head) : crc32c(message, crcJs(buf, at + 20, at + 28, head))
-  buf.writeUInt32BE(crc, at + 16)
+  buf.writeUInt32BE(crc32c(buf, at + 20, end, crc32c(buf, at, at + 16)), at + 16)
   return end
 }
 
@@ -83,10 +74,8 @@ export function plausibleSize (size: number): boolean {
 export function entryIsIntact (buf: Buffer, at: number, size: number, legacy = false): boolean {
   if (!plausibleSize(size) || at + size > buf.length) return false
   const stored = buf.readUInt32BE(at + 16)
-  if (legacy) return crc32c(buf.subarray(at + 20, at + size)) === stored
-  const head = crcJs(buf, at, at + 16, 0)
-  if (size - ENTRY_OVERHEAD <= JS_CRC_MAX) return crcJs(buf, at + 20, at + size, head) === stored
-  return crc32c(buf.subarray(at + 28, at + size), crcJs(buf, at + 20, at + 28, head)) === stored
+  if (legacy) return crc32c(buf, at + 20, at + size) === stored
+  return crc32c(buf, at + 20, at + size, crc32c(buf, at, at + 16)) === stored
 }
 
 /** Which checksum the whole entry at `at` carries: 'current', 'legacy', or null when neither holds. */
@@ -102,29 +91,4 @@ export function entryMessage (buf: Buffer, at: number, size: number): Buffer {
 
 export function entryTimestamp (buf: Buffer, at: number): number {
   return readU64(buf, at + 20)
-}
-
-/** Slicing-by-8 tables of CRC-32C (Castagnoli, reflected polynomial 0x82f63b78). */
-const TABLES = Array.from({ length: 8 }, () => new Int32Array(256))
-for (let n = 0; n < 256; n++) {
-  let c = n
-  for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1
-  TABLES[0][n] = c
-}
-for (let n = 0; n < 256; n++) {
-  for (let t = 1; t < 8; t++) TABLES[t][n] = TABLES[0][TABLES[t - 1][n] & 0xff] ^ (TABLES[t - 1][n] >>> 8)
-}
-const [T0, T1, T2, T3, T4, T5, T6, T7] = TABLES
-
-/** CRC-32C of buf[from, to), continuing `previous` as `crc32c(data, previous)` does. */
-export function crcJs (buf: Buffer, from: number, to: number, previous: number): number {
-  let c = ~previous
-  let i = from
-  for (; i + 8 <= to; i += 8) {
-    const a = c ^ (buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24))
-    c = T7[a & 0xff] ^ T6[(a >>> 8) & 0xff] ^ T5[(a >>> 16) & 0xff] ^ T4[a >>> 24] ^
-      T3[buf[i + 4]] ^ T2[buf[i + 5]] ^ T1[buf[i + 6]] ^ T0[buf[i + 7]]
-  }
-  for (; i < to; i++) c = T0[(c ^ buf[i]) & 0xff] ^ (c >>> 8)
-  return ~c >>> 0
 }

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { crc32c } from '@node-rs/crc32'
+import { crc32c } from '../util/crc32c'
 import { readU64, writeU64 } from '../util/u64'
 import { DataFile, type FilePool } from './data-file'
 import { CREATE_NEW } from './file-io'
@@ -116,7 +116,7 @@ export class GroupOffsets {
     this.latest.delete(group)
     const record = encodeRecord(group, 0)
     record.fill(0xff, record.length - 8)
-    record.writeUInt32BE(crc32c(record.subarray(4)), 0)
+    record.writeUInt32BE(crc32c(record, 4), 0)
     return record
   }
 
@@ -176,7 +176,7 @@ export function encodeRecord (group: string, offset: number): Buffer {
   buf.writeUInt16BE(size, 4)
   buf.write(group, 6)
   writeU64(buf, offset, 6 + size)
-  buf.writeUInt32BE(crc32c(buf.subarray(4)), 0)
+  buf.writeUInt32BE(crc32c(buf, 4), 0)
   return buf
 }
 
@@ -184,7 +184,7 @@ export function encodeRecord (group: string, offset: number): Buffer {
 function recordEnd (buf: Buffer, at: number): number {
   if (buf.length - at < RECORD_OVERHEAD) return -1
   const end = at + RECORD_OVERHEAD + buf.readUInt16BE(at + 4)
-  if (end > buf.length || crc32c(buf.subarray(at + 4, end)) !== buf.readUInt32BE(at)) return -1
+  if (end > buf.length || crc32c(buf, at + 4, end) !== buf.readUInt32BE(at)) return -1
   return end
 }
 

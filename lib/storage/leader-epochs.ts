@@ -1,6 +1,6 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { crc32c } from '@node-rs/crc32'
+import { crc32c } from '../util/crc32c'
 import { readU64, writeU64 } from '../util/u64'
 import { replaceFile, type FileIo } from './file-io'
 import type { Logger } from './segment'
@@ -56,7 +56,7 @@ export class LeaderEpochs {
       const epoch = buf.readUInt32BE(at)
       const startOffset = readU64(buf, at + 4)
       const last = entries[entries.length - 1]
-      if (crc32c(buf.subarray(at, at + 12)) !== buf.readUInt32BE(at + 12)) break
+      if (crc32c(buf, at, at + 12) !== buf.readUInt32BE(at + 12)) break
       if (last !== undefined && (epoch <= last.epoch || startOffset < last.startOffset)) break
       entries.push({ epoch, startOffset })
     }
@@ -86,7 +86,7 @@ export class LeaderEpochs {
     const record = Buffer.alloc(RECORD)
     record.writeUInt32BE(epoch, 0)
     writeU64(record, startOffset, 4)
-    record.writeUInt32BE(crc32c(record.subarray(0, 12)), 12)
+    record.writeUInt32BE(crc32c(record, 0, 12), 12)
     const fd = this.io.open(this.file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW)
     try {
       this.io.writev(fd, [record], this.entries.length * RECORD)
@@ -123,7 +123,7 @@ export class LeaderEpochs {
     this.entries.forEach((e, i) => {
       buf.writeUInt32BE(e.epoch, i * RECORD)
       writeU64(buf, e.startOffset, i * RECORD + 4)
-      buf.writeUInt32BE(crc32c(buf.subarray(i * RECORD, i * RECORD + 12)), i * RECORD + 12)
+      buf.writeUInt32BE(crc32c(buf, i * RECORD, i * RECORD + 12), i * RECORD + 12)
     })
     this.io.close(replaceFile(this.io, this.file, buf))
   }

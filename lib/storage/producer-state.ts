@@ -1,6 +1,6 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { crc32c } from '@node-rs/crc32'
+import { crc32c } from '../util/crc32c'
 import { readU64, writeU64 } from '../util/u64'
 import { DataFile, type FilePool } from './data-file'
 import type { Logger } from './segment'
@@ -344,12 +344,12 @@ function writeRecord (buf: Buffer, at: number, b: ProducerBatch): void {
   buf.writeUInt32BE(b.sequence, at + 12)
   buf.writeUInt32BE(b.count, at + 16)
   writeU64(buf, b.firstOffset, at + 20)
-  buf.writeUInt32BE(crc32c(buf.subarray(at + 4, at + RECORD)), at)
+  buf.writeUInt32BE(crc32c(buf, at + 4, at + RECORD), at)
 }
 
 /** The batch of the intact record at `at`, or null (checksum, or a field no batch can have). */
 function readRecord (buf: Buffer, at: number): ProducerBatch | null {
-  if (crc32c(buf.subarray(at + 4, at + RECORD)) !== buf.readUInt32BE(at)) return null
+  if (crc32c(buf, at + 4, at + RECORD) !== buf.readUInt32BE(at)) return null
   const producerId = readU64(buf, at + 4)
   const count = buf.readUInt32BE(at + 16)
   const firstOffset = readU64(buf, at + 20)

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { crc32c } from '@node-rs/crc32'
+import { crc32c } from '../util/crc32c'
 import { readU64, writeU64 } from '../util/u64'
 import { CREATE_NEW, OPEN_EXISTING, type FileIo } from './file-io'
 import type { Logger } from './segment'
@@ -13,7 +13,7 @@ export interface Point { base: number, position: number }
 
 /** The point a recovery-point file holds, or null when it is damaged. */
 export function decodePoint (buf: Buffer): Point | null {
-  if (buf.length !== SIZE || buf.readUInt32BE(0) !== MAGIC || crc32c(buf.subarray(0, 20)) !== buf.readUInt32BE(20)) return null
+  if (buf.length !== SIZE || buf.readUInt32BE(0) !== MAGIC || crc32c(buf, 0, 20) !== buf.readUInt32BE(20)) return null
   return { base: readU64(buf, 4), position: readU64(buf, 12) }
 }
 
@@ -100,7 +100,7 @@ export class RecoveryPoint {
     buf.writeUInt32BE(MAGIC, 0)
     writeU64(buf, this.point.base, 4)
     writeU64(buf, this.point.position, 12)
-    buf.writeUInt32BE(crc32c(buf.subarray(0, 20)), 20)
+    buf.writeUInt32BE(crc32c(buf, 0, 20), 20)
     let fd = -1
     try {
       const exists = fs.lstatSync(this.file, { throwIfNoEntry: false }) !== undefined
