@@ -54,6 +54,8 @@ export class HttpRequest {
     this.url = url
     this.headers = headers
     this.post = post
+    // A request without a length or chunked body has none: it is whole as it arrives.
+    this.ended = headers['content-length'] === undefined && headers['transfer-encoding'] === undefined
   }
 
   /** The whole body has arrived. */

@@ -8,7 +8,7 @@ function recorder (): { posted: ToHttpThread[], post: (m: ToHttpThread) => void 
 
 t.test('a request body that arrived before it was asked for is kept, and given whole at its end', async (t) => {
   const { post } = recorder()
-  const req = new HttpRequest(1, 'POST', '/api/messages', { 'content-type': 'application/json' }, post)
+  const req = new HttpRequest(1, 'POST', '/api/messages', { 'content-type': 'application/json', 'content-length': '7' }, post)
   req.received(new TextEncoder().encode('{"a":'))
   req.received(new TextEncoder().encode('1}'))
   t.notOk(req.complete)
@@ -18,9 +18,17 @@ t.test('a request body that arrived before it was asked for is kept, and given w
   t.ok(req.complete)
 })
 
+t.test('a request without a body is complete as it arrives', async (t) => {
+  const { post } = recorder()
+  const req = new HttpRequest(2, 'GET', '/metrics', {}, post)
+  t.ok(req.complete)
+  t.equal((await req.body()).length, 0)
+  t.notOk(new HttpRequest(3, 'POST', '/api/logs', { 'content-length': '10' }, post).complete)
+})
+
 t.test('a body over the limit is refused, read no further, and not held, even when nobody asked for it yet', async (t) => {
   const { posted, post } = recorder()
-  const req = new HttpRequest(7, 'POST', '/api/messages', {}, post)
+  const req = new HttpRequest(7, 'POST', '/api/messages', { 'transfer-encoding': 'chunked' }, post)
   req.received(new Uint8Array(MAX_BODY_BYTES))
   t.same(posted, [], 'the limit itself is allowed')
   req.received(new Uint8Array(1))
