@@ -733,7 +733,7 @@ async function main (): Promise<void> {
     process.stdout.write(`${formatTable(rows)}\n\n`)
     process.stdout.write('* the time limit ended the run before its count; MB/s counts message payload bytes; RSS is the server\'s peak resident memory during the row (scenario 10: the largest of the three nodes\' peaks).\n')
     if (redisMissing !== null) process.stdout.write(`Redis rows skipped: ${redisMissing}\n`)
-    process.stdout.write(`\nTargets (issues 5, 8, 11 and 12):\n${targets.map((l) => `  ${l}`).join('\n')}\n`)
+    process.stdout.write(`\nTargets (issues 5, 8, 11, 12 and 14):\n${targets.map((l) => `  ${l}`).join('\n')}\n`)
     for (const p of profiles) process.stdout.write(`\n${formatProfile(p)}\n`)
     if (flags.json !== undefined) {
       fs.writeFileSync(flags.json, `${JSON.stringify({ meta, rows, targets, redisSkipped: redisMissing, profiles }, null, 2)}\n`)
