@@ -1,7 +1,7 @@
+import type * as http from 'node:http'
 import { RogError } from '../errors'
 import type { ClusterInfo, Command, PartitionPlacement } from '../protocol/commands'
 import { VERSION } from '../version'
-import type { HttpRequest, HttpResponse } from './http-exchange'
 import { CommandSession, type SessionContext } from './command-session'
 import { GroupLag } from './group-lag'
 import { badRequest, integerParam, readJson, sendJson } from './http-json'
@@ -45,8 +45,8 @@ export class ApiRoutes {
   }
 
   /** Answers `req` (path under /api/), or throws a RogError (answered as JSON by the caller). */
-  async handle (req: HttpRequest, res: HttpResponse, path: string, query: Query): Promise<void> {
-    const route = `${req.method} ${path}`
+  async handle (req: http.IncomingMessage, res: http.ServerResponse, path: string, query: Query): Promise<void> {
+    const route = `${req.method ?? 'GET'} ${path}`
     switch (route) {
       case 'GET /api/overview': return sendJson(res, 200, await this.overview())
       case 'GET /api/logs': return sendJson(res, 200, await this.withSession((s) => this.logs(s)))
@@ -61,7 +61,7 @@ export class ApiRoutes {
     }
     if (['/api/overview', '/api/logs', '/api/groups', '/api/commit', '/api/messages', '/api/seek', '/api/export', '/api/tail'].includes(path)) {
       res.setHeader('allow', path === '/api/logs' || path === '/api/messages' ? 'GET, POST' : path === '/api/commit' ? 'POST' : 'GET')
-      throw new RogError('BAD_REQUEST', `${req.method} is not allowed on ${path}`)
+      throw new RogError('BAD_REQUEST', `${req.method ?? ''} is not allowed on ${path}`)
     }
     throw new RogError('NOT_FOUND', `No endpoint ${path}`)
   }
@@ -81,7 +81,7 @@ export class ApiRoutes {
    * session of its own, closed when the work ends or the client goes;
    * `open()` says whether the client is still there.
    */
-  private async stream (res: HttpResponse, kind: 'export' | 'tail', limit: number, busy: string, work: (session: CommandSession, open: () => boolean) => Promise<void>): Promise<void> {
+  private async stream (res: http.ServerResponse, kind: 'export' | 'tail', limit: number, busy: string, work: (session: CommandSession, open: () => boolean) => Promise<void>): Promise<void> {
     if (this.streaming[kind] >= limit) throw new RogError('BUSY', busy)
     this.streaming[kind]++
     const session = new CommandSession(this.ctx)
@@ -233,7 +233,7 @@ export class ApiRoutes {
   }
 
   /** The messages of a partition as NDJSON, one object per line, streamed with backpressure. */
-  private async export (req: HttpRequest, res: HttpResponse, query: Query): Promise<void> {
+  private async export (req: http.IncomingMessage, res: http.ServerResponse, query: Query): Promise<void> {
     const { log, partition } = target(query)
     const from = integerParam('from', query.get('from'), 0, Number.MAX_SAFE_INTEGER, 0)
     const max = integerParam('limit', query.get('limit'), 1, MAX_EXPORT_MESSAGES, MAX_EXPORT_MESSAGES)
@@ -262,7 +262,7 @@ export class ApiRoutes {
   }
 
   /** New messages of a partition as server-sent events (`message`, data: one JSON object), from `from` (default: the end). */
-  private async tail (req: HttpRequest, res: HttpResponse, query: Query): Promise<void> {
+  private async tail (req: http.IncomingMessage, res: http.ServerResponse, query: Query): Promise<void> {
     const { log, partition } = target(query)
     const first = await this.withSession(async (s) => await readBatch(s, log, partition, 0, 0))
     await this.stream(res, 'tail', MAX_TAILS, `${MAX_TAILS} live tails are open; close one first`, async (session, open) => {
@@ -312,7 +312,7 @@ function jsonOf<T> (r: { response: string, body?: Buffer }): T | null {
 }
 
 /** Resolves once `res` can take more, or has closed. */
-async function drained (res: HttpResponse): Promise<void> {
+async function drained (res: http.ServerResponse): Promise<void> {
   await new Promise<void>((resolve) => {
     const done = (): void => {
       res.off('drain', done)

@@ -1,6 +1,8 @@
+import type * as http from 'node:http'
 import { RogError, type RogErrorCode } from '../errors'
-import type { HttpRequest, HttpResponse } from './http-exchange'
 
+/** Most bytes of a request body the API reads (a published message, as JSON text or base64, fits). */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024
 
 const STATUS: Partial<Record<RogErrorCode, number>> = {
   BAD_REQUEST: 400,
@@ -26,14 +28,14 @@ const STATUS: Partial<Record<RogErrorCode, number>> = {
   LOG_UNAVAILABLE: 503
 }
 
-export function sendJson (res: HttpResponse, status: number, body: unknown): void {
+export function sendJson (res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
   res.end(text)
 }
 
 /** An error as JSON: `{ error: { code, message } }`, with the status its code calls for. */
-export function sendError (res: HttpResponse, err: unknown): void {
+export function sendError (res: http.ServerResponse, err: unknown): void {
   const e = err instanceof RogError ? err : new RogError('SERVER_ERROR', err instanceof Error ? err.message : String(err))
   if (res.headersSent) {
     res.destroy()
@@ -46,11 +48,25 @@ export function badRequest (message: string): RogError {
   return new RogError('BAD_REQUEST', message)
 }
 
-/** The request's JSON body (an object), of at most MAX_BODY_BYTES (http-exchange.ts). */
-export async function readJson (req: HttpRequest): Promise<Record<string, unknown>> {
+/** The request's JSON body (an object), read up to MAX_BODY_BYTES. */
+export async function readJson (req: http.IncomingMessage): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? ''
   if (!/^application\/json\b/.test(type)) throw badRequest('send the body as application/json')
-  const text = (await req.body()).toString('utf8')
+  const text = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk)
+      else {
+        // Not read further: the answer says so and the connection closes after it.
+        req.pause()
+        reject(new RogError('MESSAGE_TOO_LARGE', `Request body over ${MAX_BODY_BYTES} bytes`))
+      }
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('error', reject)
+  })
   let body: unknown
   try {
     body = JSON.parse(text)

@@ -1,3 +1,4 @@
+import type * as http from 'node:http'
 import { RogError } from '../errors'
 import type { ClusterService } from '../replication/cluster-service'
 import type { MemoryBudget } from '../server/memory-budget'
@@ -9,8 +10,7 @@ import { diskFree } from './disk-free'
 import { readiness, type HealthState } from './health'
 import { sendError, sendJson } from './http-json'
 import { DEFAULT_HTTP_PORT, DEFAULT_MIN_FREE_BYTES } from './defaults'
-import type { HttpRequest, HttpResponse } from './http-exchange'
-import { HttpThread } from './http-thread'
+import { HttpListener } from './http-listener'
 import { RogMetrics } from './metrics'
 import { RequestStats } from './request-stats'
 import { Sampler } from './sampler'
@@ -53,7 +53,7 @@ export class Observer {
   private readonly warn: (line: string) => void
   private readonly assets = new ConsoleAssets()
   private readonly state: HealthState = { recovered: false, listening: false, joined: null, stopping: false }
-  private http: HttpThread | null = null
+  private http: HttpListener | null = null
   private api: ApiRoutes | null = null
   private sampler: Sampler | null = null
 
@@ -64,10 +64,10 @@ export class Observer {
     this.metrics = new RogMetrics(this.stats, { maxSeries: options.metricsMaxSeries, warn })
   }
 
-  /** Starts the HTTP thread and binds its listener (see HttpListener.bind: the default port taken is a warning, an explicit one an error). */
+  /** Binds the HTTP listener (see HttpListener.bind: the default port taken is a warning, an explicit one an error). */
   static async start (dataDir: string, options: ObserveOptions, warn: (line: string) => void): Promise<Observer> {
     const observer = new Observer(dataDir, options, warn)
-    observer.http = await HttpThread.start({ host: options.host ?? '127.0.0.1', port: options.port ?? DEFAULT_HTTP_PORT, explicit: options.explicit ?? false }, (req, res) => observer.handle(req, res), warn)
+    observer.http = await HttpListener.bind({ host: options.host ?? '127.0.0.1', port: options.port ?? DEFAULT_HTTP_PORT, explicit: options.explicit ?? false }, (req, res) => observer.handle(req, res), warn)
     return observer
   }
 
@@ -129,24 +129,24 @@ export class Observer {
     return this.sampler
   }
 
-  private handle (req: HttpRequest, res: HttpResponse): void {
+  private handle (req: http.IncomingMessage, res: http.ServerResponse): void {
     this.route(req, res).catch((err: unknown) => {
-      if (!(err instanceof RogError)) this.warn(`HTTP ${req.method} ${req.url}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+      if (!(err instanceof RogError)) this.warn(`HTTP ${req.method ?? ''} ${req.url ?? ''}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
       // A request body left unread cannot be skipped safely: the connection ends after the answer.
       if (!req.complete && !res.headersSent) res.setHeader('connection', 'close')
       sendError(res, err)
     })
   }
 
-  private async route (req: HttpRequest, res: HttpResponse): Promise<void> {
+  private async route (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     let url: URL
     try {
-      url = new URL(req.url, 'http://rog')
+      url = new URL(req.url ?? '/', 'http://rog')
     } catch {
       throw new RogError('BAD_REQUEST', 'Malformed request URL')
     }
     const path = url.pathname
-    const method = req.method
+    const method = req.method ?? 'GET'
     if (path.startsWith('/api/')) {
       if (this.api === null) throw RogError.starting()
       return await this.api.handle(req, res, path, url.searchParams)
@@ -171,7 +171,7 @@ export class Observer {
     res.end(method === 'HEAD' ? undefined : asset.body)
   }
 
-  private async readyz (res: HttpResponse): Promise<void> {
+  private async readyz (res: http.ServerResponse): Promise<void> {
     const free = await diskFree(this.dataDir).catch(() => null)
     const checks = readiness(this.state, { free, min: this.minFreeBytes })
     const failing = checks.filter((c) => !c.ok)
