@@ -248,7 +248,7 @@ export class ApiRoutes {
       while (open()) {
         for (const m of batch.messages) {
           at = m.offset + 1
-          if (m.offset >= to || written >= max) break
+          if (m.offset >= to || written >= max || !open()) break
           if (filter !== null && !m.data.includes(filter)) continue
           written++
           const line = JSON.stringify({ offset: m.offset, timestamp: m.timestamp ?? null, data: m.data.toString('base64') }) + '\n'
@@ -311,8 +311,9 @@ function jsonOf<T> (r: { response: string, body?: Buffer }): T | null {
   return r.response === 'json' && r.body !== undefined ? JSON.parse(r.body.toString()) as T : null
 }
 
-/** Resolves once `res` can take more, or has closed. */
+/** Resolves once `res` can take more, or has closed (at once when it already has: its 'close' will not come again). */
 async function drained (res: http.ServerResponse): Promise<void> {
+  if (res.destroyed || res.closed) return
   await new Promise<void>((resolve) => {
     const done = (): void => {
       res.off('drain', done)

@@ -1,7 +1,8 @@
 import t from 'tap'
 import * as http from 'node:http'
+import * as net from 'node:net'
 import { connect } from '../../lib/client/client'
-import { MAX_TAILS } from '../../lib/observe/api-routes'
+import { MAX_EXPORTS, MAX_TAILS } from '../../lib/observe/api-routes'
 import { SCAN_MESSAGES } from '../../lib/observe/message-browser'
 import { getJson, postJson, startObserved } from '../helpers/http'
 
@@ -157,6 +158,34 @@ t.test('export: NDJSON of a range, filtered, streamed', async (t) => {
   const limited = await (await fetch(`${base}/api/export?log=ev&limit=3`)).text()
   t.equal(limited.trimEnd().split('\n').length, 3)
   t.equal((await getJson(`${base}/api/export?log=nope`)).status, 404)
+})
+
+t.test('an export whose client goes away while it waits for the client to read frees its slot', async (t) => {
+  const { base, port } = await startObserved(t)
+  const client = await connect(`127.0.0.1:${port}`)
+  t.teardown(() => client.close())
+  await client.createLog('big', 1)
+  // About 20 MB of NDJSON: more than the socket buffers hold, so an export not read stays under way, held by backpressure.
+  for (let i = 0; i < 10; i++) await client.publishBatch('big', 0, Array.from({ length: 10_000 }, () => Buffer.alloc(100, 0x61)))
+  const { hostname, port: httpPort } = new URL(base)
+  for (let round = 1; round <= MAX_EXPORTS + 1; round++) {
+    const socket = net.connect(Number(httpPort), hostname)
+    socket.on('error', () => {})
+    socket.write('GET /api/export?log=big HTTP/1.1\r\nhost: rog\r\n\r\n')
+    const head = await new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))))
+    t.match(head, /^HTTP\/1\.1 200 /, `export ${round} started`)
+    socket.pause()
+    socket.destroy()
+    // Its slot comes back once the export notices; bounded, so a leaked slot fails the test instead of hanging it.
+    let status = 0
+    for (let attempt = 0; attempt < 500 && status !== 200; attempt++) {
+      const res = await fetch(`${base}/api/export?log=big&limit=1`)
+      status = res.status
+      await res.text()
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    t.equal(status, 200, `after ${round} abandoned exports, a new one starts`)
+  }
 })
 
 /** Opens an SSE stream and collects its events; `close()` ends it. */
