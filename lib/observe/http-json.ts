@@ -53,18 +53,26 @@ export async function readJson (req: http.IncomingMessage): Promise<Record<strin
   const type = req.headers['content-type'] ?? ''
   if (!/^application\/json\b/.test(type)) throw badRequest('send the body as application/json')
   const text = await new Promise<string>((resolve, reject) => {
-    const chunks: Buffer[] = []
+    // One buffer, grown as the body arrives: chunks are copied, not kept (a million one-byte chunks of a
+    // chunked body held as Buffers took 400 MB for 1 MB of body).
+    const declared = Number(req.headers['content-length'])
+    let body = Buffer.allocUnsafe(Number.isSafeInteger(declared) && declared > 0 ? Math.min(declared, MAX_BODY_BYTES) : 16 * 1024)
     let size = 0
     req.on('data', (chunk: Buffer) => {
-      size += chunk.length
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk)
-      else {
+      if (size + chunk.length > MAX_BODY_BYTES) {
         // Not read further: the answer says so and the connection closes after it.
         req.pause()
         reject(new RogError('MESSAGE_TOO_LARGE', `Request body over ${MAX_BODY_BYTES} bytes`))
+        return
       }
+      if (size + chunk.length > body.length) {
+        const grown = Buffer.allocUnsafe(Math.min(MAX_BODY_BYTES, Math.max(2 * body.length, size + chunk.length)))
+        body.copy(grown, 0, 0, size)
+        body = grown
+      }
+      size += chunk.copy(body, size)
     })
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('end', () => resolve(body.toString('utf8', 0, size)))
     req.on('error', reject)
   })
   let body: unknown

@@ -188,6 +188,27 @@ t.test('an export whose client goes away while it waits for the client to read f
   }
 })
 
+t.test('a body sent in many tiny chunks is read whole', async (t) => {
+  const { base, port } = await startObserved(t)
+  const client = await connect(`127.0.0.1:${port}`)
+  t.teardown(() => client.close())
+  await client.createLog('tiny', 1)
+  const json = JSON.stringify({ log: 'tiny', text: 'z'.repeat(20_000) })
+  const { hostname, port: httpPort } = new URL(base)
+  const socket = net.connect(Number(httpPort), hostname)
+  t.teardown(() => socket.destroy())
+  let answer = ''
+  socket.on('data', (chunk: Buffer) => { answer += chunk.toString('latin1') })
+  const answered = new Promise<void>((resolve) => socket.on('data', () => { if (answer.includes('\r\n\r\n{')) resolve() }))
+  // One byte per chunk: the server keeps the bytes, not a Buffer per chunk.
+  socket.write('POST /api/messages HTTP/1.1\r\nhost: rog\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n' +
+    [...json].map((c) => `1\r\n${c}\r\n`).join('') + '0\r\n\r\n')
+  await answered
+  t.match(answer, /^HTTP\/1\.1 201 /)
+  const [message] = (await client.fetchBatch({ log: 'tiny', group: 'g', offset: 0, maxMessages: 1 })).messages
+  t.equal(message.data.toString(), 'z'.repeat(20_000))
+})
+
 /** Opens an SSE stream and collects its events; `close()` ends it. */
 function sse (url: string): { events: Array<{ event: string, data: any }>, status: Promise<number>, until: (n: number) => Promise<void>, close: () => void } {
   const events: Array<{ event: string, data: any }> = []
