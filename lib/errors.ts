@@ -31,8 +31,10 @@ export type RogErrorCode =
   | 'SHUTTING_DOWN'
   | 'DATA_DIR_LOCKED'
   | 'CONNECTION'
-  /** An HTTP request the console API cannot take (bad path, method, parameter or body). */
+  /** An HTTP request the console API cannot take (bad parameter or body). */
   | 'BAD_REQUEST'
+  /** An HTTP request's method is not one its path takes (405, with an Allow header). */
+  | 'METHOD_NOT_ALLOWED'
   /** No such HTTP endpoint. */
   | 'NOT_FOUND'
   /** A bounded HTTP resource (live tails, exports) is in full use; try again later. */

@@ -61,7 +61,7 @@ export class ApiRoutes {
     }
     if (['/api/overview', '/api/logs', '/api/groups', '/api/commit', '/api/messages', '/api/seek', '/api/export', '/api/tail'].includes(path)) {
       res.setHeader('allow', path === '/api/logs' || path === '/api/messages' ? 'GET, POST' : path === '/api/commit' ? 'POST' : 'GET')
-      throw new RogError('BAD_REQUEST', `${req.method ?? ''} is not allowed on ${path}`)
+      throw new RogError('METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed on ${path}`)
     }
     throw new RogError('NOT_FOUND', `No endpoint ${path}`)
   }

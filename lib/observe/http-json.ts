@@ -6,6 +6,7 @@ export const MAX_BODY_BYTES = 8 * 1024 * 1024
 
 const STATUS: Partial<Record<RogErrorCode, number>> = {
   BAD_REQUEST: 400,
+  METHOD_NOT_ALLOWED: 405,
   BAD_LOG_NAME: 400,
   BAD_PARTITION: 400,
   BAD_PARTITION_COUNT: 400,

@@ -153,7 +153,7 @@ export class Observer {
     }
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD')
-      throw new RogError('BAD_REQUEST', `${method} is not allowed on ${path}`)
+      throw new RogError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`)
     }
     switch (path) {
       case '/livez': return sendJson(res, 200, { status: 'live' })

@@ -286,8 +286,8 @@ t.test('bad requests get a 4xx JSON error and the server goes on', async (t) => 
   const cases: Array<[string, RequestInit, number, string]> = [
     ['/api/nothing', {}, 404, 'NOT_FOUND'],
     ['/nothing', {}, 404, 'NOT_FOUND'],
-    ['/api/logs', { method: 'DELETE' }, 400, 'BAD_REQUEST'],
-    ['/metrics', { method: 'POST' }, 400, 'BAD_REQUEST'],
+    ['/api/logs', { method: 'DELETE' }, 405, 'METHOD_NOT_ALLOWED'],
+    ['/metrics', { method: 'POST' }, 405, 'METHOD_NOT_ALLOWED'],
     ['/api/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' }, 400, 'BAD_REQUEST'],
     ['/api/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[1]' }, 400, 'BAD_REQUEST'],
     ['/api/logs', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' }, 400, 'BAD_REQUEST'],
