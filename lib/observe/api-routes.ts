@@ -240,10 +240,12 @@ export class ApiRoutes {
     const filterText = query.get('filter') ?? ''
     const filter = filterText === '' ? null : Buffer.from(filterText, 'utf8')
     await this.stream(res, 'export', MAX_EXPORTS, `${MAX_EXPORTS} exports are under way; try again when one ends`, async (session, open) => {
-      let batch = await readBatch(session, log, partition, from, 1000)
+      // Without a filter no more is read than is written, so rog_messages_out_total counts what the client gets.
+      const readSize = (): number => filter === null ? Math.min(1000, max - written) : 1000
+      let written = 0
+      let batch = await readBatch(session, log, partition, from, readSize())
       const to = integerParam('to', query.get('to'), 0, Number.MAX_SAFE_INTEGER, batch.endOffset)
       res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': `attachment; filename="${log}-${partition}.ndjson"`, 'cache-control': 'no-store' })
-      let written = 0
       let at = from
       while (open()) {
         for (const m of batch.messages) {
@@ -255,7 +257,7 @@ export class ApiRoutes {
           if (!res.write(line)) await drained(res)
         }
         if (batch.messages.length === 0 || at >= to || written >= max || !open()) break
-        batch = await readBatch(session, log, partition, at, 1000)
+        batch = await readBatch(session, log, partition, at, readSize())
       }
       res.end()
     })

@@ -4,7 +4,7 @@ import * as net from 'node:net'
 import { connect } from '../../lib/client/client'
 import { MAX_EXPORTS, MAX_TAILS } from '../../lib/observe/api-routes'
 import { SCAN_MESSAGES } from '../../lib/observe/message-browser'
-import { getJson, postJson, startObserved } from '../helpers/http'
+import { getJson, postJson, samples, startObserved } from '../helpers/http'
 
 t.test('logs: list and create through the API; the page and its files are served', async (t) => {
   const { base, port } = await startObserved(t)
@@ -155,8 +155,11 @@ t.test('export: NDJSON of a range, filtered, streamed', async (t) => {
   t.equal(Buffer.from(lines[5].data, 'base64').toString(), 'line 15')
   const some = await (await fetch(`${base}/api/export?log=ev&from=0&to=200&filter=line%2015`)).text()
   t.same(some.trimEnd().split('\n').map((l) => (JSON.parse(l) as { offset: number }).offset), [15, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159])
+  const outBefore = samples(await (await fetch(`${base}/metrics`)).text(), 'rog_messages_out_total').get('{log="ev"}') ?? 0
   const limited = await (await fetch(`${base}/api/export?log=ev&limit=3`)).text()
   t.equal(limited.trimEnd().split('\n').length, 3)
+  const outAfter = samples(await (await fetch(`${base}/metrics`)).text(), 'rog_messages_out_total').get('{log="ev"}') ?? 0
+  t.equal(outAfter - outBefore, 3, 'an export of 3 counts 3 messages out, not the 1000 a batch could read')
   t.equal((await getJson(`${base}/api/export?log=nope`)).status, 404)
 })
 
