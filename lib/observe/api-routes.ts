@@ -4,7 +4,7 @@ import type { ClusterInfo, Command, PartitionPlacement } from '../protocol/comma
 import { VERSION } from '../version'
 import { CommandSession, type SessionContext } from './command-session'
 import { GroupLag } from './group-lag'
-import { badRequest, integerParam, readJson, sendJson } from './http-json'
+import { badRequest, integerParam, sendJson, withJson } from './http-json'
 import { browse, errorOf, MAX_PAGE, readBatch, view } from './message-browser'
 import { SAMPLE_MS, type Sampler } from './sampler'
 
@@ -50,11 +50,11 @@ export class ApiRoutes {
     switch (route) {
       case 'GET /api/overview': return sendJson(res, 200, await this.overview())
       case 'GET /api/logs': return sendJson(res, 200, await this.withSession((s) => this.logs(s)))
-      case 'POST /api/logs': return sendJson(res, 201, await this.createLog(await readJson(req)))
+      case 'POST /api/logs': return sendJson(res, 201, await withJson(req, this.ctx.budget, async (body) => await this.createLog(body)))
       case 'GET /api/groups': return sendJson(res, 200, await this.groups())
-      case 'POST /api/commit': return sendJson(res, 200, await this.commit(await readJson(req)))
+      case 'POST /api/commit': return sendJson(res, 200, await withJson(req, this.ctx.budget, async (body) => await this.commit(body)))
       case 'GET /api/messages': return sendJson(res, 200, await this.messages(query))
-      case 'POST /api/messages': return sendJson(res, 201, await this.publish(await readJson(req)))
+      case 'POST /api/messages': return sendJson(res, 201, await withJson(req, this.ctx.budget, async (body) => await this.publish(body)))
       case 'GET /api/seek': return sendJson(res, 200, await this.seek(query))
       case 'GET /api/export': return await this.export(req, res, query)
       case 'GET /api/tail': return await this.tail(req, res, query)

@@ -1,5 +1,6 @@
 import type * as http from 'node:http'
 import { RogError, type RogErrorCode } from '../errors'
+import type { MemoryBudget } from '../server/memory-budget'
 
 /** Most bytes of a request body the API reads (a published message, as JSON text or base64, fits). */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -49,23 +50,44 @@ export function badRequest (message: string): RogError {
   return new RogError('BAD_REQUEST', message)
 }
 
-/** The request's JSON body (an object), read up to MAX_BODY_BYTES. */
-export async function readJson (req: http.IncomingMessage): Promise<Record<string, unknown>> {
+/**
+ * Runs `work` on the request's JSON body (an object), read up to
+ * MAX_BODY_BYTES. Until `work` is done the body's bytes are held on the
+ * server's memory budget (--max-buffered-bytes), with the TCP clients'
+ * requests: a body that finds the budget exhausted is refused with BUSY and
+ * not read further.
+ */
+export async function withJson<T> (req: http.IncomingMessage, budget: MemoryBudget, work: (body: Record<string, unknown>) => Promise<T>): Promise<T> {
   const type = req.headers['content-type'] ?? ''
   if (!/^application\/json\b/.test(type)) throw badRequest('send the body as application/json')
-  const text = await new Promise<string>((resolve, reject) => {
+  let held = 0
+  try {
+    return await work(parseObject(await readBody(req, budget, (bytes) => { held += bytes })))
+  } finally {
+    budget.release(held)
+  }
+}
+
+async function readBody (req: http.IncomingMessage, budget: MemoryBudget, hold: (bytes: number) => void): Promise<string> {
+  return await new Promise<string>((resolve, reject) => {
     // One buffer, grown as the body arrives: chunks are copied, not kept (a million one-byte chunks of a
     // chunked body held as Buffers took 400 MB for 1 MB of body).
     const declared = Number(req.headers['content-length'])
-    let body = Buffer.allocUnsafe(Number.isSafeInteger(declared) && declared > 0 ? Math.min(declared, MAX_BODY_BYTES) : 16 * 1024)
+    let body = Buffer.allocUnsafe(Number.isSafeInteger(declared) && declared > 0 ? Math.min(declared, 64 * 1024) : 16 * 1024)
     let size = 0
+    let refused = false
+    const refuse = (err: RogError): void => {
+      // Not read further: the answer says so and the connection closes after it.
+      refused = true
+      req.pause()
+      reject(err)
+    }
     req.on('data', (chunk: Buffer) => {
-      if (size + chunk.length > MAX_BODY_BYTES) {
-        // Not read further: the answer says so and the connection closes after it.
-        req.pause()
-        reject(new RogError('MESSAGE_TOO_LARGE', `Request body over ${MAX_BODY_BYTES} bytes`))
-        return
-      }
+      if (refused) return
+      if (size + chunk.length > MAX_BODY_BYTES) return refuse(new RogError('MESSAGE_TOO_LARGE', `Request body over ${MAX_BODY_BYTES} bytes`))
+      if (budget.exhausted) return refuse(new RogError('BUSY', 'The server\'s memory for requests (--max-buffered-bytes) is in full use; try again'))
+      budget.reserve(chunk.length)
+      hold(chunk.length)
       if (size + chunk.length > body.length) {
         const grown = Buffer.allocUnsafe(Math.min(MAX_BODY_BYTES, Math.max(2 * body.length, size + chunk.length)))
         body.copy(grown, 0, 0, size)
@@ -76,6 +98,9 @@ export async function readJson (req: http.IncomingMessage): Promise<Record<strin
     req.on('end', () => resolve(body.toString('utf8', 0, size)))
     req.on('error', reject)
   })
+}
+
+function parseObject (text: string): Record<string, unknown> {
   let body: unknown
   try {
     body = JSON.parse(text)

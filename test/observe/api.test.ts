@@ -212,6 +212,19 @@ t.test('a body sent in many tiny chunks is read whole', async (t) => {
   t.equal(message.data.toString(), 'z'.repeat(20_000))
 })
 
+t.test('request bodies are held on the server\'s memory budget: refused with BUSY while it is in full use, released after', async (t) => {
+  const { base, server } = await startObserved(t, { maxBufferedBytes: 1024 * 1024 })
+  await postJson(`${base}/api/logs`, { log: 'mem', partitions: 1 })
+  server.budget.reserve(1024 * 1024)
+  const refused = await postJson(`${base}/api/messages`, { log: 'mem', text: 'x' })
+  t.same([refused.status, refused.body.error.code], [503, 'BUSY'])
+  server.budget.release(1024 * 1024)
+  const before = server.budget.bytes
+  const stored = await postJson(`${base}/api/messages`, { log: 'mem', text: 'y'.repeat(100_000) })
+  t.equal(stored.status, 201)
+  t.equal(server.budget.bytes, before, 'the body\'s bytes are given back once it is answered')
+})
+
 /** Opens an SSE stream and collects its events; `close()` ends it. */
 function sse (url: string): { events: Array<{ event: string, data: any }>, status: Promise<number>, until: (n: number) => Promise<void>, close: () => void } {
   const events: Array<{ event: string, data: any }> = []
