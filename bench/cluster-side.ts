@@ -4,15 +4,13 @@ import { RogClient } from '../lib/client/client'
 import { ClusterClient } from '../lib/client/cluster-client'
 import { launchEtcd } from '../test/helpers/etcd'
 import type { PartitionPlacement } from '../lib/protocol/commands'
-import { atStop, startRogServer, stopProcess, type Server } from './processes'
+import { atStop, cpuSeconds, startRogServer, stopProcess, type Server } from './processes'
 import type { IsrFigures } from './report'
 
 export interface ClusterNodeProcess { id: number, server: Server, port: number }
 
 const POLL_MS = 200
 const READY_MS = 30_000
-/** Linux's USER_HZ: /proc/PID/stat counts CPU time in these ticks a second. */
-const TICKS_PER_SECOND = 100
 
 /**
  * Three `rog server` processes on this machine joined to one etcd (started
@@ -139,15 +137,7 @@ export class ClusterSide {
   cpuSeconds (): Map<string, number> {
     const leader = this.placement?.leader
     const named: Array<[string, number]> = [...this.nodes.map((n): [string, number] => [`node ${n.id}${n.id === leader ? ' (leader)' : ''}`, n.server.pid]), ['etcd', this.etcdPid]]
-    return new Map(named.map(([name, pid]) => {
-      try {
-        // The fields after the command name's closing parenthesis start at field 3; utime and stime are fields 14 and 15.
-        const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()?.split(' ') ?? []
-        return [name, (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND]
-      } catch {
-        return [name, NaN]
-      }
-    }))
+    return new Map(named.map(([name, pid]) => [name, cpuSeconds(pid)]))
   }
 
   /** Stops every node and etcd (by PID) and removes the data; safe to call twice. */

@@ -150,6 +150,20 @@ export async function runDriver (job: Job, timeoutMs: number): Promise<LoadResul
   }
 }
 
+/** Linux's USER_HZ: /proc/PID/stat counts CPU time in these ticks a second. */
+const TICKS_PER_SECOND = 100
+
+/** CPU seconds (user and system) process `pid` has used so far, from /proc (NaN when it cannot be read). */
+export function cpuSeconds (pid: number): number {
+  try {
+    // The fields after the command name's closing parenthesis start at field 3; utime and stime are fields 14 and 15.
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()?.split(' ') ?? []
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
+  } catch {
+    return NaN
+  }
+}
+
 /**
  * Peak resident memory of a process over a window: the kernel's high-water
  * mark (VmHWM, reset at the start through /proc/PID/clear_refs where that is

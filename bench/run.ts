@@ -8,7 +8,7 @@ import { cliFollow, cliMissing, cliPublish, writeLinesFile } from './cli-scenari
 import { ClusterSide } from './cluster-side'
 import { DirSampler, dirSize } from './disk-usage'
 import type { PublishJob } from './jobs'
-import { PeakRss, runDriver, startRogServer, stopAll, stopProcess, type Server } from './processes'
+import { cpuSeconds, PeakRss, runDriver, startRogServer, stopAll, stopProcess, type Server } from './processes'
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary'
 import { RedisSide, persistenceLabel, type Persistence, type RedisLoad } from './redis-side'
 import { ensureRedis } from './redis-tools'
@@ -386,9 +386,9 @@ async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promis
         for (let i = 0; i < TRIALS; i++) {
           await Promise.all(variants.map(async (variant) => {
             const server = servers.get(variant) as Server
-            const before = cpuSeconds(server.pid)
+            const before = cpuSeconds(server.pid) || 0
             const m = await measurePublish({ ...spec, messages: 100_000_000, timeLimitMs: TRIAL_MS, redis: false }, server.pid, server.port, `${spec.key}-trial-${i}`, `${spec.name} (${variant}, round ${round + 1}, trial ${i + 1})`)
-            cpu.set(variant, (cpu.get(variant) ?? 0) + cpuSeconds(server.pid) - before)
+            cpu.set(variant, (cpu.get(variant) ?? 0) + (cpuSeconds(server.pid) || 0) - before)
             ;(trials.get(variant) as Measured[]).push(m)
           }))
         }
@@ -422,19 +422,6 @@ async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promis
     log(`    ${httpRow.baseline.label}: ${httpRow.baseline.ratio.toFixed(3)}x msg/s; server CPU per message ${(cpuPerMessage.http / cpuPerMessage['no-http']).toFixed(3)}x (${scrapes} scrapes of /metrics)`)
   }
 }
-
-/** User plus system CPU seconds of a process so far (Linux /proc; 0 elsewhere). */
-function cpuSeconds (pid: number): number {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
-  } catch {
-    return 0
-  }
-}
-
-/** USER_HZ: the unit of /proc/<pid>/stat's CPU times. */
-const CLOCK_TICKS = 100
 
 /** A scenario 10 row: its own etcd and 3 nodes, started for the row and stopped (by PID) when it ends. */
 async function clusterRow (tmp: string, rows: Row[], mode: Fsync, spec: ClusterSpec, load: PublishSpec, profileDir?: string): Promise<void> {
