@@ -168,10 +168,16 @@ export class Executor extends Duplex {
     this.pumping = false
   }
 
+  /** A new answer slot, queued behind those before it: answers leave in this order. */
+  private queueSlot (): Slot {
+    const slot: Slot = { response: null, reserved: 0 }
+    this.slots.push(slot)
+    return slot
+  }
+
   /** `slot`: one already queued for it; `reservedEnd`: for a commit run inside a run of publishes, the offsets taken before it. */
   private start (c: Command, barrier: boolean, slot?: Slot, reservedEnd?: number): void {
-    const answer = slot ?? { response: null, reserved: 0 }
-    if (slot === undefined) this.slots.push(answer)
+    const answer = slot ?? this.queueSlot()
     this.inflight++
     if (barrier) this.barriers++
     const began = this.stats === null ? 0 : performance.now()
@@ -224,16 +230,10 @@ export class Executor extends Duplex {
     let n = 0
     for (const c of run) {
       if (c.command === 'commit') {
-        const slot: Slot = { response: null, reserved: 0 }
-        this.slots.push(slot)
-        commits.push({ c, slot, before: n })
+        commits.push({ c, slot: this.queueSlot(), before: n })
         continue
       }
-      if (perMessage || n === 0) {
-        const slot: Slot = { response: null, reserved: 0 }
-        this.slots.push(slot)
-        slots.push(slot)
-      }
+      if (perMessage || n === 0) slots.push(this.queueSlot())
       publishes[n] = c
       messages[n++] = c.data
       bytes += c.data.length
