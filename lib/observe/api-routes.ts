@@ -240,9 +240,9 @@ export class ApiRoutes {
     const filterText = query.get('filter') ?? ''
     const filter = filterText === '' ? null : Buffer.from(filterText, 'utf8')
     await this.stream(res, 'export', MAX_EXPORTS, `${MAX_EXPORTS} exports are under way; try again when one ends`, async (session, open) => {
+      let written = 0
       // Without a filter no more is read than is written, so rog_messages_out_total counts what the client gets.
       const readSize = (): number => filter === null ? Math.min(1000, max - written) : 1000
-      let written = 0
       let batch = await readBatch(session, log, partition, from, readSize())
       const to = integerParam('to', query.get('to'), 0, Number.MAX_SAFE_INTEGER, batch.endOffset)
       res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': `attachment; filename="${log}-${partition}.ndjson"`, 'cache-control': 'no-store' })
