@@ -54,7 +54,7 @@ export interface ReplicationGate {
 
 interface Waiter { offset: number, wake: () => void }
 /** A commit of an offset appends still in flight hold: its record is written once they are. */
-interface GroupWait { offset: number, write: () => void, fail: DoneCallback }
+interface GroupWait { group: string, offset: number, write: () => void, fail: DoneCallback }
 
 export const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
 /** Files of Rog's own in a partition directory besides segments. */
@@ -572,7 +572,7 @@ export class Partition {
     const refusal = this.gate?.refusal() ?? null
     if (refusal !== null) return callback(refusal)
     // A group left behind by retention resumes at the first offset (Kafka's auto.offset.reset=earliest).
-    const current = Math.max(this.groups.pending(group), this.firstOffset)
+    const current = Math.max(this.pendingOffset(group), this.firstOffset)
     if (current >= this.highWatermark()) return callback(RogError.noData())
     this.commit(group, current + 1, callback)
   }
@@ -603,7 +603,20 @@ export class Partition {
       else this.gate.groupWritten(group, offset, callback)
     })
     if (this.groupWaits.length === 0 && offset <= this.highWatermark()) return write()
-    this.groupWaits.push({ offset, write, fail: callback })
+    this.groupWaits.push({ group, offset, write, fail: callback })
+  }
+
+  /**
+   * The offset `group` will have once every commit made so far is written:
+   * the last one waiting for its offset to be written, else the last one
+   * queued. An ack moves on from here, so that acks made one after the other
+   * each move the group by one, also while they wait behind a commit.
+   */
+  private pendingOffset (group: string): number {
+    for (let i = this.groupWaits.length - 1; i >= 0; i--) {
+      if (this.groupWaits[i].group === group) return this.groupWaits[i].offset
+    }
+    return this.groups.pending(group)
   }
 
   /**

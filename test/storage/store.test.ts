@@ -585,6 +585,20 @@ t.test('a commit of an offset that appends in flight hold is written once they a
   t.same([store.partition('held', 0).groups.get('g'), store.partition('held', 0).groups.get('h')], [1, 3], 'what was answered is what is on disk')
 })
 
+t.test('acks queued behind a commit that waits for appends in flight each move their group on by one', async (t) => {
+  const store = await openStore(t.testdir())
+  t.teardown(() => store.close())
+  await store.createLog('queued', 1)
+  const p = store.partition('queued', 0)
+  await append(p, [msg(0), msg(1)])
+  // The commit of 3 waits for the append in flight; the acks after it queue behind it, and the
+  // second must start where the first leaves the group, not where the written record has it.
+  const results = await Promise.allSettled([append(p, [msg(2)]), commit(p, 'g', 3), ack(p, 's'), ack(p, 's')])
+  t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'])
+  t.equal(p.groups.get('s'), 2, 'two acks answered, two offsets on')
+  t.equal(p.groups.get('g'), 3)
+})
+
 t.test('opening a segment reads its first entry and its tail, not the whole file', async (t) => {
   const dir = t.testdir()
   let store = await openStore(dir, { segmentBytes: 4 << 20 })
