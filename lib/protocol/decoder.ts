@@ -620,8 +620,16 @@ function u64 (body: Buffer, at: number): number {
   return value
 }
 
-/** A u64 offset as a number; from 2^53 on, Infinity (past any end, and never rounded onto a real offset). */
+/**
+ * A u64 offset as a number; from 2^53 on, Infinity (past any end, and never
+ * rounded onto a real offset). Below 2^32 it is `low` itself, a small integer
+ * as the offsets the server computes are: a commit's offset made as a
+ * floating-point number (high * 2^32 + low) gave offset answers two field
+ * representations, and after publishes alone had run, V8 never optimized
+ * the encoder again (mixed commits and publishes ran at about 0.6x).
+ */
 function joinU64 (high: number, low: number): number {
+  if (high === 0) return low
   return high > 0x1f_ffff ? Infinity : high * 0x1_0000_0000 + low
 }
 
