@@ -488,7 +488,9 @@ export class Executor extends Duplex {
     // The committed offset is taken once: an ack landing during the read must not change what the answer says.
     const committed = p.groups.get(c.group)
     const offset = c.offset ?? committed
-    if (offset > p.highWatermark()) {
+    // Past the log end is refused. Past the high watermark but within the log is waited for, as Kafka does: a
+    // leader elected a moment ago holds what its predecessor let consumers read before its high watermark catches up.
+    if (offset > p.endOffset) {
       throw RogError.badOffset(offset, p.highWatermark())
     }
     await p.waitFor(offset, Math.min(c.waitMs, MAX_WAIT_MS), this.abort.signal)

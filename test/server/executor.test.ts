@@ -1,0 +1,46 @@
+import t from 'tap'
+import { once } from 'node:events'
+import type { Command, Response } from '../../lib/protocol/commands'
+import { ConnectionMemory } from '../../lib/server/connection-memory'
+import { Executor } from '../../lib/server/executor'
+import { MemoryBudget } from '../../lib/server/memory-budget'
+import { Store } from '../../lib/storage/store'
+
+async function answer (executor: Executor, command: Command): Promise<Response> {
+  executor.write([command])
+  const [responses] = await once(executor, 'data') as [Response[]]
+  t.equal(responses.length, 1)
+  return responses[0]
+}
+
+function fetchBatch (offset: number, waitMs: number): Command {
+  return { command: 'fetch-batch', log: 'r', partition: 0, group: 'g', offset, maxMessages: 100, maxBytes: 1 << 20, waitMs }
+}
+
+t.test('a replicated partition: a fetch-batch past its high watermark but within its log waits; past its log end it is refused', async (t) => {
+  const store = await Store.open({ dataDir: t.testdir(), fsync: 'never', log: () => {} })
+  t.teardown(() => store.close())
+  await store.createLog('r', 1)
+  const p = store.partition('r', 0)
+  const messages = Array.from({ length: 10 }, (_, i) => Buffer.from(`m${i}`))
+  await new Promise<void>((resolve, reject) => p.append(messages, (err) => err === null ? resolve() : reject(err)))
+  // A newly elected leader: it holds offsets 0-9, and the high watermark it last heard of is 5.
+  p.replicate({ refusal: () => null, whenReplicated: (_end, cb) => cb(null), groupWritten: (_g, _o, cb) => cb(null) })
+  p.setHighWatermark(5)
+  t.equal(p.highWatermark(), 5)
+  t.equal(p.endOffset, 10)
+
+  const executor = new Executor(store, new ConnectionMemory(new MemoryBudget(64 << 20)), { log: () => {} })
+  t.teardown(() => executor.destroy())
+
+  const refused = await answer(executor, fetchBatch(11, 0))
+  t.match(refused, { response: 'error', message: 'Offset 11 is past the end of the partition (5)' }, 'past the log end: refused')
+
+  const waiting = answer(executor, fetchBatch(7, 3_600_000))
+  t.equal((p as unknown as { waiters: unknown[] }).waiters.length, 1, 'offset 7, within the log: a long poll')
+  p.setHighWatermark(10)
+  const r = await waiting
+  if (r.response !== 'messages') return t.fail(`expected messages, got ${JSON.stringify(r)}`)
+  t.same(r.messages.map((m) => [m.offset, m.data.toString()]), [[7, 'm7'], [8, 'm8'], [9, 'm9']], 'answered once the high watermark passed it')
+  t.equal(r.endOffset, 10)
+})
