@@ -97,6 +97,8 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
   private position: number | null
   /** The offset after the last message handed to the caller. */
   private handed: number | null = null
+  /** `position` is one this consumer read up to (the end of a batch), not one it was given. */
+  private positionRead = false
   private closed = false
   private wakeClosed: () => void = noop
   private readonly closedSignal: Promise<void>
@@ -180,6 +182,7 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
         continue
       }
       this.position = batch.nextOffset
+      this.positionRead = true
       this.delivered += batch.messages.length
       if (!caughtUp && this.delivered < this.limit) ahead = this.fetch()
       this.handed = batch.nextOffset
@@ -209,7 +212,8 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
     const remaining = this.limit - this.delivered
     const fetch: Fetch = { batch: null, error: null, done: Promise.resolve() }
     const position = this.position
-    const reached = this.handed !== null && position === this.handed
+    // Not `handed`: a fetch ahead is sent before its batch's messages are handed out.
+    const reached = this.positionRead
     fetch.done = this.route.fetch({
       command: 'fetch-batch',
       log: this.log,
