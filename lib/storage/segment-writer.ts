@@ -151,31 +151,33 @@ export class SegmentWriter {
    * order, after every write and sync of the batch.
    */
   private writeBatch (appends: Append[], callback: () => void): void {
-    const files: DataFile[] = []
-    const buffers = new Map<DataFile, Buffer[]>()
-    const streamOf = new Map<DataFile, Stream>()
+    // A batch touches a few files: a list searched from the last one found costs less than a Map per batch.
+    const writes: FileWrite[] = []
+    let last: FileWrite | null = null
     for (const a of appends) {
-      let list = buffers.get(a.file)
-      if (list === undefined) {
-        list = []
-        buffers.set(a.file, list)
-        files.push(a.file)
-        streamOf.set(a.file, a.stream)
+      let w: FileWrite | null = last !== null && last.file === a.file ? last : null
+      if (w === null) {
+        for (const x of writes) if (x.file === a.file) { w = x; break }
       }
-      list.push(a.data)
+      if (w === null) {
+        w = { file: a.file, stream: a.stream, buffers: [] }
+        writes.push(w)
+      }
+      w.buffers.push(a.data)
+      last = w
     }
-    files.sort((a, b) => (streamOf.get(a) === 'producers' ? 0 : 1) - (streamOf.get(b) === 'producers' ? 0 : 1))
+    if (writes.length > 1) writes.sort((a, b) => (a.stream === 'producers' ? 0 : 1) - (b.stream === 'producers' ? 0 : 1))
     const failedFiles = new Map<DataFile, Error>()
     const failedStreams = new Map<Stream, Error>()
-    const toSync: DataFile[] = []
-    for (const file of files) {
-      const stream = streamOf.get(file) as Stream
+    const toSync: FileWrite[] = []
+    for (const w of writes) {
+      const { file, stream } = w
       const earlier = failedStreams.get(stream)
       if (earlier !== undefined) {
         failedFiles.set(file, earlier)
         continue
       }
-      const err = this.writeFile(file, buffers.get(file) as Buffer[])
+      const err = this.writeFile(file, w.buffers)
       if (err !== null) {
         failedFiles.set(file, err)
         if (stream !== 'index') failedStreams.set(stream, err)
@@ -183,23 +185,24 @@ export class SegmentWriter {
       }
       if (!file.durable) continue
       file.dirty = true
-      if (this.fsync === 'always') toSync.push(file)
+      if (this.fsync === 'always') toSync.push(w)
     }
     const complete = (syncErrors: Map<DataFile, Error>): void => {
-      for (const [file, err] of syncErrors) {
-        this.truncate(file, file.size - bytesOf(buffers.get(file) as Buffer[]))
-        failedFiles.set(file, err)
-        failedStreams.set(streamOf.get(file) as Stream, err)
+      for (const w of toSync) {
+        const err = syncErrors.get(w.file)
+        if (err === undefined) continue
+        this.truncate(w.file, w.file.size - bytesOf(w.buffers))
+        failedFiles.set(w.file, err)
+        failedStreams.set(w.stream, err)
       }
       // Within a stream, ids run in file order: a file written after one whose sync failed
       // (the segment rolled to) holds appends behind the failure, so they fail and are taken back.
       const failedBefore = new Set<Stream>()
-      for (const file of files) {
-        const stream = streamOf.get(file) as Stream
+      for (const { file, stream, buffers } of writes) {
         if (failedFiles.has(file)) {
           failedBefore.add(stream)
         } else if (failedBefore.has(stream) && stream !== 'index') {
-          this.truncate(file, file.size - bytesOf(buffers.get(file) as Buffer[]))
+          this.truncate(file, file.size - bytesOf(buffers))
           failedFiles.set(file, failedStreams.get(stream) as Error)
         }
       }
@@ -215,15 +218,16 @@ export class SegmentWriter {
           this.hooks.failed(stream, err, first)
         }
       }
-      if (toSync.some((f) => !failedFiles.has(f))) this.hooks.synced()
-      for (const a of appends) a.done(failedFiles.get(a.file) ?? null)
+      if (toSync.some((w) => !failedFiles.has(w.file))) this.hooks.synced()
+      if (failedFiles.size === 0) for (const a of appends) a.done(null)
+      else for (const a of appends) a.done(failedFiles.get(a.file) ?? null)
       for (const a of behind) a.done(failedStreams.get(a.stream) ?? failedStreams.get('segments') as Error)
       behind = []
       callback()
     }
     this.hooks.written()
     if (toSync.length === 0) return complete(new Map())
-    this.syncFiles(toSync, complete)
+    this.syncFiles(toSync.map((w) => w.file), complete)
   }
 
   /** Appends `buffers` at the file's end; on failure truncates back and returns the error. */
@@ -316,6 +320,9 @@ export class SegmentWriter {
 }
 
 const SYNC_CONCURRENCY = 16
+
+/** One file's part of a write batch: its appends' bytes, in order. */
+interface FileWrite { file: DataFile, stream: Stream, buffers: Buffer[] }
 
 function bytesOf (buffers: Buffer[]): number {
   let n = 0
