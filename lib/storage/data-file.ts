@@ -12,8 +12,9 @@ export const DEFAULT_MAX_OPEN_FILES = 1000
 export class FilePool {
   readonly io: FileIo
   readonly max: number
-  /** Files with an open descriptor, least recently used first (Map keeps insertion order). */
-  private readonly lru = new Map<DataFile, true>()
+  /** Files with an open descriptor, each with the count of uses at its last use. */
+  private readonly lastUse = new Map<DataFile, number>()
+  private uses = 0
 
   constructor (io: FileIo, max = DEFAULT_MAX_OPEN_FILES) {
     this.io = io
@@ -21,23 +22,33 @@ export class FilePool {
   }
 
   get openCount (): number {
-    return this.lru.size
+    return this.lastUse.size
   }
 
-  /** Called by a file when it opens or uses its descriptor. */
+  /**
+   * Called by a file when it opens or uses its descriptor: a use only updates
+   * its entry (a write batch uses each of its files), and past `max` the
+   * idle files used longest ago are found by a scan.
+   */
   touched (file: DataFile): void {
-    this.lru.delete(file)
-    this.lru.set(file, true)
-    if (this.lru.size <= this.max) return
-    for (const other of this.lru.keys()) {
-      if (this.lru.size <= this.max) break
-      if (other !== file && other.idle) other.closeFd()
+    this.lastUse.set(file, ++this.uses)
+    while (this.lastUse.size > this.max) {
+      let oldest: DataFile | null = null
+      let oldestUse = Infinity
+      for (const [other, use] of this.lastUse) {
+        if (use < oldestUse && other !== file && other.idle) {
+          oldest = other
+          oldestUse = use
+        }
+      }
+      if (oldest === null) return
+      oldest.closeFd()
     }
   }
 
   /** Called by a file when it closes its descriptor. */
   closed (file: DataFile): void {
-    this.lru.delete(file)
+    this.lastUse.delete(file)
   }
 }
 
