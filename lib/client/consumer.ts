@@ -99,6 +99,8 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
   private handed: number | null = null
   /** `position` is one this consumer read up to (the end of a batch), not one it was given. */
   private positionRead = false
+  /** The last answer's end was below the offset asked: the next fetch waits for it. */
+  private trailing = false
   private closed = false
   private wakeClosed: () => void = noop
   private readonly closedSignal: Promise<void>
@@ -177,8 +179,11 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
       if (fetch.error !== null) throw fetch.error
       const batch = fetch.batch as ConsumedBatch
       const caughtUp = batch.nextOffset >= batch.endOffset
+      // An end below the offset asked is not the end: a leader elected a moment ago, whose high watermark
+      // has not caught up with its predecessor's. Asked again with a wait, it answers once it has.
+      this.trailing = batch.messages.length === 0 && batch.endOffset < batch.nextOffset
       if (batch.messages.length === 0) {
-        if (caughtUp && !this.follow) break
+        if (caughtUp && !this.follow && !this.trailing) break
         continue
       }
       this.position = batch.nextOffset
@@ -222,7 +227,7 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
       offset: position,
       maxMessages: Math.min(this.options.maxMessages ?? 10_000, remaining),
       maxBytes: this.options.maxBytes ?? 1024 * 1024,
-      waitMs: this.follow ? this.options.waitMs ?? 30_000 : 0,
+      waitMs: this.follow || this.trailing ? this.options.waitMs ?? 30_000 : 0,
       ...(this.options.timestamps === true ? { detailed: true } : {})
     }, reached, () => this.closed).then((response) => {
       fetch.batch = toBatch(response as Extract<Response, { response: 'messages' }>, position)

@@ -38,3 +38,30 @@ t.test('a fetch from an offset the consumer was given is not one it read up to',
   t.same(read, ['m3', 'm4'])
   t.same(asked, [{ offset: 3, reached: false }])
 })
+
+t.test('an answer whose end is below the offset asked (a new leader\'s trailing high watermark) is not the end: the consumer asks again, waiting', async (t) => {
+  const asked: Array<{ offset: number | null, waitMs: number }> = []
+  const page = (from: number, to: number, end: number): Response => ({
+    response: 'messages',
+    committedOffset: 0,
+    endOffset: end,
+    messages: Array.from({ length: to - from }, (_, i) => ({ offset: from + i, data: Buffer.from(`m${from + i}`) }))
+  })
+  // The old leader answers 0-4 of 10; the new one first has a high watermark of 3, then of 10.
+  const answers = [page(0, 5, 10), page(5, 5, 3), page(5, 10, 10)]
+  const route: ConsumerRoute = {
+    fetch: async (command: FetchBatchCommand): Promise<Response> => {
+      asked.push({ offset: command.offset, waitMs: command.waitMs })
+      const next = answers.shift()
+      if (next === undefined) throw new Error('more fetches than scripted')
+      return next
+    },
+    commit: async () => {},
+    release: () => {}
+  }
+  const consumer = new Consumer(route, { log: 'l', group: 'g', follow: false, waitMs: 5000 })
+  const read: string[] = []
+  for await (const m of consumer) read.push(m.data.toString())
+  t.same(read, Array.from({ length: 10 }, (_, i) => `m${i}`), 'all 10 read, none skipped')
+  t.same(asked, [{ offset: null, waitMs: 0 }, { offset: 5, waitMs: 0 }, { offset: 5, waitMs: 5000 }], 'the fetch after the trailing answer waits')
+})
