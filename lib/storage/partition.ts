@@ -240,6 +240,17 @@ export class Partition {
       tornIds = Math.ceil(Math.max(recovery.truncated, options.segmentBytes) / ENTRY_OVERHEAD)
       segments.push(segment)
     }
+    // The recovery point names a segment past the last one found: that segment (and any after it) is gone, and
+    // the ids its synced bytes held are never given out again.
+    const lost = recoveryPoint.value !== null && !bases.includes(recoveryPoint.value.base) &&
+      recoveryPoint.value.base >= (segments[segments.length - 1]?.nextOffset ?? 0) ? recoveryPoint.value : null
+    if (lost !== null) {
+      const next = lost.base + Math.ceil(lost.position / ENTRY_OVERHEAD)
+      const from = segments[segments.length - 1]?.nextOffset ?? 0
+      const skipped = next > from ? `offsets ${from} to ${next - 1} are not served or reused, and the log goes on at ${next}` : `the log goes on at ${from}`
+      options.log(`${path.join(dir, `${lost.base}.log`)} is missing, though the recovery point says ${lost.position} bytes of it were synced; ${skipped}`)
+      segments.push(Segment.create(ctx, dir, Math.max(next, from)))
+    }
     if (segments.length === 0) {
       const base = 0
       options.log(`${dir}: no segment found, starting an empty one at offset ${base}`)

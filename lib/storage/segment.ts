@@ -32,9 +32,10 @@ export interface SegmentContext {
 }
 
 /**
- * Which damage at open may be truncated as a torn tail: from a byte position
- * on (everything after the partition's recovery point), only a tail with no
- * intact entry after it ('tail', when there is no recovery point), or none.
+ * Which damage at open may be truncated as a torn tail, always only a tail
+ * with no intact entry after it: one from a byte position on (after the
+ * partition's recovery point), one anywhere in the file ('tail', when there is
+ * no recovery point), or none.
  */
 export type Truncatable = number | 'tail' | null
 
@@ -241,7 +242,9 @@ export class Segment {
       let accounted = fileSize
       while (end < fileSize) {
         const after = await findEntry(fd, end + 1, fileSize, nextOffset, legacy)
-        if ((typeof truncatable === 'number' && end >= truncatable) || (truncatable === 'tail' && after === null)) {
+        // Torn: bad bytes with no intact entry after them. A crash never tears the middle of what it wrote, so
+        // intact entries past bad ones (a flipped bit, say) are damage, also after the recovery point.
+        if (after === null && (truncatable === 'tail' || (typeof truncatable === 'number' && end >= truncatable))) {
           recovery.truncated = fileSize - end
           ctx.log(`${logPath}: truncated ${fileSize - end} bytes of a torn write at position ${end} (written after the last point known synced; offsets from ${nextOffset} on were never synced)`)
           ctx.pool.io.ftruncate(log.handle(), end)

@@ -806,3 +806,56 @@ t.test('under --fsync interval a due sync runs while appends keep coming, after 
   })
   t.ok(firstSyncAt >= 5 && firstSyncAt <= 7, `the sync asked for after 5 appends ran after ${firstSyncAt}, not once the load stopped`)
 })
+
+t.test('a flipped bit with intact entries after it is damage, never a torn tail: also after the recovery point, also when the recovery point is empty', async (t) => {
+  for (const point of ['kept', 'empty'] as const) {
+    const dir = t.testdir()
+    const pdir = await hundredInSmallSegments(dir, 'flip')
+    const bases = fs.readdirSync(pdir).filter((f) => f.endsWith('.log')).map((f) => parseInt(f)).sort((a, b) => a - b)
+    t.ok(bases.length >= 3, `${point}: ${bases.length} segments`)
+    const sizes = bases.map((b) => fs.statSync(path.join(pdir, `${b}.log`)).size)
+    if (point === 'empty') fs.truncateSync(path.join(pdir, 'recovery-point'), 0)
+    // One byte of the second segment's first entry; under a kept recovery point, the same in the last segment.
+    const damaged = point === 'empty' ? bases[1] : bases[bases.length - 1]
+    const file = path.join(pdir, `${damaged}.log`)
+    const bytes = fs.readFileSync(file)
+    bytes[40] ^= 0x01
+    fs.writeFileSync(file, bytes)
+    const lines: string[] = []
+    const store = await openStore(dir, { segmentBytes: 4096 }, lines)
+    const p = store.partition('flip', 0)
+    const log = lines.join('\n')
+    t.notMatch(log, /truncated|removing/, `${point}: nothing truncated or removed`)
+    t.match(log, new RegExp(`${damaged}\\.log: \\d+ damaged bytes at position 0 \\(offsets ${damaged} to ${damaged}\\), left in place`), `${point}: reported as damage`)
+    t.same(bases.map((b) => fs.statSync(path.join(pdir, `${b}.log`)).size), sizes, `${point}: every segment file as it was`)
+    t.equal(p.highWatermark(), 100, `${point}: the end is where it was`)
+    await t.rejects(p.read(damaged, 1, 1 << 20), { code: 'DAMAGED' }, `${point}: the damaged offset answers DAMAGED`)
+    t.ok((await p.read(damaged + 1, 1, 1 << 20))[0].data.equals(msg(damaged + 1)), `${point}: the entry after it is served`)
+    t.equal(await append(p, [msg(100)]), 100, `${point}: appends continue at 100, no offset reused`)
+    await store.close()
+  }
+})
+
+t.test('segments gone though the recovery point names them: the ids they held are never given out again, groups keep their offsets', async (t) => {
+  for (const gone of ['the last segment', 'every segment'] as const) {
+    const dir = t.testdir()
+    const pdir = await hundredInSmallSegments(dir, 'gone')
+    let store = await openStore(dir, { segmentBytes: 4096 })
+    await commit(store.partition('gone', 0), 'g', 100)
+    await store.close()
+    const bases = fs.readdirSync(pdir).filter((f) => f.endsWith('.log')).map((f) => parseInt(f)).sort((a, b) => a - b)
+    const last = bases[bases.length - 1]
+    for (const b of gone === 'every segment' ? bases : [last]) {
+      for (const ext of ['log', 'index', 'timeindex']) fs.rmSync(path.join(pdir, `${b}.${ext}`), { force: true })
+    }
+    const lines: string[] = []
+    store = await openStore(dir, { segmentBytes: 4096 }, lines)
+    const p = store.partition('gone', 0)
+    t.match(lines.join('\n'), new RegExp(`${last}\\.log is missing, though the recovery point says \\d+ bytes of it were synced`), `${gone}: reported`)
+    t.ok(p.highWatermark() >= 100, `${gone}: the log goes on at ${p.highWatermark()}, past every offset given out`)
+    t.equal(p.groups.get('g'), 100, `${gone}: the group keeps its offset`)
+    t.ok(await append(p, [msg(100)]) >= 100, `${gone}: no offset reused`)
+    if (gone === 'the last segment') t.ok((await p.read(0, 1, 1 << 20))[0].data.equals(msg(0)), 'the segments left are served')
+    await store.close()
+  }
+})
