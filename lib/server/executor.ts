@@ -493,7 +493,9 @@ export class Executor extends Duplex {
     if (offset > p.endOffset) {
       throw RogError.badOffset(offset, p.highWatermark())
     }
-    await p.waitFor(offset, Math.min(c.waitMs, MAX_WAIT_MS), this.abort.signal)
+    // Past the high watermark, the answer comes once it reaches the offset (not only once it passes it): a
+    // consumer whose offset is the true end learns that it is there without waiting out its wait.
+    await p.waitFor(offset > p.highWatermark() ? offset - 1 : offset, Math.min(c.waitMs, MAX_WAIT_MS), this.abort.signal)
     const answer = (messages: FetchedMessage[]): Response => {
       const r: Response = { response: 'messages', committedOffset: committed, endOffset: p.highWatermark(), messages }
       // Below the first offset (deleted by retention) a read starts at the first offset: the detailed answer says so.

@@ -44,3 +44,23 @@ t.test('a replicated partition: a fetch-batch past its high watermark but within
   t.same(r.messages.map((m) => [m.offset, m.data.toString()]), [[7, 'm7'], [8, 'm8'], [9, 'm9']], 'answered once the high watermark passed it')
   t.equal(r.endOffset, 10)
 })
+
+t.test('a fetch-batch past a trailing high watermark is answered once the high watermark reaches its offset, not only once it passes it', async (t) => {
+  const store = await Store.open({ dataDir: t.testdir(), fsync: 'never', log: () => {} })
+  t.teardown(() => store.close())
+  await store.createLog('r', 1)
+  const p = store.partition('r', 0)
+  await new Promise<void>((resolve, reject) => p.append(Array.from({ length: 10 }, (_, i) => Buffer.from(`m${i}`)), (err) => err === null ? resolve() : reject(err)))
+  p.replicate({ refusal: () => null, whenReplicated: (_end, cb) => cb(null), groupWritten: (_g, _o, cb) => cb(null) })
+  p.setHighWatermark(5)
+  const executor = new Executor(store, new ConnectionMemory(new MemoryBudget(64 << 20)), { log: () => {} })
+  t.teardown(() => executor.destroy())
+  const waiting = answer(executor, fetchBatch(7, 3_600_000))
+  p.setHighWatermark(6)
+  t.equal((p as unknown as { waiters: unknown[] }).waiters.length, 1, 'still waiting at 6')
+  p.setHighWatermark(7)
+  t.equal((p as unknown as { waiters: unknown[] }).waiters.length, 0, 'released at 7')
+  if ((p as unknown as { waiters: unknown[] }).waiters.length > 0) return
+  const r = await waiting
+  t.match(r, { response: 'messages', endOffset: 7, messages: [] }, 'answered at 7: the end, nothing to read yet')
+})
