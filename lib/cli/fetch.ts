@@ -27,7 +27,8 @@ export function fetchCommand (program: Command): void {
       }
       await withSession(command, async (session) => {
         if (streaming) {
-          const { partitions } = await chosenPartitions(await session.client(), name, flags.partition)
+          // Through the cluster client, which finds a node that answers (a paused one accepts connections but never answers).
+          const { partitions } = await chosenPartitions(await (await session.cluster()).any(), name, flags.partition)
           return await stream(session, name, flags.group, partitions.map((partition) => ({ partition, from: null })), flags)
         }
         const partition = flags.partition?.[0] ?? 0

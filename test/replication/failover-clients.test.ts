@@ -210,6 +210,8 @@ async function retriedBatch (t: Test, s: Scenario): Promise<void> {
 async function describeWithList (t: Test, s: Scenario): Promise<void> {
   const log = 'described'
   const before = await s.create(log)
+  const published = await new RogProcess(['publish', log, 'before the pause', '-p', '0'], { env: { ROG_ADDRESS: s.addresses } }).done
+  t.equal(published.code, 0, `rog publish: ${published.stderr}`)
   const paused = before.leader
   s.cluster.signal(paused, 'SIGSTOP')
   const observer = paused % 3 + 1
@@ -226,6 +228,12 @@ async function describeWithList (t: Test, s: Scenario): Promise<void> {
   const p = (JSON.parse(described.stdout) as { partitions: Array<{ leader: number, isr: number[] }> }).partitions[0]
   t.ok(p.leader !== paused && !p.isr.includes(paused), `describe shows leader ${p.leader}, ISR ${p.isr.join(',')}: without the paused node`)
   t.match((await new RogProcess(['describe', log, '--timeout', '1'], { env }).done).stdout, /PARTITION\s+LEADER\s+REPLICAS\s+ISR\s+FIRST/)
+  // A paused node accepts connections and never answers: the streaming commands go on to a node that answers too.
+  for (const args of [['read', log, '-e'], ['fetch', log, '-g', 'g', '-e']]) {
+    const r = await new RogProcess([...args, '--timeout', '1'], { env }).done
+    t.equal(r.code, 0, `rog ${args.join(' ')} -a ${list}: ${r.stderr}`)
+    t.equal(r.stdout, 'before the pause\n', `rog ${args.join(' ')}: the message`)
+  }
   s.cluster.signal(paused, 'SIGCONT')
   await s.inSync(observer, log)
 }
