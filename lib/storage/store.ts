@@ -407,6 +407,11 @@ function partitionCount (dir: string, log: Logger): number | string {
       log(`${file}: not a directory, left alone`)
       continue
     }
+    // Rog makes a partition with its files in it (under another name, then renamed): an empty one is not Rog's.
+    if (fs.readdirSync(file).length === 0) {
+      log(`${file}: an empty directory, not a partition Rog made; left alone`)
+      continue
+    }
     found.add(Number(entry.name))
   }
   if (found.size === 0) return 'not a log: it holds no partition directory'

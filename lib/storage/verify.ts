@@ -94,6 +94,8 @@ async function * verifyLog (dataDir: string, log: string): AsyncGenerator<CheckI
       yield other(file, 'a symbolic link', { file, position: 0, kind: 'symlink', detail: 'a partition directory that is a symbolic link: Rog does not follow it, and does not serve this log' })
     } else if (!entry.isDirectory()) {
       yield other(file, 'not a directory, left alone')
+    } else if (fs.readdirSync(path.join(dataDir, file)).length === 0) {
+      yield other(file, 'an empty directory, not a partition Rog made; left alone')
     } else {
       partitions.push(Number(entry.name))
     }

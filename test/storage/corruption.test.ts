@@ -409,6 +409,9 @@ t.test('stray names, directories and symlinks are left alone; nothing of them is
   fs.writeFileSync(path.join(m, '600.log'), 'a file that is not a segment of this log')
   fs.mkdirSync(path.join(m, '7.log'))
   fs.writeFileSync(path.join(dir, 'T', '5'), 'not a partition')
+  // Empty directories with partition names: not partitions (Rog never makes one empty).
+  fs.mkdirSync(path.join(dir, 'T', '1'))
+  fs.mkdirSync(path.join(dir, 'T', '3'))
   fs.mkdirSync(path.join(dir, 'backup'))
   fs.mkdirSync(outside)
   fs.renameSync(path.join(dir, 'S', '0'), path.join(outside, 'partition'))
@@ -436,6 +439,8 @@ t.test('stray names, directories and symlinks are left alone; nothing of them is
     t.ok(fs.statSync(path.join(m, '7.log')).isDirectory() && fs.statSync(path.join(dir, 'backup')).isDirectory(), `start ${round}: stray directories stay`)
     t.ok(fs.lstatSync(path.join(dir, 'S', '0')).isSymbolicLink() && fs.lstatSync(path.join(dir, 'L', '0', '0.log')).isSymbolicLink(), `start ${round}: symlinks stay`)
     t.match(lines.join('\n'), /00\.log.*left alone/, `start ${round}: the stray names are reported`)
+    t.match(lines.join('\n'), /T\/1: an empty directory, not a partition Rog made; left alone/, `start ${round}: the empty partition names are reported`)
+    t.same([fs.readdirSync(path.join(dir, 'T', '1')), fs.readdirSync(path.join(dir, 'T', '3'))], [[], []], `start ${round}: and nothing is written into them`)
     await store.close()
   }
 })
