@@ -242,9 +242,15 @@ export class Segment {
       let accounted = fileSize
       while (end < fileSize) {
         const after = await findEntry(fd, end + 1, fileSize, nextOffset, legacy)
+        const head = readEntryHeader(await readRange(fd, end, 16), 0)
+        // A whole entry in sequence whose checksum fails: one message lost, found again right after it.
+        const single = head !== null && head.id === nextOffset && plausibleSize(head.size) &&
+          (after === null ? end + head.size >= fileSize : after.position === end + head.size && after.id === nextOffset + 1)
         // Torn: bad bytes with no intact entry after them. A crash never tears the middle of what it wrote, so
-        // intact entries past bad ones (a flipped bit, say) are damage, also after the recovery point.
-        if (after === null && (truncatable === 'tail' || (typeof truncatable === 'number' && end >= truncatable))) {
+        // intact entries past bad ones (a flipped bit, say) are damage, also after the recovery point; so is
+        // the whole last entry of a segment rolled from (a tear cuts it short; it was written before the roll).
+        const torn = after === null && !(single && end + head.size === fileSize && nextBase !== undefined)
+        if (torn && (truncatable === 'tail' || (typeof truncatable === 'number' && end >= truncatable))) {
           recovery.truncated = fileSize - end
           ctx.log(`${logPath}: truncated ${fileSize - end} bytes of a torn write at position ${end} (written after the last point known synced; offsets from ${nextOffset} on were never synced)`)
           ctx.pool.io.ftruncate(log.handle(), end)
@@ -254,10 +260,6 @@ export class Segment {
           break
         }
         recovery.damage.push({ position: end, offset: nextOffset })
-        const head = readEntryHeader(await readRange(fd, end, 16), 0)
-        // A whole entry in sequence whose checksum fails: one message lost, found again right after it.
-        const single = head !== null && head.id === nextOffset && plausibleSize(head.size) &&
-          (after === null ? end + head.size >= fileSize : after.position === end + head.size && after.id === nextOffset + 1)
         if (after === null) {
           // Damage to the end of the file: ids it may have held are never given out again.
           const next = single ? nextOffset + 1 : idsAfter(nextOffset, fileSize - end, nextBase)

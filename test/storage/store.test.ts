@@ -808,25 +808,27 @@ t.test('under --fsync interval a due sync runs while appends keep coming, after 
 })
 
 t.test('a flipped bit with intact entries after it is damage, never a torn tail: also after the recovery point, also when the recovery point is empty', async (t) => {
-  for (const point of ['kept', 'empty'] as const) {
+  for (const point of ['kept', 'empty', 'empty, the last entry of a sealed segment'] as const) {
     const dir = t.testdir()
     const pdir = await hundredInSmallSegments(dir, 'flip')
     const bases = fs.readdirSync(pdir).filter((f) => f.endsWith('.log')).map((f) => parseInt(f)).sort((a, b) => a - b)
     t.ok(bases.length >= 3, `${point}: ${bases.length} segments`)
     const sizes = bases.map((b) => fs.statSync(path.join(pdir, `${b}.log`)).size)
-    if (point === 'empty') fs.truncateSync(path.join(pdir, 'recovery-point'), 0)
-    // One byte of the second segment's first entry; under a kept recovery point, the same in the last segment.
-    const damaged = point === 'empty' ? bases[1] : bases[bases.length - 1]
-    const file = path.join(pdir, `${damaged}.log`)
+    if (point !== 'kept') fs.truncateSync(path.join(pdir, 'recovery-point'), 0)
+    // One byte of the second segment's first entry (or of its last entry); under a kept recovery point, the first entry of the last segment.
+    const segment = point === 'kept' ? bases[bases.length - 1] : bases[1]
+    const file = path.join(pdir, `${segment}.log`)
     const bytes = fs.readFileSync(file)
-    bytes[40] ^= 0x01
+    const lastEntry = point === 'empty, the last entry of a sealed segment'
+    const damaged = lastEntry ? bases[2] - 1 : segment
+    bytes[lastEntry ? bytes.length - 10 : 40] ^= 0x01
     fs.writeFileSync(file, bytes)
     const lines: string[] = []
     const store = await openStore(dir, { segmentBytes: 4096 }, lines)
     const p = store.partition('flip', 0)
     const log = lines.join('\n')
     t.notMatch(log, /truncated|removing/, `${point}: nothing truncated or removed`)
-    t.match(log, new RegExp(`${damaged}\\.log: \\d+ damaged bytes at position 0 \\(offsets ${damaged} to ${damaged}\\), left in place`), `${point}: reported as damage`)
+    t.match(log, new RegExp(`${segment}\\.log: \\d+ damaged bytes at position \\d+ (\\(offsets ${damaged} to ${damaged}\\)|to the end of the file), left in place`), `${point}: reported as damage`)
     t.same(bases.map((b) => fs.statSync(path.join(pdir, `${b}.log`)).size), sizes, `${point}: every segment file as it was`)
     t.equal(p.highWatermark(), 100, `${point}: the end is where it was`)
     await t.rejects(p.read(damaged, 1, 1 << 20), { code: 'DAMAGED' }, `${point}: the damaged offset answers DAMAGED`)
