@@ -234,6 +234,12 @@ async function describeWithList (t: Test, s: Scenario): Promise<void> {
     t.equal(r.code, 0, `rog ${args.join(' ')} -a ${list}: ${r.stderr}`)
     t.equal(r.stdout, 'before the pause\n', `rog ${args.join(' ')}: the message`)
   }
+  const groups = await new RogProcess(['groups', log, '--json', '--timeout', '1'], { env }).done
+  t.equal(groups.code, 0, `rog groups -a ${list}: ${groups.stderr}`)
+  t.match(JSON.parse(groups.stdout), [{ group: 'g', lag: 0 }], 'rog groups: the group fetch -e committed')
+  const reset = await new RogProcess(['reset-offsets', log, '-g', 'g', '--to', 'beginning', '--timeout', '1'], { env }).done
+  t.equal(reset.code, 0, `rog reset-offsets -a ${list}: ${reset.stderr}`)
+  t.match(reset.stdout, /^\s*0\s+1\s+0\s*$/m, 'rog reset-offsets: partition 0 moved from 1 to 0')
   s.cluster.signal(paused, 'SIGCONT')
   await s.inSync(observer, log)
 }
