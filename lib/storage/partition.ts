@@ -9,7 +9,7 @@ import { GroupOffsets, GROUPS_FILE } from './group-offsets'
 import { LEADER_EPOCHS_FILE, LeaderEpochs } from './leader-epochs'
 import { PRODUCERS_FILE, ProducerState, type ProducerBatch, type ProducerRecord } from './producer-state'
 import { RECOVERY_POINT_FILE, RecoveryPoint } from './recovery-point'
-import { Segment, SPARE_INDEX, SPARE_LOG, SPARE_TIME_INDEX, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
+import { idsAfter, Segment, SPARE_INDEX, SPARE_LOG, SPARE_TIME_INDEX, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
 import { SegmentWriter, type FsyncPolicy, type Stream } from './segment-writer'
 import type { DataFile, FilePool } from './data-file'
 
@@ -242,11 +242,10 @@ export class Partition {
     }
     // The recovery point names a segment past the last one found: that segment (and any after it) is gone, and
     // the ids its synced bytes held are never given out again.
-    const lost = recoveryPoint.value !== null && !bases.includes(recoveryPoint.value.base) &&
-      recoveryPoint.value.base >= (segments[segments.length - 1]?.nextOffset ?? 0) ? recoveryPoint.value : null
+    const from = segments[segments.length - 1]?.nextOffset ?? 0
+    const lost = recoveryPoint.value !== null && !bases.includes(recoveryPoint.value.base) && recoveryPoint.value.base >= from ? recoveryPoint.value : null
     if (lost !== null) {
-      const next = lost.base + Math.ceil(lost.position / ENTRY_OVERHEAD)
-      const from = segments[segments.length - 1]?.nextOffset ?? 0
+      const next = idsAfter(lost.base, lost.position)
       const skipped = next > from ? `offsets ${from} to ${next - 1} are not served or reused, and the log goes on at ${next}` : `the log goes on at ${from}`
       options.log(`${path.join(dir, `${lost.base}.log`)} is missing, though the recovery point says ${lost.position} bytes of it were synced; ${skipped}`)
       segments.push(Segment.create(ctx, dir, Math.max(next, from)))

@@ -219,8 +219,7 @@ export class SegmentWriter {
         }
       }
       if (toSync.some((w) => !failedFiles.has(w.file))) this.hooks.synced()
-      if (failedFiles.size === 0) for (const a of appends) a.done(null)
-      else for (const a of appends) a.done(failedFiles.get(a.file) ?? null)
+      for (const a of appends) a.done(failedFiles.get(a.file) ?? null)
       for (const a of behind) a.done(failedStreams.get(a.stream) ?? failedStreams.get('segments') as Error)
       behind = []
       callback()

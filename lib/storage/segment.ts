@@ -582,7 +582,7 @@ export class Segment {
  * cannot be read: the next segment's base when there is one, else as many
  * ids as entries of the smallest size could have held.
  */
-function idsAfter (first: number, bytes: number, nextBase: number | undefined): number {
+export function idsAfter (first: number, bytes: number, nextBase?: number): number {
   return nextBase !== undefined && nextBase >= first ? nextBase : first + Math.ceil(bytes / ENTRY_OVERHEAD)
 }
 
