@@ -97,8 +97,6 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
   private position: number | null
   /** The offset after the last message handed to the caller. */
   private handed: number | null = null
-  /** `position` is one this consumer read up to (the end of a batch), not one it was given. */
-  private positionRead = false
   /** The last answer's end was below the offset asked: the next fetch waits for it. */
   private trailing = false
   private closed = false
@@ -187,7 +185,6 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
         continue
       }
       this.position = batch.nextOffset
-      this.positionRead = true
       this.delivered += batch.messages.length
       if (!caughtUp && this.delivered < this.limit) ahead = this.fetch()
       this.handed = batch.nextOffset
@@ -217,8 +214,9 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
     const remaining = this.limit - this.delivered
     const fetch: Fetch = { batch: null, error: null, done: Promise.resolve() }
     const position = this.position
+    // An offset this consumer read up to (the end of a batch), not one it was given: once it has read any.
     // Not `handed`: a fetch ahead is sent before its batch's messages are handed out.
-    const reached = this.positionRead
+    const reached = this.delivered > 0
     fetch.done = this.route.fetch({
       command: 'fetch-batch',
       log: this.log,
