@@ -9,7 +9,7 @@ export function clusterCommand (program: Command): void {
     .option('--json', 'print JSON: {"cluster", "node", "controller", "nodes": [{"id", "address", "alive"}]}')
     .action(async (flags: { json?: boolean }, command: Command) => {
       await withSession(command, async (session) => {
-        const client = await (await session.cluster()).any()
+        const client = await session.anyNode()
         const info = await client.clusterInfo()
         if (flags.json === true) {
           await writeOut(JSON.stringify(info) + '\n')

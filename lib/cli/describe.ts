@@ -35,7 +35,7 @@ export function describeCommand (program: Command): void {
     .option('--json', 'print JSON: {"log", "retentionBytes", "retentionMs", "partitions": [{"partition", "firstOffset", "nextOffset", "bytes", "groups": [{"group", "offset", "lag", "lost"}]}]}; in a cluster each partition also has "leader", "replicas", "isr" and "epoch"')
     .action(async (log: string, flags: { json?: boolean }, command: Command) => {
       await withSession(command, async (session) => {
-        const client = await (await session.cluster()).any()
+        const client = await session.anyNode()
         const d = await details(client, log)
         const placed = d.sized ? await placement(client, log) : null
         // A group behind the first offset resumes there: what lies between was deleted by retention, never read.

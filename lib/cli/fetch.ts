@@ -27,8 +27,7 @@ export function fetchCommand (program: Command): void {
       }
       await withSession(command, async (session) => {
         if (streaming) {
-          // Through the cluster client, which finds a node that answers (a paused one accepts connections but never answers).
-          const { partitions } = await chosenPartitions(await (await session.cluster()).any(), name, flags.partition)
+          const { partitions } = await chosenPartitions(await session.anyNode(), name, flags.partition)
           return await stream(session, name, flags.group, partitions.map((partition) => ({ partition, from: null })), flags)
         }
         const partition = flags.partition?.[0] ?? 0

@@ -31,8 +31,7 @@ export function groupsCommand (program: Command): void {
     .option('--json', 'print JSON: [{"group", "lag", "partitions": [{"partition", "offset", "lag"}]}, ...]')
     .action(async (log: string, flags: { json?: boolean }, command: Command) => {
       await withSession(command, async (session) => {
-        // Through the cluster client, which finds a node that answers (a paused one accepts connections but never answers).
-        const groups = groupLags((await (await (await session.cluster()).any()).describe(log)).partitions)
+        const groups = groupLags((await (await session.anyNode()).describe(log)).partitions)
         if (flags.json === true) {
           await writeOut(JSON.stringify(groups) + '\n')
           return

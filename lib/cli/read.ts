@@ -45,9 +45,8 @@ export function readCommand (program: Command): void {
   streamOptions(command, 'read this partition (repeatable, or a list: -p 0,2), not all of them')
     .action(async (log: string, flags: Flags, command: Command) => {
       await withSession(command, async (session) => {
-        // The cluster client first: it finds a node that answers (a paused one accepts connections but never answers).
+        const { partitions, info } = await chosenPartitions(await session.anyNode(), log, flags.partition)
         const cluster = await session.cluster()
-        const { partitions, info } = await chosenPartitions(await cluster.any(), log, flags.partition)
         const starts = await Promise.all(partitions.map(async (partition) => ({ partition, from: await startOffset(cluster, log, flags.from, info.partitions[partition]) })))
         await stream(session, log, null, starts, flags)
       })

@@ -18,9 +18,8 @@ export function resetOffsetsCommand (program: Command): void {
     .option('-p, --partition <n>', 'move it in this partition (repeatable, or a list: -p 0,2), not in all of them', partitionList)
     .action(async (log: string, flags: Flags, command: Command) => {
       await withSession(command, async (session) => {
-        // The cluster client first: it finds a node that answers (a paused one accepts connections but never answers).
+        const { partitions, info } = await chosenPartitions(await session.anyNode(), log, flags.partition)
         const cluster = await session.cluster()
-        const { partitions, info } = await chosenPartitions(await cluster.any(), log, flags.partition)
         const moves = await Promise.all(partitions.map(async (partition) => {
           const p = info.partitions[partition]
           return { partition, from: p.groups.find((g) => g.group === flags.group)?.offset ?? 0, to: await startOffset(cluster, log, flags.to, p) }

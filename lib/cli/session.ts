@@ -67,6 +67,16 @@ export class Session {
     return cluster
   }
 
+  /**
+   * A connection to a node that answers, found through the cluster client:
+   * for requests any node serves (describing a log, the cluster). A paused
+   * node accepts connections and never answers, so `client()` (the first
+   * address that accepts one) may hang where this goes on to the next.
+   */
+  async anyNode (): Promise<RogClient> {
+    return await (await this.cluster()).any()
+  }
+
   /** A new connection, for this session's caller alone. */
   async connect (): Promise<RogClient> {
     const errors: RogError[] = []
