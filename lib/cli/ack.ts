@@ -15,7 +15,7 @@ export function ackCommand (program: Command): void {
     .action(async (log: string | undefined, flags: Flags, command: Command) => {
       const name = logName(command, log, flags.logName, '--log-name')
       await withSession(command, async (session) => {
-        await (await session.client()).ack(name, flags.partition, flags.group)
+        await (await session.anyNode()).ack(name, flags.partition, flags.group)
       })
     })
 }

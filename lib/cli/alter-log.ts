@@ -27,7 +27,7 @@ export function alterLogCommand (program: Command): void {
         command.error('rog: nothing to change: give --partitions, --retention-bytes or --retention-ms')
       }
       await withSession(command, async (session) => {
-        await (await session.client()).alterLog(log, flags)
+        await (await session.anyNode()).alterLog(log, flags)
         await writeOut(`altered log ${log}\n`)
       })
     })
@@ -39,7 +39,7 @@ export function deleteLogCommand (program: Command): void {
     .argument('<name>', 'the log')
     .action(async (log: string, _flags: unknown, command: Command) => {
       await withSession(command, async (session) => {
-        await (await session.client()).deleteLog(log)
+        await (await session.anyNode()).deleteLog(log)
         await writeOut(`deleted log ${log}\n`)
       })
     })

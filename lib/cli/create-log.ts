@@ -18,7 +18,7 @@ export function createLogCommand (program: Command): void {
     .action(async (name: string | undefined, flags: Flags, command: Command) => {
       const log = logName(command, name, flags.name, '--name')
       await withSession(command, async (session) => {
-        await (await session.client()).createLog(log, flags.partitions, { retentionBytes: flags.retentionBytes, retentionMs: flags.retentionMs, replicationFactor: flags.replicationFactor })
+        await (await session.anyNode()).createLog(log, flags.partitions, { retentionBytes: flags.retentionBytes, retentionMs: flags.retentionMs, replicationFactor: flags.replicationFactor })
         await writeOut(`created log ${log} with ${flags.partitions} partition${flags.partitions === 1 ? '' : 's'}\n`)
       })
     })

@@ -9,7 +9,7 @@ export function deleteGroupCommand (program: Command): void {
     .requiredOption('-g, --group <group>', 'the consumer group')
     .action(async (log: string, flags: { group: string }, command: Command) => {
       await withSession(command, async (session) => {
-        await (await session.client()).deleteGroup(log, flags.group)
+        await (await session.anyNode()).deleteGroup(log, flags.group)
         await writeOut(`deleted group ${flags.group} of log ${log}\n`)
       })
     })

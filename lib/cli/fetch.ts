@@ -31,7 +31,7 @@ export function fetchCommand (program: Command): void {
           return await stream(session, name, flags.group, partitions.map((partition) => ({ partition, from: null })), flags)
         }
         const partition = flags.partition?.[0] ?? 0
-        const data = await (await session.client()).fetch(name, partition, flags.group)
+        const data = await (await session.anyNode()).fetch(name, partition, flags.group)
         const printed = await writeOut(Buffer.concat([data, NEWLINE]))
         // The original server answers one request per connection: the ack goes on one of its own.
         if (printed && flags.ack === true) await session.alone(async (c) => { await c.ack(name, partition, flags.group) })

@@ -9,7 +9,7 @@ export function logsCommand (program: Command): void {
     .option('--json', 'print JSON: [{"log": ..., "partitions": ...}, ...]')
     .action(async (flags: { json?: boolean }, command: Command) => {
       await withSession(command, async (session) => {
-        const logs = await (await session.client()).listLogs()
+        const logs = await (await session.anyNode()).listLogs()
         if (flags.json === true) {
           await writeOut(JSON.stringify(logs) + '\n')
           return

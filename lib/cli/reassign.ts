@@ -20,7 +20,7 @@ export function reassignCommand (program: Command): void {
     .option('--wait <seconds>', 'give up waiting for the move after this long (it carries on in the cluster)', duration, 300_000)
     .action(async (log: string, flags: { partition: number, replicas: number[], wait: number }, command: Command) => {
       await withSession(command, async (session) => {
-        const client = await session.client()
+        const client = await session.anyNode()
         await client.request({ command: 'reassign', log, partition: flags.partition, replicas: flags.replicas })
         await writeOut(`moving partition ${flags.partition} of log ${log} to nodes ${flags.replicas.join(',')}\n`)
         const deadline = Date.now() + flags.wait

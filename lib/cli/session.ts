@@ -4,7 +4,7 @@ import { ClusterClient } from '../client/cluster-client'
 import { parseAddress } from '../client/address'
 
 export interface SessionOptions {
-  /** Servers to try, in order, until one accepts the connection. */
+  /** Servers to try, in order, until one answers. */
   addresses: string[]
   /** Connect timeout, and how long a request may wait for its answer (long polls get their wait on top). */
   timeoutMs: number
@@ -18,12 +18,12 @@ export interface SessionOptions {
  * needs (it answers one request per connection) or for long polls that must
  * not hold up other requests. All are destroyed by `close()`.
  *
- * The first address of the list that accepts a connection is used from then
- * on; another is tried only when a connection cannot be made.
- *
  * `cluster()` is the client for requests that go to a partition's leader
  * (publishing, batch fetches, commits): it learns the cluster from the
- * first of the list that answers, and rides through a failover.
+ * first of the list that answers, and rides through a failover. Every other
+ * request goes to a node that answers (`anyNode()`): a paused node accepts
+ * connections and never answers, so the first address that accepts one is
+ * not enough. Only `client()` (what `rog ping` times) takes that one.
  */
 export class Session {
   private readonly options: SessionOptions
@@ -49,7 +49,7 @@ export class Session {
     return RogClient.isOriginal(this.addresses[0])
   }
 
-  /** The shared connection, made again when the last one has failed or closed (as the original server closes each). */
+  /** The shared connection to the first address that accepts one, made again when the last one has failed or closed (as the original server closes each). */
   async client (): Promise<RogClient> {
     if (this.shared === null || this.shared.closed) this.shared = await this.connect()
     return this.shared
@@ -69,12 +69,15 @@ export class Session {
 
   /**
    * A connection to a node that answers, found through the cluster client:
-   * for requests any node serves (describing a log, the cluster). A paused
-   * node accepts connections and never answers, so `client()` (the first
-   * address that accepts one) may hang where this goes on to the next.
+   * for requests any node serves (a follower forwards those of a partition's
+   * leader, and of the controller). A request sent on it is not retried
+   * elsewhere, so an ack or a log made is never done twice.
    */
   async anyNode (): Promise<RogClient> {
-    return await (await this.cluster()).any()
+    const cluster = await this.cluster()
+    // The original server hangs up after each answer (the cluster client's first question too).
+    if (cluster.original) return await this.client()
+    return await cluster.any()
   }
 
   /** A new connection, for this session's caller alone. */

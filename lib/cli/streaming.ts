@@ -54,7 +54,7 @@ export async function stream (session: Session, log: string, group: string | nul
 /** Timestamps come with detailed batch fetches, which servers that know command 10 (version) have. */
 async function serverSendsTimestamps (session: Session): Promise<boolean> {
   try {
-    await (await session.client()).version()
+    await (await session.anyNode()).version()
     return true
   } catch (err) {
     if (err instanceof RogError && err.code === 'UNSUPPORTED') return false

@@ -19,11 +19,11 @@ t.test('against an original server: publish, publish -, fetch, fetch --ack and a
   const one = await rog(port, ['publish', 'logA', '-p', '1', 'hello'])
   t.same(one, { code: 0, signal: null, stdout: 'partition 1 offset - (the server does not say)\n', stderr: '' }, 'command 17 (the cluster client\'s first question) is refused, command 1 publishes')
   t.same(original.logs.get('logA')?.partitions[1].map(String), ['hello'])
-  t.same(original.received.filter(FRAMED), [17], 'one framed command, refused; the rest were reference commands')
+  t.same(original.received.filter(FRAMED), [17, 17], 'one framed command a process (create-log, publish), refused; the rest were reference commands')
 
   const spread = await rog(port, ['publish', 'logA', 'somewhere'])
   t.match(spread.stdout, /^partition [01] offset - /, 'the partition count comes from the original server\'s error text')
-  t.same(original.received.filter(FRAMED), [17, 17], 'refused once per process; describe and 4 never sent')
+  t.same(original.received.filter(FRAMED), [17, 17, 17], 'refused once per process; describe and 4 never sent')
 
   const before = original.connections
   const lines = await rog(port, ['publish', 'logA', '-p', '0', '-'], 'one\ntwo\nthree\n')
@@ -42,7 +42,7 @@ t.test('against an original server: publish, publish -, fetch, fetch --ack and a
   t.equal((await rog(port, ['ack', 'logA', '-p', '0', '-g', 'g'])).code, 0)
   t.equal(original.logs.get('logA')?.groups.get('g')?.[0], 1)
   t.same(await rog(port, ['publish', 'nolog', 'x']), { code: 1, signal: null, stdout: '', stderr: 'rog: No log registered with name nolog\n' })
-  t.same(original.received.filter(FRAMED), [17, 17, 17, 17, 17], 'each rog process sent one command of Rog\'s own, was refused, and sent no other')
+  t.same(original.received.filter(FRAMED), new Array(9).fill(17), 'each of the 9 rog processes sent one command of Rog\'s own, was refused, and sent no other')
 })
 
 t.test('against an original server: what cannot work says so', async (t) => {
@@ -119,6 +119,6 @@ t.test('timeouts, and a server that does not speak Rog', async (t) => {
   const rogPort = (await startServer(t)).address().port
   t.same(await rog(undefined, ['logs', '-a', `127.0.0.1:${deadPort}, 127.0.0.1:${rogPort}`]), { code: 0, signal: null, stdout: 'LOG  PARTITIONS\n', stderr: '' }, 'the next address of the list when one refuses')
   t.same(await rog(undefined, ['logs', '-a', `127.0.0.1:${deadPort},127.0.0.1:${deadPort}`]), {
-    code: 1, signal: null, stdout: '', stderr: `rog: Cannot connect to any of 127.0.0.1:${deadPort}, 127.0.0.1:${deadPort}:\n  Cannot connect to 127.0.0.1:${deadPort}: connection refused\n  Cannot connect to 127.0.0.1:${deadPort}: connection refused\n`
+    code: 1, signal: null, stdout: '', stderr: `rog: No server of 127.0.0.1:${deadPort}, 127.0.0.1:${deadPort} answered:\n  Cannot connect to 127.0.0.1:${deadPort}: connection refused\n  Cannot connect to 127.0.0.1:${deadPort}: connection refused\n`
   })
 })
