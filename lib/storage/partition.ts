@@ -218,14 +218,22 @@ export class Partition {
         // a segment Rog could have rolled to (its base within the ids the torn bytes could have held, its
         // first entry, if any, carrying that base). Anything else is not Rog's and is left alone.
         if (truncatable(base, false) === 0 && base <= previous.nextOffset + tornIds && startsWithId(path.join(dir, `${base}.log`), base)) {
-          const ours = bases.slice(i).filter((b) => b <= previous.nextOffset + tornIds)
+          // One write batch may roll through several segments, each made before the batch writes it: each
+          // starts at most a segment's worth of ids past the one before it.
+          const ours: number[] = []
+          let reach = previous.nextOffset + tornIds
+          for (const b of bases.slice(i)) {
+            if (b > reach || !startsWithId(path.join(dir, `${b}.log`), b)) break
+            ours.push(b)
+            reach = b + Math.ceil(options.segmentBytes / ENTRY_OVERHEAD)
+          }
           options.log(`${dir}: segments from ${base}.log on follow a torn write (offsets ${previous.nextOffset} to ${base - 1} were never synced); removing them: ${ours.map((b) => `${b}.log`).join(', ')}`)
           for (const later of ours) {
             fs.rmSync(path.join(dir, `${later}.log`))
             fs.rmSync(path.join(dir, `${later}.index`), { force: true })
             fs.rmSync(path.join(dir, `${later}.timeindex`), { force: true })
           }
-          for (const stray of bases.slice(i).filter((b) => b > previous.nextOffset + tornIds)) options.log(`${path.join(dir, `${stray}.log`)}: lies past anything this log could have written; not part of it, left alone`)
+          for (const stray of bases.slice(i + ours.length)) options.log(`${path.join(dir, `${stray}.log`)}: lies past anything this log could have written; not part of it, left alone`)
           break
         }
         if (truncatable(base, false) === 0) {
@@ -432,7 +440,8 @@ export class Partition {
         } catch (err) {
           // The messages before this one are queued and keep their offsets; the rest are not appended.
           failed = RogError.storage('starting a new segment', withoutPath(err))
-          this.options.log(`${this.dir}: could not start segment ${this.nextId}: ${(err as Error).message}`)
+          const taken = (err as NodeJS.ErrnoException).code === 'EEXIST' ? `; a file of that name is there and is not part of this log: it is left alone, and appends here fail until it is moved away` : ''
+          this.options.log(`${this.dir}: could not start segment ${this.nextId}: ${(err as Error).message}${taken}`)
           break
         }
       }

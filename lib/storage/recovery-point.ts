@@ -11,6 +11,16 @@ const SIZE = 24
 
 export interface Point { base: number, position: number }
 
+/** The bytes of a recovery-point file holding `point`. */
+export function encodePoint (point: Point): Buffer {
+  const buf = Buffer.allocUnsafe(SIZE)
+  buf.writeUInt32BE(MAGIC, 0)
+  writeU64(buf, point.base, 4)
+  writeU64(buf, point.position, 12)
+  buf.writeUInt32BE(crc32c(buf, 0, 20), 20)
+  return buf
+}
+
 /** The point a recovery-point file holds, or null when it is damaged. */
 export function decodePoint (buf: Buffer): Point | null {
   if (buf.length !== SIZE || buf.readUInt32BE(0) !== MAGIC || crc32c(buf, 0, 20) !== buf.readUInt32BE(20)) return null
@@ -96,11 +106,7 @@ export class RecoveryPoint {
 
   private write (sync: boolean): void {
     if (this.point === null) return
-    const buf = Buffer.allocUnsafe(SIZE)
-    buf.writeUInt32BE(MAGIC, 0)
-    writeU64(buf, this.point.base, 4)
-    writeU64(buf, this.point.position, 12)
-    buf.writeUInt32BE(crc32c(buf, 0, 20), 20)
+    const buf = encodePoint(this.point)
     let fd = -1
     try {
       const exists = fs.lstatSync(this.file, { throwIfNoEntry: false }) !== undefined

@@ -6,6 +6,7 @@ import { Partition } from '../../lib/storage/partition'
 import { nodeFileIo, type FileIo } from '../../lib/storage/file-io'
 import { ENTRY_OVERHEAD, readEntryHeader } from '../../lib/storage/entry'
 import { INDEX_INTERVAL } from '../../lib/storage/offset-index'
+import { encodePoint } from '../../lib/storage/recovery-point'
 import { RogError } from '../../lib/errors'
 import type { Test } from 'tap'
 
@@ -455,6 +456,55 @@ t.test('a segment rolled to whose first entry was torn a few bytes in (a power l
   t.ok(fs.existsSync(path.join(pdir, '100000.log')), 'the stray is left alone')
   t.equal(p.highWatermark(), 100)
   t.equal(await append(p, [msg(100), msg(101), msg(102), msg(103)]), 100, 'appends go on from the end')
+})
+
+t.test('a torn write batch that had rolled through several segments: the empty segments it made go with it, and appends roll onto their bases again', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { segmentBytes: 4096 })
+  await store.createLog('multi', 1)
+  await append(store.partition('multi', 0), Array.from({ length: 30 }, (_, i) => msg(i)))
+  // One batch of 128-byte entries, 32 to a segment: it rolls to 32, 64, ... 224.
+  await append(store.partition('multi', 0), Array.from({ length: 200 }, (_, i) => msg(30 + i)))
+  await store.close()
+  const pdir = path.join(dir, 'multi', '0')
+  const bases = (): number[] => fs.readdirSync(pdir).filter((f) => f.endsWith('.log')).map((f) => parseInt(f)).sort((a, b) => a - b)
+  t.same(bases(), [0, 32, 64, 96, 128, 160, 192, 224])
+  // A SIGKILL during that batch's write of segment 32: it is cut mid-entry, the segments made after it are still
+  // empty, and the recovery point is at the start of 32. One more file lies past anything the batch could reach.
+  fs.truncateSync(path.join(pdir, '32.log'), 1000)
+  for (const b of bases().slice(2)) {
+    for (const ext of ['log', 'index', 'timeindex']) if (fs.existsSync(path.join(pdir, `${b}.${ext}`))) fs.truncateSync(path.join(pdir, `${b}.${ext}`), 0)
+  }
+  fs.writeFileSync(path.join(pdir, 'recovery-point'), encodePoint({ base: 32, position: 0 }))
+  fs.writeFileSync(path.join(pdir, '100000.log'), '')
+  const lines: string[] = []
+  store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  t.teardown(() => store.close())
+  const p = store.partition('multi', 0)
+  t.match(lines.join('\n'), /offsets 39 to 63 were never synced\); removing them: 64\.log, 96\.log, 128\.log, 160\.log, 192\.log, 224\.log\n/)
+  t.match(lines.join('\n'), /100000\.log: lies past anything this log could have written; not part of it, left alone/)
+  t.same(bases(), [0, 32, 100000])
+  t.equal(p.endOffset, 39, 'the torn entry and what followed it are gone')
+  t.equal(await append(p, Array.from({ length: 200 }, (_, i) => msg(39 + i))), 39, 'the same batch again rolls onto every base the torn one had made')
+  t.same(bases(), [0, 32, 64, 96, 128, 160, 192, 224, 100000])
+  const all = await p.read(0, 1000, 1 << 24)
+  t.ok(all.length === 239 && all.every((m, i) => m.offset === i && m.data.equals(msg(i))), 'every message, in order')
+})
+
+t.test('a roll onto a file that is not part of the log fails, names the file, and leaves it alone', async (t) => {
+  const dir = t.testdir()
+  const lines: string[] = []
+  const store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  t.teardown(() => store.close())
+  await store.createLog('taken', 1)
+  const p = store.partition('taken', 0)
+  await append(p, Array.from({ length: 30 }, (_, i) => msg(i)))
+  fs.writeFileSync(path.join(dir, 'taken', '0', '32.log'), 'not ours')
+  const err = await append(p, Array.from({ length: 10 }, (_, i) => msg(30 + i))).catch((e: unknown) => e)
+  t.match(err, { code: 'STORAGE', message: /the first 2 messages of the batch were stored|starting a new segment: EEXIST/ })
+  t.match(lines.join('\n'), /could not start segment 32: .*a file of that name is there and is not part of this log: it is left alone, and appends here fail until it is moved away/)
+  t.equal(fs.readFileSync(path.join(dir, 'taken', '0', '32.log'), 'utf8'), 'not ours')
+  t.equal(p.endOffset, 32, 'what fitted before the roll is stored')
 })
 
 t.test('rolls use files made ahead of time; none are left behind', async (t) => {
