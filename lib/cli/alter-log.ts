@@ -3,11 +3,16 @@ import { withSession } from './connection'
 import { integer } from './options'
 import { writeOut } from './stdout'
 
-interface Flags { partitions?: number, retentionBytes?: number | null, retentionMs?: number | null }
+interface Flags { partitions?: number, retentionBytes?: Limit, retentionMs?: Limit }
+
+type Limit = number | typeof DEFAULT
+
+/** What `default` parses to: commander takes an option parser's null for no value at all. */
+const DEFAULT = 'default'
 
 /** A limit, or `default` for the server's. */
-function limit (value: string): number | null {
-  if (value === 'default') return null
+function limit (value: string): Limit {
+  if (value === DEFAULT) return DEFAULT
   try {
     return integer(0)(value)
   } catch {
@@ -27,7 +32,8 @@ export function alterLogCommand (program: Command): void {
         command.error('rog: nothing to change: give --partitions, --retention-bytes or --retention-ms')
       }
       await withSession(command, async (session) => {
-        await (await session.anyNode()).alterLog(log, flags)
+        const server = (value: Limit | undefined): number | null | undefined => value === DEFAULT ? null : value
+        await (await session.anyNode()).alterLog(log, { partitions: flags.partitions, retentionBytes: server(flags.retentionBytes), retentionMs: server(flags.retentionMs) })
         await writeOut(`altered log ${log}\n`)
       })
     })

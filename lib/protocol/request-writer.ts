@@ -74,8 +74,8 @@ export function encodeCommand (c: Command): Buffer {
       const log = shortString(c.log, 'log name')
       const tail = Buffer.alloc(c.replicationFactor === undefined ? 17 : 18)
       tail[0] = (c.retentionBytes === null ? 0 : 1) | (c.retentionMs === null ? 0 : 2) | (c.replicationFactor === undefined ? 0 : CREATE_REPLICATION)
-      writeU64(tail, c.retentionBytes ?? 0, 1)
-      writeU64(tail, c.retentionMs ?? 0, 9)
+      writeU64(tail, limit(c.retentionBytes ?? 0, 'retention bytes'), 1)
+      writeU64(tail, limit(c.retentionMs ?? 0, 'retention ms'), 9)
       if (c.replicationFactor !== undefined) tail[17] = c.replicationFactor
       return framed(CommandByte.createWithSettings, [Buffer.from([c.partitions, log.length]), log, tail])
     }
@@ -85,9 +85,9 @@ export function encodeCommand (c: Command): Buffer {
       let flags = 0
       if (c.partitions !== undefined) { flags |= ALTER_PARTITIONS; tail[1] = c.partitions }
       if (c.retentionBytes === null) flags |= ALTER_RESET_BYTES
-      else if (c.retentionBytes !== undefined) { flags |= ALTER_SET_BYTES; writeU64(tail, c.retentionBytes, 2) }
+      else if (c.retentionBytes !== undefined) { flags |= ALTER_SET_BYTES; writeU64(tail, limit(c.retentionBytes, 'retention bytes'), 2) }
       if (c.retentionMs === null) flags |= ALTER_RESET_MS
-      else if (c.retentionMs !== undefined) { flags |= ALTER_SET_MS; writeU64(tail, c.retentionMs, 10) }
+      else if (c.retentionMs !== undefined) { flags |= ALTER_SET_MS; writeU64(tail, limit(c.retentionMs, 'retention ms'), 10) }
       tail[0] = flags
       return framed(CommandByte.alterLog, [Buffer.from([log.length]), log, tail])
     }
@@ -150,6 +150,12 @@ function framed (command: number, parts: Buffer[]): Buffer {
 function target (partition: number, log: string): Buffer {
   const name = shortString(log, 'log name')
   return Buffer.concat([Buffer.from([partition, name.length]), name])
+}
+
+/** A retention limit: anything but a whole number would go out as some other limit. */
+function limit (value: number, what: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RogError('PROTOCOL', `The ${what} is ${JSON.stringify(value)}; expected a whole number of 0 or more`)
+  return value
 }
 
 function shortString (s: string, what: string): Buffer {

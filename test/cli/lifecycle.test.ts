@@ -39,6 +39,7 @@ t.test('retention from the CLI: create-log with limits, alter-log, describe; a g
 
   t.equal((await rog(port, ['alter-log', 'kept', '--retention-bytes', 'default', '--retention-ms', '2000', '-p', '3'])).stdout, 'altered log kept\n')
   t.same((await client.describe('kept')).partitions.length, 3, 'partitions added')
+  t.match(JSON.parse((await rog(port, ['describe', 'kept', '--json'])).stdout), { retentionBytes: null, retentionMs: 2000 }, '"default" is the server\'s limit, not 0')
   t.match((await rog(port, ['alter-log', 'kept', '-p', '2'])).stderr, /^rog: Log kept has 3 partitions; partitions can be added, never removed\n$/)
   t.match((await rog(port, ['alter-log', 'kept'])).stderr, /nothing to change/)
   // Age: every sealed segment is older than 2 s soon; one check interval later it is gone.

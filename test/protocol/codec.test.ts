@@ -252,6 +252,11 @@ t.test('fetch and ack of a group name over 255 bytes are written in the u64 size
     t.same(decode([bytes]), [c])
   }
   t.throws(() => encodeCommand({ command: 'fetch', log: 'ev', partition: 0, group: 'g'.repeat(65_536) }), { code: 'PROTOCOL' })
+  // A retention limit that is not a whole number is refused, never sent as some other limit (0 deletes data).
+  for (const bad of ['' as unknown as number, -1, 1.5, NaN]) {
+    t.throws(() => encodeCommand({ command: 'alter-log', log: 'kept', retentionMs: bad }), { code: 'PROTOCOL' }, `alter-log ${String(bad)}`)
+    t.throws(() => encodeCommand({ command: 'create-with-settings', log: 'kept', partitions: 1, retentionBytes: bad, retentionMs: null }), { code: 'PROTOCOL' })
+  }
 })
 
 /** An idempotent publish frame of log 'x', partition 0, written by hand (not by the request writer), with `extra` zero bytes at the end (negative: that many bytes cut off). */
