@@ -37,16 +37,35 @@ export function applyConfig (program: Command, env: NodeJS.ProcessEnv = process.
   }
   if (!isObject(config)) throw new Error(`config file ${file}: expected a JSON object of options`)
   const commands = new Map(program.commands.map((c) => [c.name(), c]))
+  const deferred: Deferred[] = []
+  // An option that conflicts with another is set once the command line is known: only when neither was given there.
+  program.hook('preAction', (_program, action) => {
+    for (const d of deferred) {
+      if (d.command !== action || given(d.command, d.option)) continue
+      if (conflicting(d.command, d.option).some((o) => given(d.command, o))) continue
+      d.command.setOptionValueWithSource(d.option.attributeName(), d.value, 'config')
+    }
+  })
+  const set = (command: Command, name: string, value: unknown): boolean => {
+    const option = command.options.find((o: Option) => o.long === `--${name}`)
+    if (option === undefined) return false
+    const parsed = parse(option, `config file ${file}: --${name}`, value)
+    // A list is frozen so that a repeatable option given on the command line replaces it (see partitionList).
+    const frozen = Array.isArray(parsed) ? Object.freeze(parsed) : parsed
+    if (conflicting(command, option).length > 0) deferred.push({ command, option, value: frozen })
+    else command.setOptionValueWithSource(option.attributeName(), frozen, 'config')
+    return true
+  }
   for (const [key, value] of Object.entries(config)) {
     const command = commands.get(key)
     if (command !== undefined && isObject(value)) {
       for (const [k, v] of Object.entries(value)) {
-        if (!set(command, k, v, file)) throw new Error(`config file ${file}: rog ${key} has no option --${k}`)
+        if (!set(command, k, v)) throw new Error(`config file ${file}: rog ${key} has no option --${k}`)
       }
       continue
     }
-    let used = set(program, key, value, file)
-    for (const c of program.commands) used = set(c, key, value, file) || used
+    let used = set(program, key, value)
+    for (const c of program.commands) used = set(c, key, value) || used
     if (!used) throw new Error(`config file ${file}: no command has an option --${key}`)
   }
 }
@@ -55,28 +74,41 @@ function isObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-/** Sets option --`name` of `command` from the config; false when it has none. */
-function set (command: Command, name: string, value: unknown, file: string): boolean {
-  const option = command.options.find((o: Option) => o.long === `--${name}`)
-  if (option === undefined) return false
-  const where = `config file ${file}: --${name}`
-  let parsed: unknown
+interface Deferred { command: Command, option: Option, value: unknown }
+
+/** The config's `value` for `option`, parsed as the command line's would be. */
+function parse (option: Option, where: string, value: unknown): unknown {
   if (!option.required && !option.optional) {
     if (typeof value !== 'boolean') throw new Error(`${where}: expected true or false`)
-    parsed = value
-  } else {
-    if (!isValue(value)) throw new Error(`${where}: expected a string, a number or a list of them`)
-    const text = Array.isArray(value) ? value.join(',') : String(value)
-    try {
-      parsed = option.parseArg !== undefined ? option.parseArg(text, undefined) : text
-    } catch (err) {
-      throw new Error(`${where}: ${(err as Error).message}`)
-    }
-    if (option.argChoices !== undefined && !option.argChoices.includes(text)) throw new Error(`${where}: expected one of ${option.argChoices.join(', ')}`)
+    return value
   }
-  // A list is frozen so that a repeatable option given on the command line replaces it (see partitionList).
-  command.setOptionValueWithSource(option.attributeName(), Array.isArray(parsed) ? Object.freeze(parsed) : parsed, 'config')
-  return true
+  if (!isValue(value)) throw new Error(`${where}: expected a string, a number or a list of them`)
+  const text = Array.isArray(value) ? value.join(',') : String(value)
+  let parsed: unknown
+  try {
+    parsed = option.parseArg !== undefined ? option.parseArg(text, undefined) : text
+  } catch (err) {
+    throw new Error(`${where}: ${(err as Error).message}`)
+  }
+  if (option.argChoices !== undefined && !option.argChoices.includes(text)) throw new Error(`${where}: expected one of ${option.argChoices.join(', ')}`)
+  return parsed
+}
+
+/** The options of `command` that `option` conflicts with, either way. */
+function conflicting (command: Command, option: Option): Option[] {
+  const name = option.attributeName()
+  return command.options.filter((o: Option) => o !== option && (conflictsOf(option).includes(o.attributeName()) || conflictsOf(o).includes(name)))
+}
+
+/** What `.conflicts()` was given: kept by commander in a field its typings leave out. */
+function conflictsOf (option: Option): string[] {
+  return (option as unknown as { conflictsWith?: string[] }).conflictsWith ?? []
+}
+
+/** Given on the command line or in the environment. */
+function given (command: Command, option: Option): boolean {
+  const source = command.getOptionValueSource(option.attributeName())
+  return source === 'cli' || source === 'env'
 }
 
 function isValue (value: unknown): value is Value {

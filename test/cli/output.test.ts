@@ -115,6 +115,9 @@ t.test('a config file holds long options: the address list, the timeout, a comma
   }
   t.same(await run(['read', 'cfg'], env('config.json')), { code: 0, signal: null, stdout: '0=a\n1=b\n', stderr: '' }, 'the second address of the list; read\'s own options')
   t.equal((await run(['read', 'cfg', '--format', '%s\\n'], env('config.json'))).stdout, 'a\nb\n', 'the command line wins')
+  t.same((await run(['read', 'cfg', '--json'], env('config.json'))).stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l).message), ['a', 'b'], 'also over an option of the config that --json conflicts with')
+  t.same(await run(['read', 'cfg', '-D', ','], env('config.json')), { code: 0, signal: null, stdout: 'a,b,', stderr: '' }, 'and -D')
+  t.match((await run(['read', 'cfg', '--json', '--format', '%s'], env('config.json'))).stderr, /cannot be used with/, 'two on the command line still conflict')
   t.match((await run(['logs', '-a', '127.0.0.1:1'], env('config.json'))).stderr, /Cannot connect to 127\.0\.0\.1:1:/, 'over the config\'s address list too')
   t.match((await run(['logs'], { ...env('config.json'), ROG_ADDRESS: '127.0.0.1:1' })).stderr, /Cannot connect to 127\.0\.0\.1:1:/, 'and so does ROG_ADDRESS')
   t.equal((await run(['logs'], { ROG_CONFIG: undefined, XDG_CONFIG_HOME: path.join(dir, 'xdg') })).stdout, 'LOG  PARTITIONS\ncfg           1\n', '$XDG_CONFIG_HOME/rog/config.json when ROG_CONFIG is not set')
