@@ -37,7 +37,8 @@ export function describeCommand (program: Command): void {
       await withSession(command, async (session) => {
         const client = await session.anyNode()
         const d = await details(client, log)
-        const placed = d.sized ? await placement(client, log) : null
+        // A single node has no placement to give (asking it would count as a failed request in its metrics).
+        const placed = d.sized && (await session.cluster()).clustered ? await placement(client, log) : null
         // A group behind the first offset resumes there: what lies between was deleted by retention, never read.
         const partitions = d.partitions.map((p) => ({
           partition: p.partition,

@@ -3,6 +3,7 @@ import * as net from 'node:net'
 import { once } from 'node:events'
 import { spawn } from 'node:child_process'
 import { exitOf, ROG_BIN, spawnServer } from '../helpers/process'
+import { rog } from './rog-process'
 
 t.test('--http-port 0: the listening line gives the console URL, which answers', async (t) => {
   const server = await spawnServer(t, ['--data-dir', t.testdir(), '--http-port', '0', '--log-format', 'json'])
@@ -40,4 +41,17 @@ t.test('an explicit --http-port that is taken: the server does not start', async
 t.test('--no-http: no URL on the listening line', async (t) => {
   const server = await spawnServer(t, ['--data-dir', t.testdir()])
   t.notMatch(server.line, /console at/)
+})
+
+t.test('everyday CLI commands against a single node count no failed request in /metrics', async (t) => {
+  const server = await spawnServer(t, ['--data-dir', t.testdir(), '--http-port', '0'])
+  const url = /, console at (http:\/\/127\.0\.0\.1:\d+\/)$/.exec(server.line)?.[1] ?? ''
+  for (const args of [['create-log', 'ev'], ['publish', 'ev', 'x'], ['describe', 'ev'], ['groups', 'ev'], ['logs'], ['read', 'ev', '-e'], ['fetch', 'ev', '-g', 'g', '-e'], ['describe', 'ev', '--json']]) {
+    const r = await rog(server.port, args)
+    t.equal(r.code, 0, `rog ${args.join(' ')}: ${r.stderr}`)
+  }
+  const failed = (await (await fetch(`${url}metrics`)).text()).split('\n').filter((l) => /^rog_requests_total\{.*result="error"\} [1-9]/.test(l))
+  t.same(failed, [], 'no command answered with an error')
+  server.child.kill('SIGTERM')
+  t.equal((await exitOf(server.child)).code, 0)
 })
