@@ -5,6 +5,7 @@ import type { LogDetails, PartitionPlacement } from '../protocol/commands'
 import { withSession } from './connection'
 import { writeOut } from './stdout'
 import { formatTable } from './table'
+import { groupStanding } from '../util/group-standing'
 
 /** Command 15 where the server has it; an older server's describe (9) otherwise, without settings and sizes. */
 async function details (client: RogClient, log: string): Promise<LogDetails & { sized: boolean }> {
@@ -39,13 +40,12 @@ export function describeCommand (program: Command): void {
         const d = await details(client, log)
         // A single node has no placement to give (asking it would count as a failed request in its metrics).
         const placed = d.sized && (await session.cluster()).clustered ? await placement(client, log) : null
-        // A group behind the first offset resumes there: what lies between was deleted by retention, never read.
         const partitions = d.partitions.map((p) => ({
           partition: p.partition,
           firstOffset: p.firstOffset,
           nextOffset: p.endOffset,
           bytes: p.bytes,
-          groups: p.groups.map((g) => ({ ...g, lag: p.endOffset - Math.max(g.offset, p.firstOffset), lost: Math.max(0, p.firstOffset - g.offset) })),
+          groups: p.groups.map((g) => ({ ...g, ...groupStanding(p.firstOffset, p.endOffset, g.offset) })),
           ...placementFields(placed?.get(p.partition))
         }))
         if (flags.json === true) {

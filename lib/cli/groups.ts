@@ -3,10 +3,11 @@ import type { PartitionInfo } from '../protocol/commands'
 import { withSession } from './connection'
 import { writeOut } from './stdout'
 import { formatTable } from './table'
+import { groupStanding } from '../util/group-standing'
 
 export interface GroupLag {
   group: string
-  /** Messages the group has still to read, in all partitions. */
+  /** Messages the group has still to read, in all partitions (see groupStanding). */
   lag: number
   /** Every partition of the log: the group's committed offset there (0 where it has committed nothing) and its lag. */
   partitions: Array<{ partition: number, offset: number, lag: number }>
@@ -18,7 +19,7 @@ export function groupLags (partitions: PartitionInfo[]): GroupLag[] {
   return names.map((group) => {
     const each = partitions.map((p) => {
       const offset = p.groups.find((g) => g.group === group)?.offset ?? 0
-      return { partition: p.partition, offset, lag: p.nextOffset - offset }
+      return { partition: p.partition, offset, lag: groupStanding(p.firstOffset, p.nextOffset, offset).lag }
     })
     return { group, lag: each.reduce((sum, p) => sum + p.lag, 0), partitions: each }
   })

@@ -164,10 +164,11 @@ export class ApiRoutes {
     let omitted = 0
     for (const { log } of store.listLogs()) {
       const partitions = store.partitions(log)
-      for (let i = 0; i < partitions.length; i++) {
-        if (cluster !== null && cluster.route(log, i).kind !== 'local') continue
-        const p = partitions[i]
-        for (const g of await this.lag.of(p, now)) {
+      const local = partitions.map((p, i) => ({ p, i })).filter(({ i }) => cluster === null || cluster.route(log, i).kind === 'local')
+      // A group counts every partition, from the start of those where it has committed nothing (as `rog groups` does).
+      const names = new Set(local.flatMap(({ p }) => p.groups.entries().map((g) => g.group)))
+      for (const { p, i } of local) {
+        for (const g of await this.lag.of(p, now, names)) {
           const key = `${log}/${g.group}`
           let entry = byGroup.get(key)
           if (entry === undefined) {

@@ -76,7 +76,7 @@ export class RogMetrics {
     this.firstOffset = new Gauge({ name: 'rog_partition_first_offset', help: 'The first offset still held (retention deletes below it)', labelNames: ['log', 'partition'], registers })
     this.partitionBytes = new Gauge({ name: 'rog_partition_bytes', help: 'Bytes of the partition\'s segment files', labelNames: ['log', 'partition'], registers })
     this.committed = new Gauge({ name: 'rog_group_committed_offset', help: 'The group\'s committed offset (the next it reads)', labelNames: ['log', 'partition', 'group'], registers })
-    this.lagMessages = new Gauge({ name: 'rog_group_lag_messages', help: 'Messages the group has not read: end offset minus committed offset', labelNames: ['log', 'partition', 'group'], registers })
+    this.lagMessages = new Gauge({ name: 'rog_group_lag_messages', help: 'Messages the group has still to read: end offset minus committed offset, or minus the first offset where retention deleted past the committed one', labelNames: ['log', 'partition', 'group'], registers })
     this.lagSeconds = new Gauge({ name: 'rog_group_lag_seconds', help: 'Age of the oldest message the group has not read, from its stored timestamp (0 when caught up)', labelNames: ['log', 'partition', 'group'], registers })
     this.connections = new Gauge({ name: 'rog_connections', help: 'Open client connections', registers })
     this.longPolls = new Gauge({ name: 'rog_long_polls_waiting', help: 'Fetches waiting for messages to arrive', registers })
@@ -141,7 +141,7 @@ export class RogMetrics {
         sum.first += p.firstOffset
         sum.bytes += p.sizeBytes
         for (const g of groups) {
-          sum.committed += g.committedOffset
+          sum.committed += g.committedOffset ?? 0
           sum.lag += g.lagMessages
           sum.seconds = Math.max(sum.seconds, g.lagSeconds ?? 0)
         }
@@ -153,7 +153,7 @@ export class RogMetrics {
       this.partitionBytes.set(labels, p.sizeBytes)
       for (const g of groups) {
         const gl = { ...labels, group: g.group }
-        this.committed.set(gl, g.committedOffset)
+        this.committed.set(gl, g.committedOffset ?? 0)
         this.lagMessages.set(gl, g.lagMessages)
         if (g.lagSeconds !== null) this.lagSeconds.set(gl, g.lagSeconds)
       }

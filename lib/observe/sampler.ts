@@ -2,6 +2,7 @@ import type { ClusterService } from '../replication/cluster-service'
 import type { Store } from '../storage/store'
 import { quantile, REQUEST_BUCKETS, type RequestStats } from './request-stats'
 import { RingBuffer } from './ring-buffer'
+import { groupStanding } from '../util/group-standing'
 
 export interface Sample {
   /** When it was taken (ms since the epoch). */
@@ -89,19 +90,14 @@ export class Sampler {
     let groups = 0
     const { store, cluster } = this.source
     for (const { log } of store.listLogs()) {
-      const partitions = store.partitions(log)
-      for (let i = 0; i < partitions.length; i++) {
-        if (cluster !== null && cluster.route(log, i).kind !== 'local') continue
-        const end = partitions[i].highWatermark()
-        for (const { group, offset } of partitions[i].groups.entries()) {
-          const key = `${log}/${group}`
-          if (lag[key] === undefined) {
-            if (groups >= MAX_GROUPS) continue
-            groups++
-            lag[key] = 0
-          }
-          lag[key] += Math.max(0, end - offset)
-        }
+      const local = store.partitions(log).filter((_, i) => cluster === null || cluster.route(log, i).kind === 'local')
+      // Every partition counts, from the start of those where the group has committed nothing (as `rog groups` does).
+      const committed = local.map((p) => new Map(p.groups.entries().map((g) => [g.group, g.offset])))
+      for (const group of new Set(committed.flatMap((c) => [...c.keys()]))) {
+        const key = `${log}/${group}`
+        if (groups >= MAX_GROUPS) break
+        groups++
+        lag[key] = local.reduce((sum, p, i) => sum + groupStanding(p.firstOffset, p.highWatermark(), committed[i].get(group) ?? 0).lag, 0)
       }
     }
     return lag

@@ -4,6 +4,7 @@ import * as net from 'node:net'
 import { connect } from '../../lib/client/client'
 import { MAX_EXPORTS, MAX_TAILS } from '../../lib/observe/api-routes'
 import { SCAN_MESSAGES } from '../../lib/observe/message-browser'
+import { groupLags } from '../../lib/cli/groups'
 import { getJson, postJson, samples, startObserved } from '../helpers/http'
 
 t.test('logs: list and create through the API; the page and its files are served', async (t) => {
@@ -119,6 +120,22 @@ t.test('groups with lag, commit through the API, and the lag falls', async (t) =
   t.same(after.history.map((h: { lag: Record<string, number> }) => h.lag['ev/readers']), [4, 1], 'lag over time')
   t.equal((await postJson(`${base}/api/commit`, { log: 'ev', partition: 0, group: 'readers', offset: 40 })).body.error.code, 'BAD_OFFSET')
   t.equal((await postJson(`${base}/api/commit`, { log: 'ev', partition: 0, group: '', offset: 1 })).status, 400, 'a group name is required')
+})
+
+t.test('a group counts every partition, from the start of one where it has committed nothing, as rog groups does', async (t) => {
+  const { base, port, observer } = await startObserved(t)
+  const client = await connect(`127.0.0.1:${port}`)
+  t.teardown(() => client.close())
+  await client.createLog('ev', 2)
+  await client.publishBatch('ev', 0, ['a', 'b', 'c'])
+  await client.publishBatch('ev', 1, ['d', 'e'])
+  await client.commit('ev', 0, 'one-sided', 2)
+  await observer.samples?.sample()
+  const { body } = await getJson(`${base}/api/groups`)
+  t.match(body.groups, [{ log: 'ev', group: 'one-sided', lagMessages: 3 }])
+  t.same(body.groups[0].partitions.map((p: { partition: number, committedOffset: number | null, lagMessages: number }) => [p.partition, p.committedOffset, p.lagMessages]), [[0, 2, 1], [1, null, 2]])
+  t.same(groupLags((await client.describe('ev')).partitions).map((g) => [g.group, g.lag]), [['one-sided', 3]], 'the same as rog groups')
+  t.same(body.history.at(-1).lag, { 'ev/one-sided': 3 }, 'and the sampled lag')
 })
 
 t.test('overview: samples of rates and latency', async (t) => {

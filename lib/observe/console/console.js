@@ -123,7 +123,7 @@ async function showGroups () {
   const body = $('#groups-table tbody')
   body.replaceChildren()
   for (const g of groups) {
-    const parts = g.partitions.map((p) => `${p.partition}: ${p.committedOffset} / ${p.endOffset}`).join(' · ')
+    const parts = g.partitions.map((p) => `${p.partition}: ${p.committedOffset ?? '–'} / ${p.endOffset}`).join(' · ')
     const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg')
     svg.setAttribute('class', 'lag')
     svg.setAttribute('viewBox', '0 0 180 32')
