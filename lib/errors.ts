@@ -41,6 +41,10 @@ export type RogErrorCode =
   | 'BUSY'
   /** The HTTP port given with --http-port cannot be bound. */
   | 'HTTP_LISTEN'
+  /** The client port (--port) cannot be bound. */
+  | 'LISTEN'
+  /** A starting cluster node could not reach etcd. */
+  | 'ETCD_UNAVAILABLE'
   | 'BAD_ADDRESS'
   | 'PROTOCOL'
   /** Data of the original (Rust) Rog server that the importer cannot account for. */

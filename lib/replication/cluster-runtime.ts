@@ -1,3 +1,4 @@
+import { isRecoverableError } from 'etcd3'
 import { ClusterNode } from '../cluster/cluster-node'
 import type { LogMeta, NodeInfo, PartitionRecord } from '../cluster/metadata'
 import { ttlSeconds } from '../cluster/node-session'
@@ -34,6 +35,9 @@ const UNKNOWN_LOG_WAIT_MS = 2000
  * created in the local store with all its partitions; a partition this node
  * does not replicate stays empty and is never served here.
  */
+/** How long a starting node waits for etcd to answer before it gives up. */
+const ETCD_START_WAIT_MS = 15_000
+
 export class ClusterRuntime implements ClusterService {
   private readonly node: ClusterNode
   private readonly store: Store
@@ -97,14 +101,25 @@ export class ClusterRuntime implements ClusterService {
     })
     // A node restarted right after a crash finds its previous lease still held: that one expires within a TTL, a live node's never does.
     const deadline = Date.now() + ttlSeconds(options.sessionTtlMs) * 1000 + 1500
+    // A node started with (or just before) etcd waits for it a while.
+    const etcdDeadline = Date.now() + ETCD_START_WAIT_MS
     let node: ClusterNode
-    for (let waited = false; ; waited = true) {
+    for (let waited = false, waitedForEtcd = false; ;) {
       try {
         node = await join()
         break
       } catch (err) {
+        if (err instanceof Error && isRecoverableError(err)) {
+          const reason = (err as Error).message.replace(/\s*Resolution note:\s*$/, '')
+          if (Date.now() > etcdDeadline) throw new RogError('ETCD_UNAVAILABLE', `Cannot reach etcd at ${options.etcd.join(', ')}: ${reason}`)
+          if (!waitedForEtcd) logLine(`cluster: cannot reach etcd at ${options.etcd.join(', ')} (${reason}); trying for up to ${ETCD_START_WAIT_MS / 1000} s`)
+          waitedForEtcd = true
+          await new Promise((resolve) => setTimeout(resolve, 500))
+          continue
+        }
         if (!(err instanceof RogError) || err.code !== 'NODE_ID_TAKEN' || Date.now() > deadline) throw err
         if (!waited) logLine(`cluster: ${err.message}; waiting up to one session TTL in case that is this node's previous run`)
+        waited = true
         await new Promise((resolve) => setTimeout(resolve, 250))
       }
     }

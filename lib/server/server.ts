@@ -96,7 +96,10 @@ export class RogServer {
     const server = new RogServer(store, lock, options)
     server.server.listen(options.port ?? 7878, options.host ?? '127.0.0.1')
     try {
-      await once(server.server, 'listening')
+      await once(server.server, 'listening').catch((err: NodeJS.ErrnoException) => {
+        const why = err.code === 'EADDRINUSE' ? 'it is in use (another rog server?); choose another with --port' : err.code === 'EACCES' ? 'permission denied' : err.message
+        throw new RogError('LISTEN', `Cannot listen on ${options.host ?? '127.0.0.1'}:${options.port ?? 7878}: ${why}`)
+      })
       observer?.listening(options.cluster !== undefined)
       if (options.cluster !== undefined) {
         const { host, port } = server.address()

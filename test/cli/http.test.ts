@@ -25,17 +25,22 @@ t.test('--http-port 0: the listening line gives the console URL, which answers',
   t.equal((await exitOf(server.child)).code, 0)
 })
 
-t.test('an explicit --http-port that is taken: the server does not start', async (t) => {
+t.test('an explicit --http-port, or a --port, that is taken: the server does not start, and says why', async (t) => {
   const holder = net.createServer().listen(0, '127.0.0.1')
   await once(holder, 'listening')
   t.teardown(() => holder.close())
   const taken = (holder.address() as net.AddressInfo).port
-  const child = spawn(process.execPath, [ROG_BIN, 'server', '--port', '0', '--http-port', String(taken), '--data-dir', t.testdir()], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-  const { code } = await exitOf(child)
-  t.equal(code, 1)
-  t.match(stderr, new RegExp(`Cannot listen for HTTP on 127\\.0\\.0\\.1:${taken}: it is in use`))
+  for (const [args, said] of [
+    [['--port', '0', '--http-port', String(taken)], `Cannot listen for HTTP on 127\\.0\\.0\\.1:${taken}: it is in use`],
+    [['--port', String(taken), '--no-http'], `^rog: Cannot listen on 127\\.0\\.0\\.1:${taken}: it is in use \\(another rog server\\?\\); choose another with --port\\n$`]
+  ] as const) {
+    const child = spawn(process.execPath, [ROG_BIN, 'server', ...args, '--data-dir', t.testdir()], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    const { code } = await exitOf(child)
+    t.equal(code, 1)
+    t.match(stderr, new RegExp(said))
+  }
 })
 
 t.test('--no-http: no URL on the listening line', async (t) => {
