@@ -78,8 +78,13 @@ export interface DeleteGroupCommand { command: 'delete-group', log: string, grou
 export interface ClusterInfoCommand { command: 'cluster-info' }
 /** Each partition's leader, replicas, in-sync replicas and leader epoch (command 18). */
 export interface LogPlacementCommand { command: 'log-placement', log: string }
-/** One partition a follower fetches: from `offset`, at the leader epoch it knows, with the group offsets it has applied up to `groupsVersion`. */
-export interface ReplicaFetchPartition { log: string, partition: number, offset: number, epoch: number, groupsVersion: number }
+/**
+ * One partition a follower fetches: from `offset`, at the leader epoch it
+ * knows, with the group offsets it has applied up to `groupsVersion` of the
+ * leader instance `groupsOf` (versions count from 1 in each instance: one of
+ * another instance, or none, means the follower needs them all).
+ */
+export interface ReplicaFetchPartition { log: string, partition: number, offset: number, epoch: number, groupsVersion: number, groupsOf?: string }
 /** A follower's fetch from its leader, for every partition it follows there (command 19; between nodes). */
 export interface ReplicaFetchCommand { command: 'replica-fetch', replica: number, waitMs: number, maxBytes: number, partitions: ReplicaFetchPartition[] }
 /** Where the leader's log ends for a leader epoch (command 20; between nodes). */

@@ -521,7 +521,7 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
       const partitions = req.partitions
       if (!isCount(req.replica) || !isCount(req.waitMs) || !isCount(req.maxBytes) || !Array.isArray(partitions) || partitions.length > MAX_BATCH_MESSAGES) throw RogError.badFrame('malformed replica-fetch')
       for (const p of partitions as Array<Record<string, unknown>>) {
-        if (typeof p !== 'object' || p === null || typeof p.log !== 'string' || !isCount(p.partition) || !isCount(p.offset) || !isCount(p.epoch) || !isCount(p.groupsVersion)) throw RogError.badFrame('malformed replica-fetch partition')
+        if (typeof p !== 'object' || p === null || typeof p.log !== 'string' || !isCount(p.partition) || !isCount(p.offset) || !isCount(p.epoch) || !isCount(p.groupsVersion) || (p.groupsOf !== undefined && (typeof p.groupsOf !== 'string' || p.groupsOf.length > 64))) throw RogError.badFrame('malformed replica-fetch partition')
       }
       return { command: 'replica-fetch', replica: req.replica as number, waitMs: req.waitMs as number, maxBytes: req.maxBytes as number, partitions: partitions as ReplicaFetchPartition[] }
     }

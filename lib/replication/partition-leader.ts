@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { RogError } from '../errors'
 import type { DoneCallback, Partition, ReplicationGate } from '../storage/partition'
 
@@ -59,6 +60,8 @@ export class PartitionLeader implements ReplicationGate {
   private waiters: Waiter[] = []
   private groupWaiters: GroupWaiter[] = []
   private groupsVersion = 1
+  /** Names this instance's group versions: a follower's version counted by another instance (the same node leading again, at the same epoch too) is not comparable. */
+  readonly groupsOf = randomBytes(8).toString('hex')
   private readonly groupVersions = new Map<string, { offset: number | null, version: number }>()
   private changing: Promise<void> | null = null
   /** An ISR being written to etcd: while it may already be there, the high watermark waits for its members too (KIP-497's maximal ISR). */
@@ -115,8 +118,9 @@ export class PartitionLeader implements ReplicationGate {
     this.options.changed()
   }
 
-  /** Group offsets a follower that has applied up to `version` lacks (all of them for version 0, which then replace its own). */
-  groupsAfter (version: number): { groups: Array<[string, number | null]>, version: number, full: boolean } {
+  /** Group offsets a follower that has applied up to `version` of instance `of` lacks (all of them, which then replace its own, for another instance's). */
+  groupsAfter (reported: number, of: string | undefined): { groups: Array<[string, number | null]>, version: number, full: boolean } {
+    const version = this.applied(reported, of)
     const groups: Array<[string, number | null]> = []
     for (const [group, v] of this.groupVersions) if (v.version > version) groups.push([group, v.offset])
     return { groups, version: this.groupsVersion, full: version === 0 }
@@ -126,7 +130,7 @@ export class PartitionLeader implements ReplicationGate {
    * A follower fetched from `offset` (so it holds everything below it) and
    * has applied group offsets up to `groupsVersion`.
    */
-  fetched (replica: number, offset: number, groupsVersion: number): RogError | null {
+  fetched (replica: number, offset: number, groupsVersion: number, groupsOf: string | undefined): RogError | null {
     if (this.stepped !== null) return this.stepped
     const f = this.followers.get(replica)
     if (f === undefined) return new RogError('FENCED', `Node ${replica} is not a replica of partition ${this.options.partition} of log ${this.options.log}`)
@@ -137,13 +141,18 @@ export class PartitionLeader implements ReplicationGate {
     f.lastFetchLeaderEnd = leaderEnd
     f.lastFetchAt = now
     f.end = Math.min(offset, leaderEnd)
-    f.groupsVersion = Math.min(groupsVersion, this.groupsVersion)
+    f.groupsVersion = Math.min(this.applied(groupsVersion, groupsOf), this.groupsVersion)
     if (!this.isr.includes(replica) && f.end >= this.partition.highWatermark() && f.end >= (this.partition.leaderEpochs().latest?.startOffset ?? 0)) {
       this.changeIsr([...this.isr, replica], `node ${replica} caught up`)
     }
     this.advance()
     this.releaseGroups()
     return null
+  }
+
+  /** A follower's reported group version, as this instance counts: 0 (nothing) when another instance counted it. */
+  private applied (version: number, of: string | undefined): number {
+    return of === this.groupsOf ? version : 0
   }
 
   /** Drops followers that have not caught up for `replicaLagMs` from the ISR. */

@@ -16,6 +16,8 @@ export interface ReplicaPartitionData {
   epochs: Array<[number, number]>
   groups: Array<[string, number | null]>
   groupsVersion: number
+  /** The leader instance that counted `groupsVersion`. */
+  groupsOf?: string
   groupsFull: boolean
   /** Producer records of the batches whose last entry is among this partition's messages (see ProducerState). */
   producers?: ProducerRecord[]
@@ -37,6 +39,8 @@ interface Followed {
   epoch: number
   target: Partition
   groupsVersion: number
+  /** The leader instance whose versions `groupsVersion` counts. */
+  groupsOf?: string
   /** Truncation to the leader's view is done; fetching may start. */
   ready: boolean
   /** Said once: the leader's log starts past this replica's end. */
@@ -155,7 +159,7 @@ export class ReplicaFetcher {
   }
 
   private async fetch (client: RogClient, active: Followed[]): Promise<void> {
-    const partitions: ReplicaFetchPartition[] = active.map((f) => ({ log: f.log, partition: f.partition, offset: f.target.endOffset, epoch: f.epoch, groupsVersion: f.groupsVersion }))
+    const partitions: ReplicaFetchPartition[] = active.map((f) => ({ log: f.log, partition: f.partition, offset: f.target.endOffset, epoch: f.epoch, groupsVersion: f.groupsVersion, groupsOf: f.groupsOf }))
     const answer = await client.request({ command: 'replica-fetch', replica: this.options.self, waitMs: this.options.waitMs, maxBytes: this.options.maxBytes, partitions })
     if (answer.response !== 'replica-data') throw new RogError('PROTOCOL', 'replica-fetch answered with no data')
     const header = JSON.parse(answer.header.toString()) as { partitions: ReplicaPartitionData[] }
@@ -217,7 +221,10 @@ export class ReplicaFetcher {
         resolve()
       }))
     }))
-    if (all) f.groupsVersion = data.groupsVersion
+    if (all) {
+      f.groupsVersion = data.groupsVersion
+      f.groupsOf = data.groupsOf
+    }
   }
 
   private async pause (ms: number): Promise<void> {

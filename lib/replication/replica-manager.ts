@@ -245,7 +245,7 @@ export class ReplicaManager {
   }
 
   private partitionData (c: ReplicaFetchCommand, p: ReplicaFetchCommand['partitions'][number]): { header: ReplicaPartitionData, partition: Partition | null, quiet: boolean } {
-    const base: ReplicaPartitionData = { log: p.log, partition: p.partition, hw: 0, count: 0, epochs: [], groups: [], groupsVersion: p.groupsVersion, groupsFull: false }
+    const base: ReplicaPartitionData = { log: p.log, partition: p.partition, hw: 0, count: 0, epochs: [], groups: [], groupsVersion: p.groupsVersion, groupsOf: p.groupsOf, groupsFull: false }
     const role = this.roles.get(`${p.log}/${p.partition}`)
     const leader = role?.leader
     if (role === undefined || leader === null || leader === undefined) {
@@ -258,10 +258,10 @@ export class ReplicaManager {
     if (p.epoch !== leader.epoch) {
       return { header: { ...base, error: RogError.fenced(p.partition, p.log, p.epoch, leader.epoch).message }, partition: null, quiet: false }
     }
-    const refused = leader.fetched(c.replica, p.offset, p.groupsVersion)
+    const refused = leader.fetched(c.replica, p.offset, p.groupsVersion, p.groupsOf)
     if (refused !== null) return { header: { ...base, error: refused.message }, partition: null, quiet: false }
     const target = this.store.partition(p.log, p.partition)
-    const groups = leader.groupsAfter(p.groupsVersion)
+    const groups = leader.groupsAfter(p.groupsVersion, p.groupsOf)
     const hw = target.highWatermark()
     const header: ReplicaPartitionData = {
       ...base,
@@ -269,6 +269,7 @@ export class ReplicaManager {
       epochs: target.leaderEpochs().list().map((e) => [e.epoch, e.startOffset]),
       groups: groups.groups,
       groupsVersion: groups.version,
+      groupsOf: leader.groupsOf,
       groupsFull: groups.full
     }
     // Quiet: nothing to send and nothing the follower does not know (a long poll keeps waiting).

@@ -1,0 +1,62 @@
+import t, { type Test } from 'tap'
+import { Store } from '../../lib/storage/store'
+import { PartitionLeader, type LeaderOptions } from '../../lib/replication/partition-leader'
+import type { Partition } from '../../lib/storage/partition'
+
+const options: LeaderOptions = {
+  log: 'ev',
+  partition: 0,
+  self: 1,
+  minInsyncReplicas: 2,
+  replicaLagMs: 60_000,
+  changeIsr: async () => true,
+  changed: () => {},
+  alive: () => true,
+  logLine: () => {}
+}
+
+async function partition (t: Test): Promise<Partition> {
+  const store = await Store.open({ dataDir: t.testdir(), fsync: 'never', log: () => {} })
+  t.teardown(() => store.close())
+  await store.createLog('ev', 1)
+  return store.partition('ev', 0)
+}
+
+/** Commits `offset` for `group` through `leader`: `acked()` says whether it has been acknowledged yet. */
+function commit (leader: PartitionLeader, group: string, offset: number): { acked: () => boolean } {
+  let acked = false
+  leader.groupWritten(group, offset, (err) => { acked = err === null })
+  return { acked: () => acked }
+}
+
+t.test('a commit is acknowledged once the follower has it, by the version it reports', async (t) => {
+  const p = await partition(t)
+  const leader = new PartitionLeader(p, { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1, 2] }, options)
+  const c = commit(leader, 'g', 5)
+  t.equal(leader.fetched(2, 0, 0, undefined), null)
+  t.notOk(c.acked(), 'a follower that has applied nothing')
+  const sent = leader.groupsAfter(0, undefined)
+  t.same(sent, { groups: [['g', 5]], version: 2, full: true })
+  leader.fetched(2, 0, sent.version, leader.groupsOf)
+  t.ok(c.acked(), 'the follower reported the version that holds it')
+})
+
+t.test('a new leader instance (the same node leading again, at the same epoch) counts a follower\'s version of the old one as nothing', async (t) => {
+  const p = await partition(t)
+  const state = { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1, 2] }
+  const before = new PartitionLeader(p, state, options)
+  for (let i = 1; i <= 6; i++) commit(before, 'g', i)
+  const old = before.groupsAfter(0, undefined)
+  before.fetched(2, 0, old.version, before.groupsOf)
+  t.equal(old.version, 7, 'the follower applied version 7 of the first instance')
+
+  const after = new PartitionLeader(p, state, options)
+  const c = commit(after, 'h', 9)
+  after.fetched(2, 0, old.version, before.groupsOf)
+  t.notOk(c.acked(), 'version 7 of another instance does not cover this one\'s version 2: the commit waits')
+  const sent = after.groupsAfter(old.version, before.groupsOf)
+  t.equal(sent.full, true, 'the follower is sent every group offset')
+  t.match(sent.groups, [['h', 9]])
+  after.fetched(2, 0, sent.version, after.groupsOf)
+  t.ok(c.acked(), 'and the commit is acknowledged once it has them')
+})
