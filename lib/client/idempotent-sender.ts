@@ -18,7 +18,9 @@ interface Batch { messages: Buffer[], sequence: number, callback: PublishedCallb
  * is numbered with the sequence of its first message (from 0, per
  * partition), and goes to the partition's leader as command 23.
  *
- * Every batch not yet acknowledged is kept. When one fails with a retriable
+ * Every batch not yet acknowledged is kept, and at most
+ * MAX_IDEMPOTENT_IN_FLIGHT of them are in flight (the rest wait their turn
+ * in order). When one fails with a retriable
  * error (a lost connection, no answer in time, NOT_LEADER, an earlier batch
  * missing, ...), the answers still to come for that round are ignored, the
  * leader is asked again, and every unacknowledged batch is sent again in
@@ -83,7 +85,8 @@ export class IdempotentSender implements BatchSender {
   private pump (): void {
     if (this.failure !== null || this.timer !== null || this.preparing) return
     if (this.producerId === undefined || this.connection === null) return this.prepare()
-    while (this.sent < this.unacked.length) this.transmit(this.unacked[this.sent++])
+    // The leader remembers a producer's last MAX_IDEMPOTENT_IN_FLIGHT batches: a retry of an older one could not be told from a new one.
+    while (this.sent < this.unacked.length && this.sent < MAX_IDEMPOTENT_IN_FLIGHT) this.transmit(this.unacked[this.sent++])
   }
 
   /** Gets the producer id (once) and the leader's connection, then sends what waits. */
@@ -129,6 +132,7 @@ export class IdempotentSender implements BatchSender {
         if (client.closed) this.connection = null
         batch.callback(err, null)
       } else if (response?.response === 'batch-published') batch.callback(null, { firstOffset: response.firstOffset, count: response.count })
+      this.pump()
       return
     }
     if (err !== null) return this.trouble(err, client.address)
@@ -140,6 +144,7 @@ export class IdempotentSender implements BatchSender {
     this.failingSince = null
     this.attempts = 0
     batch.callback(null, { firstOffset: response.firstOffset, count: response.count })
+    this.pump()
   }
 
   /** A failure of the round: every unacknowledged batch is sent again after a backoff, or, once retrying is over, fails. */
