@@ -1,5 +1,4 @@
-import type { Command } from 'commander'
-import { InvalidArgumentError } from 'commander'
+import { InvalidArgumentError, Option, type Command } from 'commander'
 import { RogError } from '../errors'
 import { withSession } from './connection'
 import { duration, integer } from './options'
@@ -17,7 +16,7 @@ export function reassignCommand (program: Command): void {
     .argument('<log>', 'the log')
     .requiredOption('-p, --partition <n>', 'the partition', integer(0, 254))
     .requiredOption('--replicas <ids>', 'the node ids to hold the partition, comma-separated; the first is the preferred leader', nodeList)
-    .option('--wait <seconds>', 'give up waiting for the move after this long (it carries on in the cluster)', duration, 300_000)
+    .addOption(new Option('--wait <seconds>', 'give up waiting for the move after this long (it carries on in the cluster)').argParser(duration).default(300_000, '300'))
     .action(async (log: string, flags: { partition: number, replicas: number[], wait: number }, command: Command) => {
       await withSession(command, async (session) => {
         const client = await session.anyNode()

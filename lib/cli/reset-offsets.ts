@@ -31,6 +31,10 @@ export function resetOffsetsCommand (program: Command): void {
         }
         await Promise.all(moves.map(async (m) => { await cluster.commit(log, m.partition, flags.group, m.to) }))
         await writeOut(formatTable(['PARTITION', 'FROM', 'TO'], ['right', 'right', 'right'], moves.map((m) => [String(m.partition), String(m.from), String(m.to)])))
+        for (const m of moves) {
+          const first = info.partitions[m.partition].firstOffset
+          if (m.to < first) process.stderr.write(`rog: partition ${m.partition}: offset ${m.to} is below the first offset ${first} (retention deleted what lies before it): the group resumes at ${first}\n`)
+        }
       })
     })
 }

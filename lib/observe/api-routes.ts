@@ -224,10 +224,15 @@ export class ApiRoutes {
   private async publish (body: Record<string, unknown>): Promise<unknown> {
     const log = stringParam('log', body.log)
     const partition = integerParam('partition', body.partition, 0, 254, 0)
+    if ((body.text === undefined) === (body.base64 === undefined)) throw badRequest('give the message as "text" (a string) or as "base64", one of the two')
     let data: Buffer
-    if (typeof body.text === 'string') data = Buffer.from(body.text, 'utf8')
-    else if (typeof body.base64 === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(body.base64)) data = Buffer.from(body.base64, 'base64')
-    else throw badRequest('give the message as "text" (a string) or "base64"')
+    if (body.text !== undefined) {
+      if (typeof body.text !== 'string') throw badRequest('"text" must be a string')
+      data = Buffer.from(body.text, 'utf8')
+    } else {
+      if (typeof body.base64 !== 'string' || body.base64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(body.base64)) throw badRequest('"base64" must be a string of standard base64 (A-Z a-z 0-9 + /, padded with = to a multiple of 4 characters)')
+      data = Buffer.from(body.base64, 'base64')
+    }
     if (data.length > this.ctx.maxMessageBytes) throw RogError.messageTooLarge(data.length, this.ctx.maxMessageBytes)
     const r = await this.run({ command: 'publish', log, partition, data, reply: 'offset' }) as { offset: number }
     return { log, partition, offset: r.offset }

@@ -667,7 +667,7 @@ export class Partition {
     const removed = this.end - offset
     while (this.segmentList.length > 1 && this.active().base >= offset) this.segmentList.pop()?.remove()
     const segment = this.active()
-    const bytes = await segment.truncateTo(offset)
+    const cut = await segment.truncateTo(offset)
     this.nextId = offset
     this.end = offset
     if (this.hw !== null && this.hw > offset) this.hw = offset
@@ -677,7 +677,7 @@ export class Partition {
     this.producers.rollBack(offset)
     this.producers.rewrite()
     this.options.pool.io.fsyncPath(this.dir)
-    this.options.log(`${this.dir}: truncated offsets ${offset} to ${offset + removed - 1} (${bytes} bytes in the last segment kept), which the partition's leader does not have`)
+    this.options.log(`${this.dir}: truncated offsets ${offset} to ${offset + removed - 1} (${cut} bytes cut from segment ${segment.base}, which keeps ${segment.log.size}), which the partition's leader does not have`)
     this.clampGroups()
     return removed
   }

@@ -33,6 +33,9 @@ t.test('retention from the CLI: create-log with limits, alter-log, describe; a g
   const late = JSON.parse((await rog(port, ['describe', 'kept', '--json'])).stdout).partitions[0].groups[0]
   t.same(late, { group: 'late', offset: 0, lag: 160_000 - first, lost: first })
   t.match(JSON.parse((await rog(port, ['groups', 'kept', '--json'])).stdout), [{ group: 'late', lag: 160_000 - first }], 'rog groups counts the same lag')
+  const below = await rog(port, ['reset-offsets', 'kept', '-g', 'zbelow', '--to', '5'])
+  t.equal(below.code, 0)
+  t.equal(below.stderr, `rog: partition 0: offset 5 is below the first offset ${first} (retention deleted what lies before it): the group resumes at ${first}\n`, 'reset-offsets says so when it moves a group below the first offset')
   t.equal((await rog(port, ['fetch', 'kept', '-g', 'late', '--ack'])).code, 0)
   t.equal((await client.describe('kept')).partitions[0].groups[0].offset, first + 1, 'the ack moved it past the first offset')
   const batchBelow = await client.fetchBatch({ log: 'kept', group: 'x', offset: 0, maxMessages: 1, detailed: true })
