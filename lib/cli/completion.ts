@@ -7,7 +7,7 @@ function words (program: Command): { top: string[], commands: Map<string, string
   const commands = new Map<string, string[]>()
   for (const c of program.commands) commands.set(c.name(), [...flags(c), '--help'])
   const valued = program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.short, o.long].filter((f): f is string => f !== undefined))
-  return { top: [...commands.keys(), ...flags(program), '--help', '--version'], commands, valued }
+  return { top: [...new Set([...commands.keys(), ...flags(program), '--help', '--version'])], commands, valued }
 }
 
 /** A bash completion function for `program`, made from its commands and options. */

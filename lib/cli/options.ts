@@ -54,7 +54,8 @@ export function escapes (value: string): Buffer {
       i += 2
       continue
     }
-    throw new InvalidArgumentError(`unknown escape "\\${next ?? ''}" in "${value}" (use \\n \\r \\t \\0 \\\\ or \\xHH)`)
+    const what = next === 'x' ? `"\\x" needs two hex digits` : `unknown escape "\\${next ?? ''}"`
+    throw new InvalidArgumentError(`${what} in "${value}" (use \\n \\r \\t \\0 \\\\ or \\xHH)`)
   }
   parts.push(Buffer.from(text))
   return Buffer.concat(parts)

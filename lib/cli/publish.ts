@@ -30,7 +30,7 @@ export function publishCommand (program: Command): void {
     .option('-k, --key <key>', 'the partition is the key\'s CRC-32 modulo the partition count (the key is not stored)')
     .option('--file <path>', 'publish the whole file as one message')
     .option('--binary', 'standard input is bytes: split on newline bytes (or -D), nothing decoded or dropped')
-    .option('-D, --delimiter <delim>', 'split standard input on this instead of newlines: escapes \\n \\t \\0 \\xHH allowed (implies --binary)', delimiter)
+    .option('-D, --delimiter <delim>', 'split standard input on this instead of newlines: escapes \\n \\r \\t \\0 \\\\ \\xHH allowed (implies --binary)', delimiter)
     .action(async (first: string | undefined, second: string | undefined, flags: Flags, command: Command) => {
       // With --log-name, a lone argument is the data.
       const args = [first, second].filter((a) => a !== undefined)
@@ -44,7 +44,11 @@ export function publishCommand (program: Command): void {
       if (!fromStdin && (flags.binary === true || flags.delimiter !== undefined)) command.error('error: --binary and --delimiter apply to standard input')
       if (flags.key !== undefined && flags.partition !== undefined) command.error('error: -p and --key both choose the partition: give one')
       await withSession(command, async (session) => {
-        if (fromStdin) return await publishInput(session, log, flags, process.stdin, process.stderr)
+        if (fromStdin) {
+          // A terminal: someone who left out the message would otherwise see nothing happen.
+          if (process.stdin.isTTY === true) process.stderr.write('rog: reading messages from the terminal, one a line; end with Ctrl-D (or give the message after the log name)\n')
+          return await publishInput(session, log, flags, process.stdin, process.stderr)
+        }
         const message = flags.file !== undefined ? readMessageFile(flags.file) : Buffer.from(data as string)
         const partition = flags.partition ?? partitioner((await logPartitions(session, log)).count, flags.key)()
         const offset = await publishOne(session, log, partition, message)

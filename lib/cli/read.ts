@@ -11,7 +11,7 @@ export function parseFrom (value: string): From {
   if (value === 'beginning' || value === 'end') return { at: value }
   if (value.startsWith('@')) return { at: 'time', timestamp: parseTime(value.slice(1)) }
   const match = /^(-?)(\d+)$/.exec(value.trim())
-  if (match === null) throw new InvalidArgumentError(`expected beginning, end, an offset or -N (N before the end), got "${value}"`)
+  if (match === null) throw new InvalidArgumentError(`expected beginning, end, an offset, -N (N before the end) or @TIME, got "${value}"`)
   if (!Number.isSafeInteger(Number(match[2]))) throw new InvalidArgumentError(`${match[2]} is past any offset Rog gives out (at most ${Number.MAX_SAFE_INTEGER})`)
   return match[1] === '-' ? { at: 'before-end', count: Number(match[2]) } : { at: 'offset', offset: Number(match[2]) }
 }

@@ -6,7 +6,8 @@ import t from 'tap'
 import { FaultProxy } from '../helpers/fault-proxy'
 import { crc32 } from '@node-rs/crc32'
 import type { RogClient } from '../../lib/client/client'
-import { RogProcess, eventually, rog, serverAndClient } from './rog-process'
+import { ROG, RogProcess, eventually, rog, serverAndClient } from './rog-process'
+import { spawnSync } from 'node:child_process'
 
 const FIXTURE = path.resolve(__dirname, '../../fixtures/cli/stdin-lines.txt')
 
@@ -214,9 +215,10 @@ t.test('errors: server errors, a refused connection, bad arguments', async (t) =
     [['fetch', 'exists', '-g', 'g', '-p', '0', '-p', '1'], /give one partition/],
     [['fetch', 'exists', '-g', 'g', '-e', '--json', '--format', '%s'], /cannot be used with option '--json'/],
     [['read', 'exists', '--format', '%x'], /unknown field "%x"/],
-    [['read', 'exists', '--from', 'soon'], /expected beginning, end, an offset or -N/],
+    [['read', 'exists', '--from', 'soon'], /expected beginning, end, an offset, -N \(N before the end\) or @TIME/],
     [['read', 'exists', '-D', ''], /a delimiter cannot be empty/],
     [['read', 'exists', '-D', '\\q'], /unknown escape/],
+    [['read', 'exists', '-D', '\\xZZ'], /"\\x" needs two hex digits/],
     [['read', 'exists', '-p', '300'], /expected a number from 0 to 254/],
     [['logs', '--timeout', 'never'], /expected seconds/],
     [['reset-offsets', 'exists', '-g', 'g'], /required option '--to <where>' not specified/],
@@ -289,4 +291,13 @@ t.test('publish -: a server that stops answering is retried for --retry-ms, then
   t.equal(r.code, 1)
   t.match(r.stderr, /^rog: No answer from 127\.0\.0\.1:\d+ within 0\.5 s \(still failing after [\d.]+ s of retries\) \(3 of 4 messages acknowledged\)\n$/)
   t.same((await client.fetchBatch({ log: 'stalls', group: 'g' })).messages.map((m) => m.data.toString()), ['one', 'two', 'three'], 'the fourth never reached the server')
+})
+
+const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0
+
+t.test('publish without a message, on a terminal, says it reads the terminal', { skip: hasScript ? false : 'no script(1) to give it a terminal' }, async (t) => {
+  const r = spawnSync('script', ['-qec', `${process.execPath} ${ROG} -a 127.0.0.1:1 publish x`, '/dev/null'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
+  t.match(r.stdout, /^rog: reading messages from the terminal, one a line; end with Ctrl-D \(or give the message after the log name\)\r?\n/)
+  const piped = await rog(1, ['publish', 'x'], 'm\n')
+  t.notMatch(piped.stderr, /reading messages from the terminal/, 'not when stdin is a pipe')
 })

@@ -92,6 +92,7 @@ t.test('ping, --version, completion', async (t) => {
   t.same(complete(['rog', 'r']).sort(), ['read', 'reassign', 'reset-offsets'])
   t.ok(complete(['rog', '-a', 'x:1', 'read', 'log', '--f']).includes('--format'), 'options of the command, after a global option with a value')
   t.same(complete(['rog', 'fetch', '--fo']), ['--follow', '--format'])
+  t.same(complete(['rog', '--v']), ['--version'], 'each word once')
   const zsh = (await rog(undefined, ['completion', 'zsh'])).stdout
   t.match(zsh, /^#compdef rog\n[^]*bashcompinit[^]*complete -o default -F _rog rog\n$/)
   t.match((await rog(undefined, ['completion', 'fish'])).stderr, /value 'fish' is invalid for argument 'shell'/)
