@@ -200,13 +200,23 @@ export class Consumer implements AsyncIterable<FetchedMessage> {
 
   async * [Symbol.asyncIterator] (): AsyncGenerator<FetchedMessage, void, undefined> {
     const autoCommit = this.autoCommit
-    for await (const batch of this.batches()) {
-      for (let i = 0; i < batch.messages.length; i++) {
-        // Within a batch, a message counts as handled once the next one is asked for.
-        if (autoCommit && i > 0 && i % 1000 === 0) void this.commit(batch.messages[i].offset).catch(noop)
-        this.handed = batch.messages[i].offset + 1
-        yield batch.messages[i]
+    /** The offset of the message in hand: every one before it is handled. */
+    let inHand: number | null = null
+    let ended = false
+    try {
+      for await (const batch of this.batches()) {
+        for (let i = 0; i < batch.messages.length; i++) {
+          // Within a batch, a message counts as handled once the next one is asked for.
+          if (autoCommit && i > 0 && i % 1000 === 0) void this.commit(batch.messages[i].offset).catch(noop)
+          this.handed = batch.messages[i].offset + 1
+          inHand = batch.messages[i].offset
+          yield batch.messages[i]
+        }
       }
+      ended = true
+    } finally {
+      // Left early (a break or return in the loop, or an error): what was handled before the message in hand is committed.
+      if (autoCommit && !ended && inHand !== null && !this.closed) await this.commit(inHand).catch(noop)
     }
   }
 

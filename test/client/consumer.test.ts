@@ -65,3 +65,16 @@ t.test('an answer whose end is below the offset asked (a new leader\'s trailing 
   t.same(read, Array.from({ length: 10 }, (_, i) => `m${i}`), 'all 10 read, none skipped')
   t.same(asked, [{ offset: null, waitMs: 0 }, { offset: 5, waitMs: 0 }, { offset: 5, waitMs: 5000 }], 'the fetch after the trailing answer waits')
 })
+
+t.test('leaving the loop early commits what was handled before the message in hand, before the loop is left', async (t) => {
+  const commits: number[] = []
+  const route = { ...partitionRoute(3, 10, []), commit: async (offset: number) => { commits.push(offset) } }
+  const consumer = new Consumer(route, { log: 'l', group: 'g', follow: false })
+  const read: string[] = []
+  for await (const m of consumer) {
+    read.push(m.data.toString())
+    if (read.length === 2) break
+  }
+  t.same(read, ['m0', 'm1'])
+  t.same(commits, [1], 'm0 was handled (m1 was asked for); m1, in hand at the break, is read again by the group')
+})
