@@ -70,7 +70,7 @@ export class DataDirLock {
       }
     } catch (err) {
       fs.rmSync(tmp, { force: true })
-      throw new Error(`cannot take the data directory lock ${file}: ${(err as Error).message}`)
+      throw new Error(`cannot take the data directory lock ${file}: ${noInode(err) ?? (err as Error).message}`)
     }
     let keep = false
     try {
@@ -130,8 +130,17 @@ function link (from: string, to: string): boolean {
     return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    const why = noInode(err)
+    if (why !== null) throw new Error(`cannot take the data directory lock ${to}: ${why}`)
     throw err
   }
+}
+
+/** What to say when a file or link cannot be made for want of space: the lock needs an inode (and, on tmpfs, another for its second name). */
+function noInode (err: unknown): string | null {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return null
+  return `the file system has no free inode for the lock file (${code}); free some (\`df -i\` shows them)`
 }
 
 function read (file: string): string | null {

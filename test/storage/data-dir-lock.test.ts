@@ -143,3 +143,20 @@ t.test('on a full disk the lock is taken empty, its holder named by its second n
   t.notOk(fs.existsSync(dead), 'the stale lock\'s second name is gone too')
   taken.release()
 })
+
+t.test('with no free inode the lock cannot be made, and the error says so', async (t) => {
+  const mounted = mountTmpfs(t, '1m', 16)
+  if ('skip' in mounted) return t.plan(0, mounted.skip)
+  const dir = path.join(mounted.dir, 'data')
+  fs.mkdirSync(dir)
+  for (let i = 0; ; i++) {
+    try {
+      fs.writeFileSync(path.join(mounted.dir, `f${i}`), '')
+    } catch (err) {
+      t.equal((err as NodeJS.ErrnoException).code, 'ENOSPC', `no inode left after ${i} files`)
+      break
+    }
+  }
+  t.throws(() => DataDirLock.acquire(dir), { message: /^cannot take the data directory lock .*\.lock: the file system has no free inode for the lock file \(ENOSPC\); free some/ })
+  t.same(fs.readdirSync(dir), [], 'nothing left behind')
+})
