@@ -499,7 +499,7 @@ export class Executor extends Duplex {
     const answer = (messages: FetchedMessage[]): Response => {
       const r: Response = { response: 'messages', committedOffset: committed, endOffset: p.highWatermark(), messages }
       // Below the first offset (deleted by retention) a read starts at the first offset: the detailed answer says so.
-      if (c.detailed === true) r.detail = { firstOffset: p.firstOffset, startOffset: Math.max(offset, p.firstOffset) }
+      if (c.detailed === true) r.detail = { firstOffset: p.firstOffset, startOffset: messages.length > 0 ? messages[0].offset : Math.max(offset, p.firstOffset) }
       return r
     }
     if (c.maxMessages === 0 || this.abort.signal.aborted) return [answer([]), 0]

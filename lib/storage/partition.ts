@@ -476,8 +476,12 @@ export class Partition {
     const out: StoredMessage[] = []
     let bytes = 0
     while (out.length < maxMessages) {
-      // Found again on each step: retention may remove segments while a read waits.
-      if (offset < this.firstOffset) offset = this.firstOffset
+      // Found again on each step: retention may remove segments while a read waits. Mid-read, what it removed
+      // ends the answer (which holds no gap); the next read starts at the first offset, and says so.
+      if (offset < this.firstOffset) {
+        if (out.length > 0) break
+        offset = this.firstOffset
+      }
       if (offset >= end) break
       const index = this.segmentFor(offset)
       const segment = this.segmentList[index]

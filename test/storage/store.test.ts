@@ -507,6 +507,23 @@ t.test('a roll onto a file that is not part of the log fails, names the file, an
   t.equal(p.endOffset, 32, 'what fitted before the roll is stored')
 })
 
+t.test('a read that retention overtakes ends where the deleted segments begin: an answer never skips offsets', async (t) => {
+  const store = await openStore(t.testdir(), { segmentBytes: 4096 })
+  t.teardown(() => store.close())
+  await store.createLog('ret', 1)
+  const p = store.partition('ret', 0)
+  await append(p, Array.from({ length: 320 }, (_, i) => msg(i)))
+  for (let round = 0; round < 5; round++) {
+    const from = p.firstOffset
+    const reading = p.read(from, 1000, 1 << 24)
+    // Deletes all but the newest two segments while the read is under way.
+    await p.enforceRetention(2 * 4096, null, Date.now())
+    const got = await reading
+    t.ok(got.length > 0 && got[0].offset === from && got.every((m, i) => m.offset === from + i), `round ${round}: ${got.length} messages from ${from}, none skipped`)
+    await append(p, Array.from({ length: 96 }, (_, i) => msg(i)))
+  }
+})
+
 t.test('rolls use files made ahead of time; none are left behind', async (t) => {
   const dir = t.testdir()
   const created: string[] = []
