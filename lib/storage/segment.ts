@@ -138,6 +138,7 @@ export class Segment {
   static create (ctx: SegmentContext, dir: string, base: number, spare?: SpareFiles): Segment {
     const logPath = path.join(dir, `${base}.log`)
     const indexPath = path.join(dir, `${base}.index`)
+    Segment.clearEmpty(ctx, [logPath, indexPath, path.join(dir, `${base}.timeindex`)])
     let logFd: number
     let indexFd: number
     let timeIndexFd: number | undefined
@@ -167,6 +168,19 @@ export class Segment {
     const log = new DataFile(ctx.pool, logPath, 0, { durable: true, fd: logFd, createdIn: dir })
     const indexFile = new DataFile(ctx.pool, indexPath, 0, { durable: false, fd: indexFd })
     return new Segment(ctx, dir, base, log, indexFile, new OffsetIndex(), base, false, false, new TimeIndex(), timeIndexFd)
+  }
+
+  /**
+   * Files of a segment's names that are all empty regular files hold nothing
+   * (a torn write batch made them, under another --segment-bytes than
+   * recovery knew): they are removed, so that a roll can take their names.
+   * Anything else there stays, and the roll fails on it.
+   */
+  private static clearEmpty (ctx: SegmentContext, files: string[]): void {
+    const found = files.map((f) => ({ f, st: fs.lstatSync(f, { throwIfNoEntry: false }) })).filter((x) => x.st !== undefined)
+    if (found.length === 0 || !found.every((x) => x.st?.isFile() === true && x.st.size === 0)) return
+    for (const { f } of found) fs.unlinkSync(f)
+    ctx.log(`${files[0]}: an empty file of this segment's name was there (made by a torn write); replaced by the new segment`)
   }
 
   /** Creates spare segment files (log, index, time index) in the background. */

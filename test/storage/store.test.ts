@@ -491,6 +491,33 @@ t.test('a torn write batch that had rolled through several segments: the empty s
   t.ok(all.length === 239 && all.every((m, i) => m.offset === i && m.data.equals(msg(i))), 'every message, in order')
 })
 
+t.test('empty segment files a torn batch made under a larger --segment-bytes are not in recovery\'s reach: a roll onto one takes its name', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { segmentBytes: 8192 })
+  await store.createLog('big', 1)
+  // 32-byte entries: 256 to a segment of 8 KiB, more than recovery reaches under 4 KiB segments.
+  await append(store.partition('big', 0), Array.from({ length: 1100 }, (_, i) => msg(i, 4)))
+  await store.close()
+  const pdir = path.join(dir, 'big', '0')
+  const bases = (): number[] => fs.readdirSync(pdir).filter((f) => f.endsWith('.log')).map((f) => parseInt(f)).sort((a, b) => a - b)
+  t.same(bases(), [0, 256, 512, 768, 1024])
+  fs.truncateSync(path.join(pdir, '0.log'), 1000)
+  for (const b of bases().slice(1)) {
+    for (const ext of ['log', 'index', 'timeindex']) if (fs.existsSync(path.join(pdir, `${b}.${ext}`))) fs.truncateSync(path.join(pdir, `${b}.${ext}`), 0)
+  }
+  fs.writeFileSync(path.join(pdir, 'recovery-point'), encodePoint({ base: 0, position: 0 }))
+  const lines: string[] = []
+  store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  t.teardown(() => store.close())
+  const p = store.partition('big', 0)
+  t.equal(p.endOffset, 31)
+  t.match(lines.join('\n'), /256\.log: lies past anything this log could have written; not part of it, left alone/)
+  t.equal(await append(p, Array.from({ length: 1100 }, (_, i) => msg(31 + i, 4))), 31, 'appends roll onto the empty files\' names')
+  t.match(lines.join('\n'), /256\.log: an empty file of this segment's name was there \(made by a torn write\); replaced by the new segment/)
+  const all = await p.read(0, 2000, 1 << 24)
+  t.ok(all.length === 1131 && all.every((m, i) => m.offset === i && m.data.equals(msg(i, 4))), 'every message, in order')
+})
+
 t.test('a roll onto a file that is not part of the log fails, names the file, and leaves it alone', async (t) => {
   const dir = t.testdir()
   const lines: string[] = []
