@@ -117,8 +117,15 @@ export class RogMetrics {
     this.connections.set(source.connections())
     this.disk.set(await source.diskFree().catch(() => Number.NaN))
     const partitions = this.served(source)
+    // A group has a lag in every partition of the log, from the start of those where it has committed nothing (as `rog groups` counts it).
+    const groupsOf = new Map<string, Set<string>>()
+    for (const { log, p } of partitions) {
+      let names = groupsOf.get(log)
+      if (names === undefined) groupsOf.set(log, names = new Set())
+      for (const g of p.groups.entries()) names.add(g.group)
+    }
     let series = 0
-    for (const { p } of partitions) series += 3 + 3 * p.groups.entries().length
+    for (const { log } of partitions) series += 3 + 3 * (groupsOf.get(log)?.size ?? 0)
     const aggregate = series > this.maxSeries
     if (aggregate && !this.warnedSeries) {
       this.warnedSeries = true
@@ -133,7 +140,7 @@ export class RogMetrics {
       const { log, partition, p } = partitions[i]
       waiting += p.waiting
       const end = p.highWatermark()
-      const groups = await this.lag.of(p, now)
+      const groups = await this.lag.of(p, now, groupsOf.get(log))
       if (aggregate) {
         let sum = perLog.get(log)
         if (sum === undefined) perLog.set(log, sum = { end: 0, first: 0, bytes: 0, committed: 0, lag: 0, seconds: 0 })
@@ -153,7 +160,7 @@ export class RogMetrics {
       this.partitionBytes.set(labels, p.sizeBytes)
       for (const g of groups) {
         const gl = { ...labels, group: g.group }
-        this.committed.set(gl, g.committedOffset ?? 0)
+        if (g.committedOffset !== null) this.committed.set(gl, g.committedOffset)
         this.lagMessages.set(gl, g.lagMessages)
         if (g.lagSeconds !== null) this.lagSeconds.set(gl, g.lagSeconds)
       }

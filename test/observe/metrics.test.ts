@@ -51,6 +51,8 @@ t.test('after publishes and a commit: every family, with values that match the s
   const p1 = described.partitions[1]
   const committed = p1.groups.find((g) => g.group === 'readers')?.offset ?? -1
   t.equal(samples(text, 'rog_group_lag_messages').get('{log="ev",partition="1",group="readers"}'), p1.nextOffset - committed, 'the lag rog describe shows')
+  t.equal(samples(text, 'rog_group_lag_messages').get('{log="ev",partition="0",group="readers"}'), 0, 'a partition where the group has committed nothing has its lag too (from the start: 0 of 0 messages)')
+  t.notOk(samples(text, 'rog_group_committed_offset').has('{log="ev",partition="0",group="readers"}'), 'and no committed offset')
   const lagSeconds = samples(text, 'rog_group_lag_seconds').get('{log="ev",partition="1",group="readers"}') ?? -1
   t.ok(lagSeconds >= 0 && lagSeconds <= (Date.now() - before) / 1000, `lag in seconds is the age of offset 2 (${lagSeconds})`)
   t.equal(samples(text, 'rog_connections').get(''), 1)
@@ -100,7 +102,7 @@ t.test('past --metrics-max-series: one series per log, and one warning', async (
   await client.commit('a', 1, 'g', 1)
   const text = await scrape(base)
   t.same([...samples(text, 'rog_partition_end_offset')], [['{log="a"}', 3], ['{log="b"}', 0]], 'end offsets summed per log')
-  t.same([...samples(text, 'rog_group_lag_messages')], [['{log="a"}', 1], ['{log="b"}', 0]], 'lag summed over partitions and groups')
+  t.same([...samples(text, 'rog_group_lag_messages')], [['{log="a"}', 2], ['{log="b"}', 0]], 'lag summed over partitions and groups (partition 2, where g has committed nothing, from its start: as rog groups counts it)')
   t.equal(warnings.filter((w) => w.includes('--metrics-max-series')).length, 1)
   await scrape(base)
   t.equal(warnings.filter((w) => w.includes('--metrics-max-series')).length, 1, 'warned once')
