@@ -150,9 +150,13 @@ export class PartitionLeader implements ReplicationGate {
     return null
   }
 
-  /** A follower's reported group version, as this instance counts: 0 (nothing) when another instance counted it. */
+  /**
+   * A follower's reported group version, as this instance counts: 0 (nothing)
+   * when another instance counted it. A follower of a Rog without `groupsOf`
+   * names no instance: its version is taken as it is, as that Rog did.
+   */
   private applied (version: number, of: string | undefined): number {
-    return of === this.groupsOf ? version : 0
+    return of === undefined || of === this.groupsOf ? version : 0
   }
 
   /** Drops followers that have not caught up for `replicaLagMs` from the ISR. */
