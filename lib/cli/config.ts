@@ -23,8 +23,11 @@ type Value = string | number | boolean | Array<string | number>
  *       "read": { "format": "%p:%o %s\n" } }
  *
  * A top-level key applies to every command that has that option; a key
- * named after a command holds options for that command alone. A list is
- * joined with commas (the address list); true sets a flag.
+ * named after a command holds options for that command alone, which win
+ * over the top-level ones. A list is joined with commas (the address list);
+ * true sets a flag. Options that conflict (--format, --json, -D) are taken
+ * from the config only when the command line gives none of them, and two
+ * that conflict in the config are an error.
  */
 export function applyConfig (program: Command, env: NodeJS.ProcessEnv = process.env): void {
   const { file, explicit } = configPath(env)
@@ -40,33 +43,46 @@ export function applyConfig (program: Command, env: NodeJS.ProcessEnv = process.
   const deferred: Deferred[] = []
   // An option that conflicts with another is set once the command line is known: only when neither was given there.
   program.hook('preAction', (_program, action) => {
+    const applied: Deferred[] = []
     for (const d of deferred) {
       if (d.command !== action || given(d.command, d.option)) continue
       if (conflicting(d.command, d.option).some((o) => given(d.command, o))) continue
+      const clash = applied.find((a) => conflicting(d.command, d.option).includes(a.option))
+      if (clash !== undefined) throw new Error(`config file ${file}: --${clash.option.name()} and --${d.option.name()} cannot be used together (for rog ${action.name()})`)
       d.command.setOptionValueWithSource(d.option.attributeName(), d.value, 'config')
+      applied.push(d)
     }
   })
-  const set = (command: Command, name: string, value: unknown): boolean => {
+  const set = (command: Command, name: string, value: unknown, section = false): boolean => {
     const option = command.options.find((o: Option) => o.long === `--${name}`)
     if (option === undefined) return false
     const parsed = parse(option, `config file ${file}: --${name}`, value)
     // A list is frozen so that a repeatable option given on the command line replaces it (see partitionList).
     const frozen = Array.isArray(parsed) ? Object.freeze(parsed) : parsed
-    if (conflicting(command, option).length > 0) deferred.push({ command, option, value: frozen })
+    const against = conflicting(command, option)
+    // The command's own section replaces what the top level said of this option, or of one it conflicts with.
+    for (let i = deferred.length - 1; i >= 0; i--) {
+      const d = deferred[i]
+      if (d.command === command && (d.option === option || (section && !d.section && against.includes(d.option)))) deferred.splice(i, 1)
+    }
+    if (against.length > 0) deferred.push({ command, option, value: frozen, section })
     else command.setOptionValueWithSource(option.attributeName(), frozen, 'config')
     return true
   }
-  for (const [key, value] of Object.entries(config)) {
-    const command = commands.get(key)
-    if (command !== undefined && isObject(value)) {
-      for (const [k, v] of Object.entries(value)) {
-        if (!set(command, k, v)) throw new Error(`config file ${file}: rog ${key} has no option --${k}`)
-      }
-      continue
-    }
+  // Top-level keys first: a command's own section wins over them, wherever it stands in the file.
+  const entries = Object.entries(config)
+  const sections = entries.filter(([key, value]) => commands.has(key) && isObject(value))
+  for (const [key, value] of entries) {
+    if (sections.some(([k]) => k === key)) continue
     let used = set(program, key, value)
     for (const c of program.commands) used = set(c, key, value) || used
     if (!used) throw new Error(`config file ${file}: no command has an option --${key}`)
+  }
+  for (const [key, value] of sections) {
+    const command = commands.get(key) as Command
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (!set(command, k, v, true)) throw new Error(`config file ${file}: rog ${key} has no option --${k}`)
+    }
   }
 }
 
@@ -74,7 +90,7 @@ function isObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-interface Deferred { command: Command, option: Option, value: unknown }
+interface Deferred { command: Command, option: Option, value: unknown, section: boolean }
 
 /** The config's `value` for `option`, parsed as the command line's would be. */
 function parse (option: Option, where: string, value: unknown): unknown {

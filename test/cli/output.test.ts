@@ -104,6 +104,9 @@ t.test('a config file holds long options: the address list, the timeout, a comma
   await client.publishBatch('cfg', 0, ['a', 'b'])
   const dir = t.testdir({
     'config.json': JSON.stringify({ address: ['127.0.0.1:1', `127.0.0.1:${port}`], timeout: 5, read: { format: '%o=%s\\n', 'exit-at-end': true } }),
+    'order.json': JSON.stringify({ read: { format: '%o=%s\\n', 'exit-at-end': true }, format: '%s!\\n', address: `127.0.0.1:${port}` }),
+    'clash.json': JSON.stringify({ read: { json: true, format: '%s\\n', 'exit-at-end': true }, address: `127.0.0.1:${port}` }),
+    'over.json': JSON.stringify({ format: '%s!\\n', read: { json: true, 'exit-at-end': true }, address: `127.0.0.1:${port}` }),
     'bad.json': '{ nope',
     'unknown.json': JSON.stringify({ colour: 'red' }),
     'bad-value.json': JSON.stringify({ timeout: 'never' }),
@@ -119,6 +122,9 @@ t.test('a config file holds long options: the address list, the timeout, a comma
   t.same((await run(['read', 'cfg', '--json'], env('config.json'))).stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l).message), ['a', 'b'], 'also over an option of the config that --json conflicts with')
   t.same(await run(['read', 'cfg', '-D', ','], env('config.json')), { code: 0, signal: null, stdout: 'a,b,', stderr: '' }, 'and -D')
   t.match((await run(['read', 'cfg', '--json', '--format', '%s'], env('config.json'))).stderr, /cannot be used with/, 'two on the command line still conflict')
+  t.equal((await run(['read', 'cfg'], env('order.json'))).stdout, '0=a\n1=b\n', 'a command\'s own section wins over a top-level key written after it')
+  t.same((await run(['read', 'cfg'], env('over.json'))).stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l).message), ['a', 'b'], 'and over a top-level key its option conflicts with')
+  t.match((await run(['read', 'cfg'], env('clash.json'))).stderr, /^rog: config file .*clash\.json: --json and --format cannot be used together \(for rog read\)\n$/, 'two that conflict in one section are an error')
   t.match((await run(['logs', '-a', '127.0.0.1:1'], env('config.json'))).stderr, /Cannot connect to 127\.0\.0\.1:1:/, 'over the config\'s address list too')
   t.match((await run(['logs'], { ...env('config.json'), ROG_ADDRESS: '127.0.0.1:1' })).stderr, /Cannot connect to 127\.0\.0\.1:1:/, 'and so does ROG_ADDRESS')
   t.equal((await run(['logs'], { ROG_CONFIG: undefined, XDG_CONFIG_HOME: path.join(dir, 'xdg') })).stdout, 'LOG  PARTITIONS\ncfg           1\n', '$XDG_CONFIG_HOME/rog/config.json when ROG_CONFIG is not set')
