@@ -25,6 +25,8 @@ export type MetaEvent =
 
 /** etcd's default limit of operations in one transaction (--max-txn-ops). */
 const MAX_TXN_OPS = 128
+/** How long etcd may take to start a watch before the client is given up on. */
+const WATCH_START_MS = 2000
 
 /**
  * The cluster's keys in etcd (layout in metadata.ts) and every operation on
@@ -199,7 +201,15 @@ export class ClusterMeta {
    * the watch is established; cancel it with the returned watcher.
    */
   async watch (fromRevision: number, onEvent: (event: MetaEvent) => void, onError: (err: Error) => void): Promise<Watcher> {
-    const watcher = await this.client.watch().prefix(this.prefix).startRevision(String(fromRevision)).create()
+    // A watch's stream has no deadline: one opened on a member that accepts connections and never answers
+    // (paused, or its machine hung) waits for ever. The caller starts again on a new client.
+    let timer: NodeJS.Timeout | undefined
+    const watcher = await Promise.race([
+      this.client.watch().prefix(this.prefix).startRevision(String(fromRevision)).create(),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new RogError('ETCD_UNAVAILABLE', `etcd did not start a watch within ${WATCH_START_MS / 1000} s (a member that accepts connections and does not answer?)`)), WATCH_START_MS)
+      })
+    ]).finally(() => clearTimeout(timer))
     const handle = (kv: IKeyValue, deleted: boolean): void => {
       try {
         const event = this.eventOf(kv, deleted, Number(kv.mod_revision))

@@ -1,6 +1,9 @@
 import { Etcd3, isRecoverableError } from 'etcd3'
 import { ExponentialBackoff, handleWhen, noop, retry } from 'cockatiel'
 
+const KEEPALIVE_TIME_MS = 6000
+const KEEPALIVE_TIMEOUT_MS = 2000
+
 /**
  * An etcd3 client tuned for failover rather than for sparing a struggling
  * etcd: etcd3's default per-host circuit breaker stops calling a member for
@@ -15,6 +18,14 @@ export function createEtcdClient (endpoints: string[], callTimeoutMs: number): E
   return new Etcd3({
     hosts: endpoints,
     dialTimeout: callTimeoutMs,
+    // A member that stops answering (paused, or its machine hung) keeps its TCP connections open: a watch on
+    // it would wait for ever. HTTP/2 pings find it out, and the watch reconnects to another member. etcd
+    // refuses pings more often than its --grpc-keepalive-min-time (5 s by default), and on a connection with no
+    // call open (a watch always is).
+    grpcOptions: {
+      'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS
+    },
     defaultCallOptions: (context) => context.isStream ? {} : { deadline: Date.now() + callTimeoutMs },
     faultHandling: {
       host: () => noop,

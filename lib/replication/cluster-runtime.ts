@@ -109,7 +109,7 @@ export class ClusterRuntime implements ClusterService {
         node = await join()
         break
       } catch (err) {
-        if (err instanceof Error && isRecoverableError(err)) {
+        if ((err instanceof Error && isRecoverableError(err)) || (err instanceof RogError && err.code === 'ETCD_UNAVAILABLE')) {
           const reason = (err as Error).message.replace(/\s*Resolution note:\s*$/, '')
           if (Date.now() > etcdDeadline) throw new RogError('ETCD_UNAVAILABLE', `Cannot reach etcd at ${options.etcd.join(', ')}: ${reason}`)
           if (!waitedForEtcd) logLine(`cluster: cannot reach etcd at ${options.etcd.join(', ')} (${reason}); trying for up to ${ETCD_START_WAIT_MS / 1000} s`)
