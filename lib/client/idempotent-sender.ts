@@ -74,12 +74,11 @@ export class IdempotentSender implements BatchSender {
     this.pump()
   }
 
+  /** Stops: every batch not yet acknowledged fails (it may or may not have been stored), and so does every later one. */
   close (): void {
-    this.failure ??= new RogError('CONNECTION', 'The producer is closed')
-    this.round++
-    this.unacked.length = 0
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
+    this.fail(this.failure ?? new RogError('CONNECTION', 'The producer is closed; its batches not yet acknowledged may or may not have been stored'))
   }
 
   private pump (): void {

@@ -31,3 +31,20 @@ t.test('at most MAX_IDEMPOTENT_IN_FLIGHT batches are in flight; the rest go, in 
   t.equal(held.length, 100)
   t.same(stored, Array.from({ length: 100 }, (_, i) => i), 'each answered in order')
 })
+
+t.test('close() fails every batch not yet acknowledged, those never sent too, and every later one', async (t) => {
+  const { client, held } = leader()
+  const cluster = { producerId: async () => 7, leader: async () => client } as unknown as ClusterClient
+  const sender = new IdempotentSender(cluster, 'ev', 0)
+  const outcomes: string[] = []
+  for (let i = 0; i < 40; i++) sender.send([Buffer.from(`m${i}`)], (err) => outcomes.push(err === null ? 'ok' : err.code))
+  await new Promise((resolve) => setImmediate(resolve))
+  held[0].answer(null, { response: 'batch-published', firstOffset: 0, count: 1 })
+  sender.close()
+  t.same(outcomes, ['ok', ...new Array<string>(39).fill('CONNECTION')], 'the 31 in flight and the 8 queued fail at once, in order')
+  held[1].answer(null, { response: 'batch-published', firstOffset: 1, count: 1 })
+  sender.send([Buffer.from('late')], (err) => outcomes.push(err === null ? 'ok' : err.code))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(outcomes.length, 41, 'a late answer is ignored')
+  t.equal(outcomes[40], 'CONNECTION', 'a send after close fails')
+})
