@@ -7,6 +7,7 @@ import { GroupLag } from './group-lag'
 import { badRequest, integerParam, sendJson, withJson } from './http-json'
 import { browse, errorOf, MAX_PAGE, readBatch, view } from './message-browser'
 import { SAMPLE_MS, type Sampler } from './sampler'
+import { servedLogs } from './served-logs'
 
 export interface ApiContext extends SessionContext {
   sampler: Sampler
@@ -162,12 +163,8 @@ export class ApiRoutes {
     const now = Date.now()
     const byGroup = new Map<string, { log: string, group: string, lagMessages: number, lagSeconds: number, partitions: unknown[] }>()
     let omitted = 0
-    for (const { log } of store.listLogs()) {
-      const partitions = store.partitions(log)
-      const local = partitions.map((p, i) => ({ p, i })).filter(({ i }) => cluster === null || cluster.route(log, i).kind === 'local')
-      // A group counts every partition, from the start of those where it has committed nothing (as `rog groups` does).
-      const names = new Set(local.flatMap(({ p }) => p.groups.entries().map((g) => g.group)))
-      for (const { p, i } of local) {
+    for (const { log, partitions, groups: names } of servedLogs(store, cluster)) {
+      for (const { p, partition: i } of partitions) {
         for (const g of await this.lag.of(p, now, names)) {
           const key = `${log}/${g.group}`
           let entry = byGroup.get(key)

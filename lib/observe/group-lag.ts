@@ -29,9 +29,10 @@ export class GroupLag {
   async of (partition: Partition, now: number, alsoGroups: Iterable<string> = []): Promise<PartitionGroupLag[]> {
     const out: PartitionGroupLag[] = []
     const committed = partition.groups.entries()
+    const names = new Set(committed.map((g) => g.group))
     for (const { group, offset } of committed) out.push(await this.standing(partition, now, group, offset))
     for (const group of alsoGroups) {
-      if (!committed.some((g) => g.group === group)) out.push(await this.standing(partition, now, group, null))
+      if (!names.has(group)) out.push(await this.standing(partition, now, group, null))
     }
     return out
   }

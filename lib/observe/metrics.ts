@@ -2,11 +2,11 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 import type { ClusterInfo, PartitionPlacement } from '../protocol/commands'
 import type { ClusterService } from '../replication/cluster-service'
-import type { Partition } from '../storage/partition'
 import type { Store } from '../storage/store'
 import { DEFAULT_MAX_SERIES } from './defaults'
 import { GroupLag } from './group-lag'
 import { REQUEST_BUCKETS, type RequestStats } from './request-stats'
+import { servedLogs } from './served-logs'
 
 /** What a scrape reads, once the server is up (before: process metrics and fsyncs only). */
 export interface MetricsSource {
@@ -116,16 +116,9 @@ export class RogMetrics {
     if (source === null) return
     this.connections.set(source.connections())
     this.disk.set(await source.diskFree().catch(() => Number.NaN))
-    const partitions = this.served(source)
-    // A group has a lag in every partition of the log, from the start of those where it has committed nothing (as `rog groups` counts it).
-    const groupsOf = new Map<string, Set<string>>()
-    for (const { log, p } of partitions) {
-      let names = groupsOf.get(log)
-      if (names === undefined) groupsOf.set(log, names = new Set())
-      for (const g of p.groups.entries()) names.add(g.group)
-    }
+    const partitions = servedLogs(source.store, source.cluster).flatMap(({ log, partitions, groups }) => partitions.map(({ partition, p }) => ({ log, partition, p, groups })))
     let series = 0
-    for (const { log } of partitions) series += 3 + 3 * (groupsOf.get(log)?.size ?? 0)
+    for (const { groups } of partitions) series += 3 + 3 * groups.size
     const aggregate = series > this.maxSeries
     if (aggregate && !this.warnedSeries) {
       this.warnedSeries = true
@@ -137,10 +130,10 @@ export class RogMetrics {
     let waiting = 0
     for (let i = 0; i < partitions.length; i++) {
       if (i > 0 && i % PARTITIONS_PER_TURN === 0) await yieldToLoop()
-      const { log, partition, p } = partitions[i]
+      const { log, partition, p, groups: names } = partitions[i]
       waiting += p.waiting
       const end = p.highWatermark()
-      const groups = await this.lag.of(p, now, groupsOf.get(log))
+      const groups = await this.lag.of(p, now, names)
       if (aggregate) {
         let sum = perLog.get(log)
         if (sum === undefined) perLog.set(log, sum = { end: 0, first: 0, bytes: 0, committed: 0, lag: 0, seconds: 0 })
@@ -193,17 +186,6 @@ export class RogMetrics {
   }
 
   /** The partitions this node answers for: all on a single node, those it leads in a cluster. */
-  private served (source: MetricsSource): Array<{ log: string, partition: number, p: Partition }> {
-    const out: Array<{ log: string, partition: number, p: Partition }> = []
-    for (const { log } of source.store.listLogs()) {
-      const partitions = source.store.partitions(log)
-      for (let i = 0; i < partitions.length; i++) {
-        if (source.cluster === null || source.cluster.route(log, i).kind === 'local') out.push({ log, partition: i, p: partitions[i] })
-      }
-    }
-    return out
-  }
-
   private clusterGauges (store: Store, cluster: ClusterService, gauges: NonNullable<RogMetrics['cluster']>): void {
     const info = jsonBody<ClusterInfo>(cluster.clusterInfo())
     if (info === null) return

@@ -2,6 +2,7 @@ import type { ClusterService } from '../replication/cluster-service'
 import type { Store } from '../storage/store'
 import { quantile, REQUEST_BUCKETS, type RequestStats } from './request-stats'
 import { RingBuffer } from './ring-buffer'
+import { servedLogs } from './served-logs'
 import { groupStanding } from '../util/group-standing'
 
 export interface Sample {
@@ -89,15 +90,12 @@ export class Sampler {
     const lag: Record<string, number> = {}
     let groups = 0
     const { store, cluster } = this.source
-    for (const { log } of store.listLogs()) {
-      const local = store.partitions(log).filter((_, i) => cluster === null || cluster.route(log, i).kind === 'local')
-      // Every partition counts, from the start of those where the group has committed nothing (as `rog groups` does).
-      const committed = local.map((p) => new Map(p.groups.entries().map((g) => [g.group, g.offset])))
-      for (const group of new Set(committed.flatMap((c) => [...c.keys()]))) {
-        const key = `${log}/${group}`
+    for (const { log, partitions, groups: names } of servedLogs(store, cluster)) {
+      for (const group of names) {
         if (groups >= MAX_GROUPS) break
         groups++
-        lag[key] = local.reduce((sum, p, i) => sum + groupStanding(p.firstOffset, p.highWatermark(), committed[i].get(group) ?? 0).lag, 0)
+        // GroupOffsets.get is 0 where the group has committed nothing: counted from the start.
+        lag[`${log}/${group}`] = partitions.reduce((sum, { p }) => sum + groupStanding(p.firstOffset, p.highWatermark(), p.groups.get(group)).lag, 0)
       }
     }
     return lag
