@@ -205,6 +205,7 @@ export class Partition {
       return base < point.base ? null : base === point.base ? point.position : 0
     }
     const segments: Segment[] = []
+    const leftAlone = (base: number): void => options.log(`${path.join(dir, `${base}.log`)}: lies past anything this log could have written; not part of it, left alone`)
     let tornIds = 0
     for (let i = 0; i < bases.length; i++) {
       const base = bases[i]
@@ -217,7 +218,7 @@ export class Partition {
         // After the recovery point, following a torn tail: written after anything known synced, if it is
         // a segment Rog could have rolled to (its base within the ids the torn bytes could have held, its
         // first entry, if any, carrying that base). Anything else is not Rog's and is left alone.
-        if (truncatable(base, false) === 0 && base <= previous.nextOffset + tornIds && startsWithId(path.join(dir, `${base}.log`), base)) {
+        if (truncatable(base, false) === 0) {
           // One write batch may roll through several segments, each made before the batch writes it: each
           // starts at most a segment's worth of ids past the one before it.
           const ours: number[] = []
@@ -227,18 +228,18 @@ export class Partition {
             ours.push(b)
             reach = b + Math.ceil(options.segmentBytes / ENTRY_OVERHEAD)
           }
+          if (ours.length === 0) {
+            leftAlone(base)
+            continue
+          }
           options.log(`${dir}: segments from ${base}.log on follow a torn write (offsets ${previous.nextOffset} to ${base - 1} were never synced); removing them: ${ours.map((b) => `${b}.log`).join(', ')}`)
           for (const later of ours) {
             fs.rmSync(path.join(dir, `${later}.log`))
             fs.rmSync(path.join(dir, `${later}.index`), { force: true })
             fs.rmSync(path.join(dir, `${later}.timeindex`), { force: true })
           }
-          for (const stray of bases.slice(i + ours.length)) options.log(`${path.join(dir, `${stray}.log`)}: lies past anything this log could have written; not part of it, left alone`)
+          for (const stray of bases.slice(i + ours.length)) leftAlone(stray)
           break
-        }
-        if (truncatable(base, false) === 0) {
-          options.log(`${path.join(dir, `${base}.log`)}: lies past anything this log could have written; not part of it, left alone`)
-          continue
         }
         options.log(`${dir}: offsets ${previous.nextOffset} to ${base - 1} are missing before ${base}.log; reads of them answer an error`)
       }

@@ -133,19 +133,30 @@ export class Segment {
   /**
    * A new, empty segment; from `spare` files when given. Its files are linked
    * into place, never renamed over: a file already there of that name is not
-   * part of this log and is left alone (the roll fails instead).
+   * part of this log and is left alone (the roll fails instead), unless every
+   * file of the segment's names there is empty (see clearEmpty).
    */
   static create (ctx: SegmentContext, dir: string, base: number, spare?: SpareFiles): Segment {
-    const logPath = path.join(dir, `${base}.log`)
-    const indexPath = path.join(dir, `${base}.index`)
-    Segment.clearEmpty(ctx, [logPath, indexPath, path.join(dir, `${base}.timeindex`)])
-    let logFd: number
-    let indexFd: number
-    let timeIndexFd: number | undefined
+    const names = [path.join(dir, `${base}.log`), path.join(dir, `${base}.index`), path.join(dir, `${base}.timeindex`)]
+    let fds: Array<number | undefined>
+    try {
+      fds = Segment.place(ctx, dir, names, spare)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !Segment.clearEmpty(ctx, names)) throw err
+      fds = Segment.place(ctx, dir, names, spare)
+    }
+    const [logFd, indexFd, timeIndexFd] = fds
+    const log = new DataFile(ctx.pool, names[0], 0, { durable: true, fd: logFd, createdIn: dir })
+    const indexFile = new DataFile(ctx.pool, names[1], 0, { durable: false, fd: indexFd })
+    return new Segment(ctx, dir, base, log, indexFile, new OffsetIndex(), base, false, false, new TimeIndex(), timeIndexFd)
+  }
+
+  /** Makes a segment's files under `names` (log, index, time index), linked from `spare` or created; returns their descriptors. */
+  private static place (ctx: SegmentContext, dir: string, names: string[], spare?: SpareFiles): Array<number | undefined> {
     if (spare !== undefined) {
       const linked: string[] = []
       try {
-        for (const [i, target] of [logPath, indexPath, path.join(dir, `${base}.timeindex`)].entries()) {
+        for (const [i, target] of names.entries()) {
           fs.linkSync(path.join(dir, SPARE_NAMES[i]), target)
           linked.push(target)
         }
@@ -154,33 +165,30 @@ export class Segment {
         throw err
       }
       for (const name of SPARE_NAMES) fs.unlinkSync(path.join(dir, name))
-      ;[logFd, indexFd, timeIndexFd] = spare.fds
-    } else {
-      logFd = ctx.pool.io.open(logPath, CREATE_NEW)
-      try {
-        indexFd = ctx.pool.io.open(indexPath, CREATE_NEW)
-      } catch (err) {
-        ctx.pool.io.close(logFd)
-        fs.unlinkSync(logPath)
-        throw err
-      }
+      return spare.fds
     }
-    const log = new DataFile(ctx.pool, logPath, 0, { durable: true, fd: logFd, createdIn: dir })
-    const indexFile = new DataFile(ctx.pool, indexPath, 0, { durable: false, fd: indexFd })
-    return new Segment(ctx, dir, base, log, indexFile, new OffsetIndex(), base, false, false, new TimeIndex(), timeIndexFd)
+    const logFd = ctx.pool.io.open(names[0], CREATE_NEW)
+    try {
+      return [logFd, ctx.pool.io.open(names[1], CREATE_NEW), undefined]
+    } catch (err) {
+      ctx.pool.io.close(logFd)
+      fs.unlinkSync(names[0])
+      throw err
+    }
   }
 
   /**
    * Files of a segment's names that are all empty regular files hold nothing
    * (a torn write batch made them, under another --segment-bytes than
    * recovery knew): they are removed, so that a roll can take their names.
-   * Anything else there stays, and the roll fails on it.
+   * Returns false, removing nothing, when anything else is there.
    */
-  private static clearEmpty (ctx: SegmentContext, files: string[]): void {
+  private static clearEmpty (ctx: SegmentContext, files: string[]): boolean {
     const found = files.map((f) => ({ f, st: fs.lstatSync(f, { throwIfNoEntry: false }) })).filter((x) => x.st !== undefined)
-    if (found.length === 0 || !found.every((x) => x.st?.isFile() === true && x.st.size === 0)) return
+    if (found.length === 0 || !found.every((x) => x.st?.isFile() === true && x.st.size === 0)) return false
     for (const { f } of found) fs.unlinkSync(f)
     ctx.log(`${files[0]}: an empty file of this segment's name was there (made by a torn write); replaced by the new segment`)
+    return true
   }
 
   /** Creates spare segment files (log, index, time index) in the background. */
