@@ -63,6 +63,9 @@ export function escapes (value: string): Buffer {
 
 const ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', 0: '\0', '\\': '\\' }
 
+/** The escapes `escapes` takes, as help texts list them. */
+export const ESCAPES_HELP = '\\n \\r \\t \\0 \\\\ \\xHH'
+
 /** commander parser for a delimiter: escapes allowed, never empty. */
 export function delimiter (value: string): Buffer {
   const bytes = escapes(value)

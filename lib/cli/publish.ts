@@ -7,7 +7,7 @@ import { RogError } from '../errors'
 import { fixedPartition, keyPartition, roundRobin, type Partitioner } from '../client/partitioner'
 import { withSession } from './connection'
 import { logName } from './log-name'
-import { delimiter, integer } from './options'
+import { delimiter, ESCAPES_HELP, integer } from './options'
 import { Progress, rateLine } from './progress'
 import { logPartitions, publishOne, ReferencePublisher } from './reference'
 import type { Session } from './session'
@@ -30,7 +30,7 @@ export function publishCommand (program: Command): void {
     .option('-k, --key <key>', 'the partition is the key\'s CRC-32 modulo the partition count (the key is not stored)')
     .option('--file <path>', 'publish the whole file as one message')
     .option('--binary', 'standard input is bytes: split on newline bytes (or -D), nothing decoded or dropped')
-    .option('-D, --delimiter <delim>', 'split standard input on this instead of newlines: escapes \\n \\r \\t \\0 \\\\ \\xHH allowed (implies --binary)', delimiter)
+    .option('-D, --delimiter <delim>', `split standard input on this instead of newlines: escapes ${ESCAPES_HELP} allowed (implies --binary)`, delimiter)
     .action(async (first: string | undefined, second: string | undefined, flags: Flags, command: Command) => {
       // With --log-name, a lone argument is the data.
       const args = [first, second].filter((a) => a !== undefined)

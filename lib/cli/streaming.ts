@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander'
 import { RogError } from '../errors'
 import type { LogDescription, RogClient } from '../client/client'
 import { consume } from './consume'
-import { delimiter, integer, partitionList } from './options'
+import { delimiter, ESCAPES_HELP, integer, partitionList } from './options'
 import { compileFormat, renderer, type Format } from './render'
 import type { Session } from './session'
 
@@ -22,9 +22,9 @@ export function streamOptions (command: Command, partitionHelp: string): Command
     .option('-p, --partition <n>', partitionHelp, partitionList)
     .option('-e, --exit-at-end', 'stop once every partition read is read to its end')
     .option('--max <n>', 'stop after this many messages', integer(1))
-    .addOption(new Option('--format <format>', 'print each message as FORMAT: %p partition, %o offset, %T timestamp (ms since the epoch), %s message, %S its size, %t log, %% a percent sign; escapes \\n \\r \\t \\0 \\\\ \\xHH').argParser(compileFormat).conflicts('json'))
+    .addOption(new Option('--format <format>', `print each message as FORMAT: %p partition, %o offset, %T timestamp (ms since the epoch), %s message, %S its size, %t log, %% a percent sign; escapes ${ESCAPES_HELP}`).argParser(compileFormat).conflicts('json'))
     .option('--json', 'print one JSON object a line: log, partition, offset, timestamp, message (as UTF-8, or base64 when it is not valid UTF-8: see "encoding")')
-    .addOption(new Option('-D, --delimiter <delim>', 'print this after each message instead of a newline: escapes \\n \\r \\t \\0 \\\\ \\xHH allowed').argParser(delimiter).conflicts(['json', 'format']))
+    .addOption(new Option('-D, --delimiter <delim>', `print this after each message instead of a newline: escapes ${ESCAPES_HELP} allowed`).argParser(delimiter).conflicts(['json', 'format']))
 }
 
 /** The partitions of `log` a read covers: those given, checked against the log, or all of them. */
