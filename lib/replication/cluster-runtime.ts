@@ -27,6 +27,8 @@ export interface ClusterOptions {
 
 /** How long a request for a log this node has not heard of waits for the watch to bring it. */
 const UNKNOWN_LOG_WAIT_MS = 2000
+/** How long a starting node waits for etcd to answer before it gives up. */
+const ETCD_START_WAIT_MS = 15_000
 
 /**
  * A server's membership of a cluster: its ClusterNode (session, metadata
@@ -35,9 +37,6 @@ const UNKNOWN_LOG_WAIT_MS = 2000
  * created in the local store with all its partitions; a partition this node
  * does not replicate stays empty and is never served here.
  */
-/** How long a starting node waits for etcd to answer before it gives up. */
-const ETCD_START_WAIT_MS = 15_000
-
 export class ClusterRuntime implements ClusterService {
   private readonly node: ClusterNode
   private readonly store: Store
