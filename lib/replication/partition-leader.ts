@@ -48,7 +48,8 @@ interface GroupWaiter { version: number, callback: DoneCallback }
  * - A leader whose compare-and-swap fails (its epoch is stale) or that is
  *   told of a newer epoch steps down: it acknowledges nothing more.
  * - Group offsets carry a version; a follower reports the version it has
- *   applied, and a commit is answered once every ISR member has it.
+ *   applied, and a commit is answered once every ISR member has it. A
+ *   follower joins the ISR only once it holds every version the ISR holds.
  */
 export class PartitionLeader implements ReplicationGate {
   readonly epoch: number
@@ -142,12 +143,21 @@ export class PartitionLeader implements ReplicationGate {
     f.lastFetchAt = now
     f.end = Math.min(offset, leaderEnd)
     f.groupsVersion = Math.min(this.applied(groupsVersion, groupsOf), this.groupsVersion)
-    if (!this.isr.includes(replica) && f.end >= this.partition.highWatermark() && f.end >= (this.partition.leaderEpochs().latest?.startOffset ?? 0)) {
+    if (!this.isr.includes(replica) && f.end >= this.partition.highWatermark() && f.end >= (this.partition.leaderEpochs().latest?.startOffset ?? 0) && this.holdsGroups(replica, f)) {
       this.changeIsr([...this.isr, replica], `node ${replica} caught up`)
     }
     this.advance()
     this.releaseGroups()
     return null
+  }
+
+  /**
+   * Whether `f` holds every group version the ISR holds, which is at least
+   * every version acknowledged: a replica that joined the ISR without one
+   * would lose that commit if it then led.
+   */
+  private holdsGroups (replica: number, f: Follower): boolean {
+    return this.groupVersions.size === 0 || f.groupsVersion >= this.groupsApplied(replica)
   }
 
   /**
@@ -241,6 +251,16 @@ export class PartitionLeader implements ReplicationGate {
     this.releaseGroups()
   }
 
+  /** The group version every tracked replica (but `except`) has applied. */
+  private groupsApplied (except: number | null): number {
+    let applied = this.groupsVersion
+    for (const id of this.tracked()) {
+      if (id === this.options.self || id === except) continue
+      applied = Math.min(applied, this.followers.get(id)?.groupsVersion ?? 0)
+    }
+    return applied
+  }
+
   /** The replicas the high watermark and commits wait for: the ISR, and any member being added to it. */
   private tracked (): readonly number[] {
     if (this.proposed.length === 0) return this.isr
@@ -267,11 +287,7 @@ export class PartitionLeader implements ReplicationGate {
 
   private releaseGroups (): void {
     if (this.groupWaiters.length === 0) return
-    let applied = this.groupsVersion
-    for (const id of this.tracked()) {
-      if (id === this.options.self) continue
-      applied = Math.min(applied, this.followers.get(id)?.groupsVersion ?? 0)
-    }
+    const applied = this.groupsApplied(null)
     const ready = this.groupWaiters.filter((w) => w.version <= applied)
     if (ready.length === 0) return
     this.groupWaiters = this.groupWaiters.filter((w) => w.version > applied)

@@ -60,3 +60,33 @@ t.test('a new leader instance (the same node leading again, at the same epoch) c
   after.fetched(2, 0, sent.version, after.groupsOf)
   t.ok(c.acked(), 'and the commit is acknowledged once it has them')
 })
+
+/** A leader alone in the ISR of two replicas, with the ISR changes it proposes. */
+async function aloneInIsr (t: Test): Promise<{ p: Partition, leader: PartitionLeader, proposed: number[][] }> {
+  const p = await partition(t)
+  const proposed: number[][] = []
+  const leader = new PartitionLeader(p, { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1] }, {
+    ...options,
+    minInsyncReplicas: 1,
+    changeIsr: async (isr) => { proposed.push(isr); return true }
+  })
+  leader.start()
+  return { p, leader, proposed }
+}
+
+t.test('a follower joins the ISR only once it holds every group offset acknowledged without it', async (t) => {
+  const { p, leader, proposed } = await aloneInIsr(t)
+  const c = commit(leader, 'g', 5)
+  t.ok(c.acked(), 'with the leader alone in the ISR, the commit is acknowledged at once')
+  leader.fetched(2, p.endOffset, 0, undefined)
+  t.same(proposed, [], 'a follower at the log end without the group offset stays out of the ISR')
+  const sent = leader.groupsAfter(0, undefined)
+  leader.fetched(2, p.endOffset, sent.version, leader.groupsOf)
+  t.same(proposed, [[1, 2]], 'it joins once it reports the version that holds the commit')
+})
+
+t.test('a follower joins the ISR at once when there are no group offsets', async (t) => {
+  const { p, leader, proposed } = await aloneInIsr(t)
+  leader.fetched(2, p.endOffset, 0, undefined)
+  t.same(proposed, [[1, 2]])
+})
