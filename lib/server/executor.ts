@@ -267,15 +267,16 @@ export class Executor extends Duplex {
   /**
    * Answers ready are pushed once the current turn of work ends (a write
    * batch completes every append of it in one go), so the answers of one
-   * turn leave in one array and one socket write.
+   * turn leave in one array and one socket write. Commands waiting start
+   * only after that push: an answer ready but not yet pushed is not in the
+   * connection's memory ledger, so a fetch started before it would take
+   * the connection for one with no answer outstanding, and read past the
+   * memory bound.
    */
   private settled (): void {
-    if (!this.flushQueued) {
-      this.flushQueued = true
-      process.nextTick(this.flushQueuedAnswers)
-    }
-    this.pump()
-    this.release()
+    if (this.flushQueued) return
+    this.flushQueued = true
+    process.nextTick(this.flushQueuedAnswers)
   }
 
   private readonly flushQueuedAnswers = (): void => {

@@ -5,6 +5,7 @@ import { ConnectionMemory } from '../../lib/server/connection-memory'
 import { Executor } from '../../lib/server/executor'
 import { MemoryBudget } from '../../lib/server/memory-budget'
 import { Store } from '../../lib/storage/store'
+import { commandWeight } from '../../lib/protocol/command-weight'
 
 async function answer (executor: Executor, command: Command): Promise<Response> {
   executor.write([command])
@@ -63,4 +64,31 @@ t.test('a fetch-batch past a trailing high watermark is answered once the high w
   if ((p as unknown as { waiters: unknown[] }).waiters.length > 0) return
   const r = await waiting
   t.match(r, { response: 'messages', endOffset: 7, messages: [] }, 'answered at 7: the end, nothing to read yet')
+})
+
+t.test('a connection at its memory bound with an answer outstanding starts no other fetch, however soon that answer was ready', async (t) => {
+  const store = await Store.open({ dataDir: t.testdir(), fsync: 'never', log: () => {} })
+  t.teardown(() => store.close())
+  await store.createLog('r', 1)
+  const p = store.partition('r', 0)
+  await new Promise<void>((resolve, reject) => p.append(Array.from({ length: 10 }, (_, i) => Buffer.from(`m${i}`)), (err) => err === null ? resolve() : reject(err)))
+  const budget = new MemoryBudget(1 << 20)
+  new ConnectionMemory(budget).reserve(1 << 20)
+  t.ok(budget.exhausted, 'another connection holds the whole budget')
+  const memory = new ConnectionMemory(budget)
+  const executor = new Executor(store, memory, { log: () => {} })
+  t.teardown(() => executor.destroy())
+  const answers: Response[][] = []
+  executor.on('data', (responses: Response[]) => answers.push(responses))
+  const fetches = [0, 1, 2].map((offset) => fetchBatch(offset, 0))
+  for (const c of fetches) memory.reserve(commandWeight(c))
+  executor.write(fetches)
+
+  // Nothing calls memory.written(): no answer is ever taken by a socket. Wait until the second fetch
+  // either waits for room or is answered (reads finish on I/O turns, so each step yields to them).
+  const waiting = (): number => (memory as unknown as { waiters: unknown[] }).waiters.length
+  for (let i = 0; i < 100_000 && answers.length < 2 && !(answers.length === 1 && waiting() > 0); i++) await new Promise(setImmediate)
+  t.equal(answers.length, 1, 'one answer: the first fetch, which may go ahead with none outstanding')
+  t.match(answers[0], [{ response: 'messages', messages: [{ offset: 0 }] }], 'of one message, as the budget is exhausted')
+  t.equal(waiting(), 1, 'the second waits for the first to be taken')
 })
