@@ -1,14 +1,15 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { Command, InvalidArgumentError } from 'commander'
 import { connect as connectClient } from '../lib/client/client'
 import { cliFollow, cliMissing, cliPublish, writeLinesFile } from './cli-scenario'
 import { ClusterSide } from './cluster-side'
 import { DirSampler, dirSize } from './disk-usage'
 import type { PublishJob } from './jobs'
-import { cpuSeconds, PeakRss, runDriver, startRogServer, stopAll, stopProcess, type Server } from './processes'
+import { cpuSeconds, PeakRss, runDriver, startRogServer, stopAll, stopProcess, track, type Server } from './processes'
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary'
 import { RedisSide, persistenceLabel, type Persistence, type RedisLoad } from './redis-side'
 import { ensureRedis } from './redis-tools'
@@ -528,7 +529,25 @@ async function cliRows (ctx: Context, lines: number, tmp: string): Promise<void>
   fs.rmSync(file, { force: true })
 }
 
-function targetLines (rows: Row[]): string[] {
+/** Scenario 12: bench/memory-stress.js's verdict line, or why it has none. */
+interface MemoryStress { line: string | null, met: boolean | null }
+
+/**
+ * Scenario 12, issue 8's memory bound: memory-stress.js against a server of
+ * its own, default flags (about a minute: it ends once the idle timeout has
+ * closed the connections that never read).
+ */
+async function memoryStress (): Promise<MemoryStress> {
+  const child = track(spawn(process.execPath, [path.join(__dirname, 'memory-stress.js')], { stdio: ['ignore', 'pipe', 'ignore'] }), 'memory-stress')
+  let out = ''
+  child.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  const [code] = await once(child, 'exit') as [number | null]
+  const line = out.split('\n').find((l) => l.startsWith('peak server RSS')) ?? null
+  log(`  12 ${line ?? `memory-stress ended with code ${String(code)} and no verdict`}`)
+  return { line, met: line === null ? null : code === 0 }
+}
+
+function targetLines (rows: Row[], stress: MemoryStress | null): string[] {
   const find = (key: string): Row | undefined => rows.find((r) => r.key === key)
   const rate = (r: Row | undefined): number | null => r?.rog?.messagesPerSec ?? null
   const fmt = (n: number | null): string => n === null ? 'not measured' : `${Math.round(n).toLocaleString('en-US')}/s`
@@ -585,6 +604,7 @@ function targetLines (rows: Row[]): string[] {
     const forwarded = rate(c)
     if (direct !== null && direct > 0 && forwarded !== null) lines.push(`note 10: forwarded through a follower vs to the leader [${c.fsync ?? '-'}]: ${(forwarded / direct).toFixed(2)}x msg/s`)
   }
+  if (stress !== null) lines.push(`${verdict(stress.met)} 12: 100 conns never reading 8 MiB fetch-batches, 5,000 reset long polls, batches of 1,000,000 empty messages at once: ${stress.line ?? 'no verdict'}`)
   const rss = rows.map((r) => r.rog?.serverRssMb ?? null).filter((v): v is number => v !== null)
   const peak = rss.length === 0 ? null : Math.max(...rss)
   lines.push(`${verdict(peak === null ? null : peak <= 200)} server RSS in every scenario: peak ${peak === null ? '-' : peak.toFixed(0)} MB (target <= 200 MB)`)
@@ -602,7 +622,7 @@ function parseFlags (): Flags {
     .option('--json <path>', 'also write the figures as JSON to this file')
     .option('--quick', 'a fifth of the counts (and 200,000 CLI lines): a smoke run', false)
     .option('--scale <x>', 'multiply every message count by this', positive, 1)
-    .option('--scenarios <list>', 'comma-separated scenario numbers, 1-11 (7: scenarios 2-4 and 9 under every --fsync mode; 10: a 3-node cluster, with 3 and 4 under every mode; 11: 2 and 3 with and without HTTP)', '1,2,3,4,5,6,7,8,9,10,11')
+    .option('--scenarios <list>', 'comma-separated scenario numbers, 1-12 (7: scenarios 2-4 and 9 under every --fsync mode; 10: a 3-node cluster, with 3 and 4 under every mode; 11: 2 and 3 with and without HTTP; 12: bench/memory-stress.js)', '1,2,3,4,5,6,7,8,9,10,11,12')
     .option('--no-redis', 'skip the Redis comparison')
     .option('--profile <dir>', 'run the servers under node --cpu-prof, write the profiles to <dir> and print their top frames')
     .option('--keep', 'keep the temporary data directory', false)
@@ -694,6 +714,7 @@ async function main (): Promise<void> {
     }
 
     if (selected.has('11') && !stopping) await metricsCostRows(tmp, rows, scale)
+    const stress = selected.has('12') && !stopping ? await memoryStress() : null
 
     await redis?.stop()
     redis = null
@@ -713,7 +734,7 @@ async function main (): Promise<void> {
       loadAverage: [Number(loadBefore.toFixed(2)), Number(os.loadavg()[0].toFixed(2))]
     }
     sortRows(rows)
-    const targets = targetLines(rows)
+    const targets = targetLines(rows, stress)
     process.stdout.write(`\nRog benchmark, ${meta.date.slice(0, 10)}, ${meta.cores} cores (${meta.cpu}), Node ${meta.node}` +
       `${meta.redis === null ? '' : `, Redis ${meta.redis}`}; ${PAYLOAD_BYTES}-byte messages; ${minutes.toFixed(1)} min; ` +
       `load average ${meta.loadAverage[0]} at the start, ${meta.loadAverage[1]} at the end\n\n`)
