@@ -98,6 +98,14 @@ export function serverCommand (program: Command): void {
         process.exit(1)
       }
       const httpPortSource = command.getOptionValueSource('httpPort')
+      // Start-up (recovery, the wait for etcd) is not interrupted half way: a signal then ends the
+      // process as a crash would, which recovery is made for; it says so rather than vanish.
+      const interrupted = (signal: NodeJS.Signals): void => {
+        process.stderr.write(`rog server: ${signal} during start-up; stopped before serving (the next start recovers as after a crash, and takes the data directory's lock over)\n`)
+        process.exit(128 + (signal === 'SIGINT' ? 2 : 15))
+      }
+      process.once('SIGTERM', interrupted)
+      process.once('SIGINT', interrupted)
       let observer: Observer | null = null
       let server: RogServer
       try {
@@ -129,6 +137,8 @@ export function serverCommand (program: Command): void {
           process.exit(1)
         })
       }
+      process.off('SIGTERM', interrupted)
+      process.off('SIGINT', interrupted)
       process.on('SIGTERM', () => stop('SIGTERM'))
       process.on('SIGINT', () => stop('SIGINT'))
     })

@@ -3,7 +3,8 @@ import * as fs from 'node:fs'
 import * as net from 'node:net'
 import * as path from 'node:path'
 import { once } from 'node:events'
-import { exitOf, spawnServer } from '../helpers/process'
+import { spawn } from 'node:child_process'
+import { ROG_BIN, exitOf, spawnServer } from '../helpers/process'
 import { request } from '../helpers/server'
 import { encodeCommand } from '../../lib/protocol/request-writer'
 import type { Command } from '../../lib/protocol/commands'
@@ -123,4 +124,28 @@ t.test('a second server on a data directory in use is refused; after a SIGKILL a
   restarted.child.kill('SIGTERM')
   t.same(await exitOf(restarted.child), { code: 0, signal: null })
   t.notOk(fs.existsSync(path.join(dataDir, '.lock')), 'released on a clean stop')
+})
+
+t.test('a signal during start-up (here, the wait for etcd) ends the server with a line saying so; the next start takes the lock over', async (t) => {
+  const dataDir = t.testdir()
+  // A port nothing listens on: etcd there refuses every connection, and the server keeps trying.
+  const probe = net.createServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const closed = (probe.address() as net.AddressInfo).port
+  probe.close()
+  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    const child = spawn(process.execPath, [ROG_BIN, 'server', '--port', '0', '--no-http', '--data-dir', dataDir, '--etcd', `http://127.0.0.1:${closed}`, '--node-id', '1'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+    let err = ''
+    await new Promise<void>((resolve) => child.stderr.on('data', (c: Buffer) => {
+      err += c.toString()
+      if (err.includes('trying for up to')) resolve()
+    }))
+    child.kill(signal)
+    t.same(await exitOf(child), { code, signal: null }, `${signal}: exit code ${code}`)
+    t.match(err, new RegExp(`rog server: ${signal} during start-up; stopped before serving`))
+  }
+  const restarted = await spawnServer(t, ['--data-dir', dataDir])
+  restarted.child.kill('SIGTERM')
+  t.same(await exitOf(restarted.child), { code: 0, signal: null }, 'a single node starts on the directory afterwards')
 })
