@@ -64,6 +64,10 @@ export class DataFile {
   size: number
   /** Written since its last sync, or its last sync failed. */
   dirty = false
+  /** Syncs of it under way (a sync clears `dirty` as it starts, so that writes meanwhile set it again). */
+  syncing = 0
+  /** Deleted on purpose (retention, a log deleted): a sync still queued for it has nothing left to make durable. */
+  removed = false
   /** Bytes known to be on stable storage (what a recovery point may cover). Only the writer moves it. */
   synced = 0
   /** The directory of a file just created, which must be synced before the file's data counts as durable. */

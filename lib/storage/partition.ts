@@ -540,11 +540,12 @@ export class Partition {
     let size = this.sizeBytes
     while (this.segmentList.length > 1) {
       const oldest = this.segmentList[0]
-      // Never a segment with writes still queued or, under --fsync always, not yet synced (their appends are unanswered).
-      // One merely not synced yet under interval or never may go: what it holds was to go anyway, and a sync in
-      // flight keeps its descriptor until it ends. A crash before the recovery point moves on leaves a point whose
+      // Never a segment with writes still queued or, under --fsync always, not yet synced or being synced (their
+      // appends are unanswered, and a sync that found the file gone would fail them). One merely not synced yet under
+      // interval or never may go: what it holds was to go anyway, a sync in flight keeps its descriptor until it
+      // ends, and one not yet started skips it. A crash before the recovery point moves on leaves a point whose
       // segment is gone, which recovery reads as no point: it then truncates nothing before the last segment.
-      if (oldest.log.size < oldest.appendSize || (oldest.log.dirty && this.options.fsync === 'always')) break
+      if (oldest.log.size < oldest.appendSize || (this.options.fsync === 'always' && (oldest.log.dirty || oldest.log.syncing > 0))) break
       const bySize = bytes !== null && size - oldest.log.size >= bytes
       const byAge = ms !== null && !bySize && (await oldest.maxTimestamp()) < now - ms
       if ((!bySize && !byAge) || oldest !== this.segmentList[0] || this.segmentList.length <= 1) break

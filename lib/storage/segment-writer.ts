@@ -282,38 +282,46 @@ export class SegmentWriter {
     start()
   }
 
-  /** A file synced moves its `synced` size to what it held when the sync began; one that failed stays dirty, so the next sync retries it. */
+  /**
+   * A file synced moves its `synced` size to what it held when the sync
+   * began; one that failed stays dirty, so the next sync retries it. A file
+   * deleted on purpose before its sync reached it is skipped: there is
+   * nothing of it left to make durable.
+   */
   private syncFile (file: DataFile, done: (err: Error | null) => void): void {
+    if (file.removed) return done(null)
     file.dirty = false
-    const dir = file.createdIn
-    if (dir === null) return this.syncData(file, done)
-    file.io.fsyncDirectory(dir, (err) => {
-      if (err !== null) {
+    file.syncing++
+    const finish = (err: Error | null): void => {
+      file.syncing--
+      if (err !== null && !file.removed) {
         file.dirty = true
         return done(this.failure(err, file))
       }
+      done(null)
+    }
+    const dir = file.createdIn
+    if (dir === null) return this.syncData(file, finish)
+    file.io.fsyncDirectory(dir, (err) => {
+      if (err !== null) return finish(err)
       file.createdIn = null
-      this.syncData(file, done)
+      this.syncData(file, finish)
     })
   }
 
-  private syncData (file: DataFile, done: (err: Error | null) => void): void {
+  private syncData (file: DataFile, finish: (err: Error | null) => void): void {
+    if (file.removed) return finish(null)
     const size = file.size
     let fd: number
     try {
       fd = file.pin()
     } catch (err) {
-      file.dirty = true
-      return done(this.failure(err, file))
+      return finish(err as Error)
     }
     file.io.fdatasync(fd, (err) => {
       file.unpin()
-      if (err !== null) {
-        file.dirty = true
-        return done(this.failure(err, file))
-      }
-      file.synced = Math.max(file.synced, Math.min(size, file.size))
-      done(null)
+      if (err === null) file.synced = Math.max(file.synced, Math.min(size, file.size))
+      finish(err)
     })
   }
 }

@@ -592,6 +592,9 @@ export class Segment {
 
   /** Deletes this segment's files: only for a segment this process created and never wrote, or an unsynced tail. */
   remove (): void {
+    this.log.removed = true
+    this.indexFile.removed = true
+    this.timeIndexFile.removed = true
     this.close()
     fs.rmSync(this.logPath, { force: true })
     fs.rmSync(this.indexPath, { force: true })

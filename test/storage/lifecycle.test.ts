@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Store, type StoreOptions } from '../../lib/storage/store'
@@ -220,4 +220,68 @@ t.test('retention may delete a segment not yet synced (interval, never); a crash
   const read = await q.read(q.firstOffset, 1000, 1 << 20)
   t.same(read.map((m) => m.data.toString().replace(/\.+$/, '')), Array.from({ length: 170 - q.firstOffset }, (_, i) => `m${q.firstOffset + i}`), 'every message retention kept')
   t.notOk(after.some((l) => /truncat/.test(l)), 'nothing truncated')
+})
+
+/** A store whose directory syncs (a new segment's first step to durability) are held while `hold(true)` says so. */
+async function heldDirectorySyncs (t: Test, options: Partial<StoreOptions>, lines: string[]): Promise<{ store: Store, held: Array<() => void>, hold: (on: boolean) => void, closed: () => void }> {
+  const held: Array<() => void> = []
+  let holding = false
+  let open = true
+  const io: FileIo = {
+    ...nodeFileIo,
+    fsyncDirectory (dir, callback) {
+      if (holding) held.push(() => nodeFileIo.fsyncDirectory(dir, callback))
+      else nodeFileIo.fsyncDirectory(dir, callback)
+    }
+  }
+  const hold = (on: boolean): void => {
+    holding = on
+    if (!on) for (const release of held.splice(0)) release()
+  }
+  const store = await openStore(t.testdir(), { io, segmentBytes: 4096, ...options }, lines)
+  t.teardown(async () => {
+    hold(false)
+    if (open) await store.close()
+  })
+  return { store, held, hold, closed: () => { open = false } }
+}
+
+t.test('under --fsync always, retention leaves a segment alone while its sync is under way: the append waiting on it is answered, nothing is lost', async (t) => {
+  const lines: string[] = []
+  const { store, held, hold } = await heldDirectorySyncs(t, { fsync: 'always' }, lines)
+  await store.createLog('s', 1)
+  const p = store.partition('s', 0)
+  hold(true)
+  // One batch rolls through several segments; each new one's sync starts with its directory's, held here.
+  const appended = append(p, Array.from({ length: 150 }, (_, i) => Buffer.from(`m${i}`.padEnd(100, '.'))))
+  for (let i = 0; i < 10_000 && held.length === 0; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.ok(held.length > 0, 'syncs of the new segments are under way')
+  t.ok(p.segments.length > 3, `${p.segments.length} segments`)
+  t.equal(await p.enforceRetention(4096, null, Date.now()), 0, 'retention deletes none of them while their syncs run')
+  hold(false)
+  t.equal(await appended, 0, 'the batch is answered as stored')
+  t.ok(await p.enforceRetention(4096, null, Date.now()) > 0, 'once synced, retention deletes them')
+  t.ok(p.firstOffset <= p.endOffset, `first offset ${p.firstOffset}, end ${p.endOffset}`)
+  t.equal(p.endOffset, 150)
+  t.notOk(lines.some((l) => /ENOENT/.test(l)), 'no sync met a deleted file')
+})
+
+t.test('under --fsync interval, a segment retention deletes before its sync started is skipped by that sync, not reported as an error', async (t) => {
+  const lines: string[] = []
+  const { store, held, hold, closed } = await heldDirectorySyncs(t, { fsync: 'interval', fsyncIntervalMs: 3_600_000 }, lines)
+  await store.createLog('s', 1)
+  const p = store.partition('s', 0)
+  hold(true)
+  t.equal(await append(p, Array.from({ length: 1000 }, (_, i) => Buffer.from(`m${i}`.padEnd(100, '.')))), 0, 'answered before any sync')
+  for (let i = 0; i < 10_000 && held.length === 0; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.ok(held.length > 0 && held.length < p.segments.length - 1, `${held.length} of ${p.segments.length - 1} sealed segments' syncs under way, the rest queued`)
+  const deleted = await p.enforceRetention(4096, null, Date.now())
+  t.ok(deleted > held.length, `retention deleted ${deleted} segments, some whose syncs had not started`)
+  hold(false)
+  const dirty = (): number => p.segments.filter((s) => s.log.dirty || s.log.syncing > 0).length
+  for (let i = 0; i < 10_000 && dirty() > 1; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.ok(dirty() <= 1, 'every sealed segment kept is synced (the active one waits for the interval)')
+  closed()
+  await store.close()
+  t.same(lines.filter((l) => /ENOENT|no such file/.test(l)), [], 'no sync reported a deleted file, through the close that syncs everything')
 })
