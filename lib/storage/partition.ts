@@ -23,7 +23,7 @@ export interface PartitionOptions {
   label: string
   /** The group offsets journal is compacted once past this size (and 4x its live size). */
   groupsCompactBytes?: number
-  /** Called after a segment roll (retention is checked then). */
+  /** Called after a segment roll, and after a sync that retention waited for (retention is checked then). */
   rolled?: (partition: Partition) => void
   /** The log and partition number, for the errors of idempotent publishes. */
   where?: { log: string, partition: number }
@@ -117,6 +117,8 @@ export class Partition {
   private draining = false
   /** A segment rolled: retention runs once the writes that filled it are in the files (their sizes on disk), before their sync. */
   private rolledSinceWrite = false
+  /** Retention stopped at a segment still being synced (--fsync always): it runs again once a sync ends. */
+  private retainAfterSync = false
   /** Set when the log is deleted: every later request answers it. */
   private gone: RogError | null = null
   private spare: SpareFiles | null = null
@@ -144,7 +146,12 @@ export class Partition {
         this.producers.compactIfDue()
       },
       failed: (stream, err, first) => this.failed(stream, err, first.firstId ?? this.end),
-      synced: () => this.synced(),
+      synced: () => {
+        this.synced()
+        if (!this.retainAfterSync || this.options.rolled === undefined) return
+        this.retainAfterSync = false
+        this.options.rolled(this)
+      },
       written: () => {
         if (!this.rolledSinceWrite || this.options.rolled === undefined) return
         this.rolledSinceWrite = false
@@ -545,10 +552,14 @@ export class Partition {
       // interval or never may go: what it holds was to go anyway, a sync in flight keeps its descriptor until it
       // ends, and one not yet started skips it. A crash before the recovery point moves on leaves a point whose
       // segment is gone, which recovery reads as no point: it then truncates nothing before the last segment.
-      if (oldest.log.size < oldest.appendSize || (this.options.fsync === 'always' && (oldest.log.dirty || oldest.log.syncing > 0))) break
+      if (oldest.log.size < oldest.appendSize) break
       const bySize = bytes !== null && size - oldest.log.size >= bytes
       const byAge = ms !== null && !bySize && (await oldest.maxTimestamp()) < now - ms
       if ((!bySize && !byAge) || oldest !== this.segmentList[0] || this.segmentList.length <= 1) break
+      if (this.options.fsync === 'always' && (oldest.log.dirty || oldest.log.syncing > 0)) {
+        this.retainAfterSync = true
+        break
+      }
       this.segmentList.shift()
       this.syncedThrough = Math.max(0, this.syncedThrough - 1)
       size -= oldest.log.size

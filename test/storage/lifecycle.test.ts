@@ -285,3 +285,18 @@ t.test('under --fsync interval, a segment retention deletes before its sync star
   await store.close()
   t.same(lines.filter((l) => /ENOENT|no such file/.test(l)), [], 'no sync reported a deleted file, through the close that syncs everything')
 })
+
+t.test('under --fsync always, retention that waited for a batch\'s syncs runs once they end, not only at the next roll or check', async (t) => {
+  const lines: string[] = []
+  const { store, hold } = await heldDirectorySyncs(t, { fsync: 'always' }, lines)
+  await store.createLog('s', 1, { retentionBytes: 8192 })
+  const p = store.partition('s', 0)
+  hold(true)
+  const appended = append(p, Array.from({ length: 300 }, (_, i) => Buffer.from(`m${i}`.padEnd(100, '.'))))
+  for (let i = 0; i < 10_000 && p.segments.length < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.ok(p.segments.length >= 5, `one batch rolled through ${p.segments.length} segments, their syncs held`)
+  hold(false)
+  t.equal(await appended, 0)
+  for (let i = 0; i < 10_000 && p.sizeBytes > 8192 + 2 * 4096; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.ok(p.sizeBytes <= 8192 + 2 * 4096, `the partition is back within its limit plus two segments (${p.sizeBytes} bytes) once synced`)
+})
