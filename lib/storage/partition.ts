@@ -545,7 +545,8 @@ export class Partition {
   async enforceRetention (bytes: number | null, ms: number | null, now: number): Promise<number> {
     let deleted = 0
     let size = this.sizeBytes
-    while (this.segmentList.length > 1) {
+    // A deleted log's files are gone, and its paths may name a new log's: a pass still holding this partition stops.
+    while (this.segmentList.length > 1 && this.gone === null) {
       const oldest = this.segmentList[0]
       // Never a segment with writes still queued or, under --fsync always, not yet synced or being synced (their
       // appends are unanswered, and a sync that found the file gone would fail them). One merely not synced yet under
@@ -555,7 +556,7 @@ export class Partition {
       if (oldest.log.size < oldest.appendSize) break
       const bySize = bytes !== null && size - oldest.log.size >= bytes
       const byAge = ms !== null && !bySize && (await oldest.maxTimestamp()) < now - ms
-      if ((!bySize && !byAge) || oldest !== this.segmentList[0] || this.segmentList.length <= 1) break
+      if ((!bySize && !byAge) || oldest !== this.segmentList[0] || this.segmentList.length <= 1 || this.gone !== null) break
       if (this.options.fsync === 'always' && (oldest.log.dirty || oldest.log.syncing > 0)) {
         this.retainAfterSync = true
         break

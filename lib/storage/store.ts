@@ -330,6 +330,8 @@ export class Store {
           const { retentionBytes, retentionMs } = this.effective(name)
           if (retentionBytes === null && retentionMs === null) continue
           for (const p of partitions) {
+            // Deleted (and perhaps made again) while the pass was on an earlier log.
+            if (this.logs.get(name) !== partitions) break
             try {
               await p.enforceRetention(retentionBytes, retentionMs, now)
             } catch (err) {
