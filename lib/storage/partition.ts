@@ -204,9 +204,12 @@ export class Partition {
     bases.sort((a, b) => a - b)
     Segment.removeSpare(dir, null)
     const recoveryPoint = RecoveryPoint.read(dir, options.pool.io, options.log)
-    const known = recoveryPoint.value !== null && bases.includes(recoveryPoint.value.base) ? recoveryPoint.value : null
-    // Nothing synced yet: every segment, not only the last, may end in a torn write.
-    const point = known ?? (recoveryPoint.nothingSynced && bases.length > 0 ? { base: bases[0], position: 0 } : null)
+    const value = recoveryPoint.value
+    const known = value !== null && bases.includes(value.base) ? value : null
+    // Nothing synced yet, or the point names a segment before every one left (retention deleted it before the point
+    // moved on): nothing left is known synced, and every segment, not only the last, may end in a torn write.
+    const passed = value !== null && bases.length > 0 && value.base < bases[0]
+    const point = known ?? ((recoveryPoint.nothingSynced || passed) && bases.length > 0 ? { base: bases[0], position: 0 } : null)
     const truncatable = (base: number, last: boolean): Truncatable => {
       if (point === null) return last ? 'tail' : null
       return base < point.base ? null : base === point.base ? point.position : 0
@@ -552,7 +555,7 @@ export class Partition {
       // appends are unanswered, and a sync that found the file gone would fail them). One merely not synced yet under
       // interval or never may go: what it holds was to go anyway, a sync in flight keeps its descriptor until it
       // ends, and one not yet started skips it. A crash before the recovery point moves on leaves a point whose
-      // segment is gone, which recovery reads as no point: it then truncates nothing before the last segment.
+      // segment is gone, which recovery reads as a point at the start of the first segment left.
       if (oldest.log.size < oldest.appendSize) break
       const bySize = bytes !== null && size - oldest.log.size >= bytes
       const byAge = ms !== null && !bySize && (await oldest.maxTimestamp()) < now - ms

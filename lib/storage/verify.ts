@@ -172,6 +172,10 @@ function readRecoveryPoint (dir: string, rel: string, files: Set<string>, bases:
     report.problems.push({ file, position: 0, kind: 'recovery point', detail: 'damaged (its size, magic or checksum is wrong): Rog ignores it and checks the last segment instead' })
     return null
   }
+  if (!bases.includes(point.base) && bases.length > 0 && point.base < bases[0]) {
+    report.notes.push(`${file}: names segment ${point.base}.log, before every segment left (deleted by retention before the point moved on): nothing left is known synced, and Rog checks every segment for a torn tail`)
+    return { base: bases[0], position: 0 }
+  }
   if (!bases.includes(point.base)) {
     report.problems.push({ file, position: 0, kind: 'recovery point', detail: `names segment ${point.base}.log, which is not there: Rog ignores it` })
     return null

@@ -5,6 +5,7 @@ import * as path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { crc32c } from '@node-rs/crc32'
 import { rog, type Finished } from './rog-process'
+import { encodePoint } from '../../lib/storage/recovery-point'
 
 /*
  * `rog check` run as a process on the golden data directory
@@ -125,6 +126,16 @@ t.test('a producers journal: intact records are clean; records of batches past t
   t.equal(r.code, 0, r.stderr)
   t.match(r.stdout, /events\/0: clean\n/)
   t.match(r.stdout, /events\/0\/producers: 1 record of batches past the end of the partition \(never written whole\); Rog drops them on start/)
+})
+
+t.test('a recovery point naming a segment retention deleted (before every one left) is a note, not damage', async (t) => {
+  const dir = copyFixture(t.testdir())
+  for (const f of fs.readdirSync(path.join(dir, P0))) if (/^0\.(log|index|timeindex)$/.test(f)) fs.rmSync(path.join(dir, P0, f))
+  fs.writeFileSync(path.join(dir, P0, 'recovery-point'), encodePoint({ base: 0, position: 100 }))
+  const r = await check(dir)
+  t.equal(r.code, 0, r.stdout)
+  t.match(r.stdout, /events\/0: clean\n {2}messages: 131 intact, offsets 89 to 219, in 2 segments\n/)
+  t.match(r.stdout, /events\/0\/recovery-point: names segment 0\.log, before every segment left \(deleted by retention before the point moved on\)/)
 })
 
 t.test('never writes: checks a read-only copy the same way', async (t) => {

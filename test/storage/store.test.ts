@@ -491,6 +491,38 @@ t.test('a torn write batch that had rolled through several segments: the empty s
   t.ok(all.length === 239 && all.every((m, i) => m.offset === i && m.data.equals(msg(i))), 'every message, in order')
 })
 
+t.test('a torn write batch after a recovery point whose segment retention deleted: the point counts as the start of the first segment left, and the empty segments the batch made go too', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { segmentBytes: 4096 })
+  await store.createLog('kept', 1)
+  await append(store.partition('kept', 0), Array.from({ length: 30 }, (_, i) => msg(i)))
+  await append(store.partition('kept', 0), Array.from({ length: 200 }, (_, i) => msg(30 + i)))
+  await store.close()
+  const pdir = path.join(dir, 'kept', '0')
+  const bases = (): number[] => fs.readdirSync(pdir).filter((f) => f.endsWith('.log')).map((f) => parseInt(f)).sort((a, b) => a - b)
+  // Retention deleted segment 0 while the recovery point was still in it; then a SIGKILL cut the batch's write
+  // of segment 32 mid-entry, with the segments it had rolled to still empty.
+  for (const ext of ['log', 'index', 'timeindex']) fs.rmSync(path.join(pdir, `0.${ext}`), { force: true })
+  fs.writeFileSync(path.join(pdir, 'recovery-point'), encodePoint({ base: 0, position: 1000 }))
+  fs.truncateSync(path.join(pdir, '32.log'), 1000)
+  for (const b of bases().slice(1)) {
+    for (const ext of ['log', 'index', 'timeindex']) if (fs.existsSync(path.join(pdir, `${b}.${ext}`))) fs.truncateSync(path.join(pdir, `${b}.${ext}`), 0)
+  }
+  const lines: string[] = []
+  store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  t.teardown(() => store.close())
+  const p = store.partition('kept', 0)
+  t.match(lines.join('\n'), /32\.log: truncated 104 bytes of a torn write at position 896/)
+  t.match(lines.join('\n'), /removing them: 64\.log, 96\.log, 128\.log, 160\.log, 192\.log, 224\.log$/m)
+  t.notMatch(lines.join('\n'), /are missing before/, 'no gap is kept')
+  t.same(bases(), [32])
+  t.equal(p.firstOffset, 32)
+  t.equal(p.endOffset, 39, 'the torn entry and what followed it are gone')
+  const all = await p.read(32, 1000, 1 << 24)
+  t.ok(all.length === 7 && all.every((m, i) => m.offset === 32 + i && m.data.equals(msg(32 + i))), 'every message from the first offset on, in order')
+  t.equal(await append(p, [msg(39)]), 39, 'appends go on from the end')
+})
+
 t.test('empty segment files a torn batch made under a larger --segment-bytes are not in recovery\'s reach: a roll onto one takes its name', async (t) => {
   const dir = t.testdir()
   let store = await openStore(dir, { segmentBytes: 8192 })
