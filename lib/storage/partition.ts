@@ -150,7 +150,9 @@ export class Partition {
         this.synced()
         if (!this.retainAfterSync || this.options.rolled === undefined) return
         this.retainAfterSync = false
-        this.options.rolled(this)
+        // After the batch's appends are answered (the writer answers them right after this).
+        const rolled = this.options.rolled
+        process.nextTick(() => rolled(this))
       },
       written: () => {
         if (!this.rolledSinceWrite || this.options.rolled === undefined) return
@@ -560,8 +562,10 @@ export class Partition {
       const bySize = bytes !== null && size - oldest.log.size >= bytes
       const byAge = ms !== null && !bySize && (await oldest.maxTimestamp()) < now - ms
       if ((!bySize && !byAge) || oldest !== this.segmentList[0] || this.segmentList.length <= 1 || this.gone !== null) break
-      if (this.options.fsync === 'always' && (oldest.log.dirty || oldest.log.syncing > 0)) {
-        this.retainAfterSync = true
+      // Nor one whose appends are not all answered yet (under always, a batch's answers wait for the syncs of every
+      // segment it wrote): the first offset would pass the end.
+      if (this.segmentList[1].base > this.end || (this.options.fsync === 'always' && (oldest.log.dirty || oldest.log.syncing > 0))) {
+        if (this.options.fsync === 'always') this.retainAfterSync = true
         break
       }
       this.segmentList.shift()

@@ -246,26 +246,6 @@ async function heldDirectorySyncs (t: Test, options: Partial<StoreOptions>, line
   return { store, held, hold, closed: () => { open = false } }
 }
 
-t.test('under --fsync always, retention leaves a segment alone while its sync is under way: the append waiting on it is answered, nothing is lost', async (t) => {
-  const lines: string[] = []
-  const { store, held, hold } = await heldDirectorySyncs(t, { fsync: 'always' }, lines)
-  await store.createLog('s', 1)
-  const p = store.partition('s', 0)
-  hold(true)
-  // One batch rolls through several segments; each new one's sync starts with its directory's, held here.
-  const appended = append(p, Array.from({ length: 150 }, (_, i) => Buffer.from(`m${i}`.padEnd(100, '.'))))
-  for (let i = 0; i < 10_000 && held.length === 0; i++) await new Promise((resolve) => setImmediate(resolve))
-  t.ok(held.length > 0, 'syncs of the new segments are under way')
-  t.ok(p.segments.length > 3, `${p.segments.length} segments`)
-  t.equal(await p.enforceRetention(4096, null, Date.now()), 0, 'retention deletes none of them while their syncs run')
-  hold(false)
-  t.equal(await appended, 0, 'the batch is answered as stored')
-  t.ok(await p.enforceRetention(4096, null, Date.now()) > 0, 'once synced, retention deletes them')
-  t.ok(p.firstOffset <= p.endOffset, `first offset ${p.firstOffset}, end ${p.endOffset}`)
-  t.equal(p.endOffset, 150)
-  t.notOk(lines.some((l) => /ENOENT/.test(l)), 'no sync met a deleted file')
-})
-
 t.test('under --fsync interval, a segment retention deletes before its sync started is skipped by that sync, not reported as an error', async (t) => {
   const lines: string[] = []
   const { store, held, hold, closed } = await heldDirectorySyncs(t, { fsync: 'interval', fsyncIntervalMs: 3_600_000 }, lines)
@@ -316,4 +296,25 @@ t.test('a retention pass still holding a deleted log\'s partition deletes nothin
   t.equal(await old.enforceRetention(1, null, Date.now()), 0, 'the old partition deletes nothing')
   t.same(fs.readdirSync(made.dir).filter((f) => f.endsWith('.log')).sort(), made.segments.map((s) => `${s.base}.log`).sort(), 'the new log\'s segments are all there')
   t.equal((await made.read(0, 1000, 1 << 20)).length, 150)
+})
+
+t.test('under --fsync always, retention leaves a segment alone until the batch that wrote it is answered (it waits for the syncs of every segment it wrote): the first offset never passes the end', async (t) => {
+  const lines: string[] = []
+  const { store, held, hold } = await heldDirectorySyncs(t, { fsync: 'always' }, lines)
+  await store.createLog('s', 1)
+  const p = store.partition('s', 0)
+  hold(true)
+  const appended = append(p, Array.from({ length: 150 }, (_, i) => Buffer.from(`m${i}`.padEnd(100, '.'))))
+  // Segment 0's directory was synced when the log was made: its own sync does not wait; the new segments' do.
+  const first = p.segments[0].log
+  for (let i = 0; i < 10_000 && (held.length === 0 || first.dirty || first.syncing > 0); i++) await new Promise((resolve) => setImmediate(resolve))
+  t.ok(held.length > 0 && !first.dirty && first.syncing === 0, 'segment 0 is synced, the segments rolled to are not')
+  t.equal(await p.enforceRetention(1, null, Date.now()), 0, 'segment 0 stays: its appends are not answered yet')
+  t.ok(p.firstOffset <= p.endOffset, `first offset ${p.firstOffset}, end ${p.endOffset}`)
+  hold(false)
+  t.equal(await appended, 0, 'the batch is answered as stored')
+  t.ok(await p.enforceRetention(4096, null, Date.now()) > 0, 'once it is, retention deletes its segments')
+  t.equal(p.endOffset, 150)
+  t.ok(p.firstOffset <= p.endOffset, `first offset ${p.firstOffset}, end ${p.endOffset}`)
+  t.notOk(lines.some((l) => /ENOENT/.test(l)), 'no sync met a deleted file')
 })
