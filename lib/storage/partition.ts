@@ -117,7 +117,7 @@ export class Partition {
   private draining = false
   /** A segment rolled: retention runs once the writes that filled it are in the files (their sizes on disk), before their sync. */
   private rolledSinceWrite = false
-  /** Retention stopped at a segment still being synced (--fsync always): it runs again once a sync ends. */
+  /** Retention stopped at a segment whose batch is not answered yet (--fsync always: it waits for its syncs); it runs again once a sync ends. */
   private retainAfterSync = false
   /** Set when the log is deleted: every later request answers it. */
   private gone: RogError | null = null
