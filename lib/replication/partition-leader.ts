@@ -157,7 +157,9 @@ export class PartitionLeader implements ReplicationGate {
    * would lose that commit if it then led.
    */
   private holdsGroups (replica: number, f: Follower): boolean {
-    return this.groupVersions.size === 0 || f.groupsVersion >= this.groupsApplied(replica)
+    // Version 1 is this instance's whole table at its start, commits acknowledged under earlier leaders included:
+    // needed even while an ISR member has not fetched from this instance yet (and so counts as holding nothing).
+    return this.groupVersions.size === 0 || f.groupsVersion >= Math.max(1, this.groupsApplied(replica))
   }
 
   /**

@@ -90,3 +90,23 @@ t.test('a follower joins the ISR at once when there are no group offsets', async
   leader.fetched(2, p.endOffset, 0, undefined)
   t.same(proposed, [[1, 2]])
 })
+
+t.test('a follower holding none of the group offsets of earlier leaders does not join the ISR, even while another member has not fetched yet', async (t) => {
+  const p = await partition(t)
+  await new Promise<void>((resolve, reject) => p.append([Buffer.from('a'), Buffer.from('b')], (err) => err === null ? resolve() : reject(err)))
+  // Committed under an earlier leader: in this node's table when it starts leading.
+  await new Promise<void>((resolve, reject) => p.commit('g', 2, (err) => err === null ? resolve() : reject(err)))
+  const proposed: number[][] = []
+  const leader = new PartitionLeader(p, { replicas: [1, 2, 3], leader: 1, leaderEpoch: 1, isr: [1, 2] }, {
+    ...options,
+    minInsyncReplicas: 1,
+    changeIsr: async (isr) => { proposed.push(isr); return true }
+  })
+  leader.start()
+  leader.fetched(3, p.endOffset, 5, 'another-instance')
+  t.same(proposed, [], 'node 3, at the log end with another instance\'s version, stays out while node 2 has not fetched')
+  const sent = leader.groupsAfter(5, 'another-instance')
+  t.match(sent, { full: true, groups: [['g', 2]] })
+  leader.fetched(3, p.endOffset, sent.version, leader.groupsOf)
+  t.same(proposed, [[1, 2, 3]], 'it joins once it holds them')
+})
