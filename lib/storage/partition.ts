@@ -23,7 +23,7 @@ export interface PartitionOptions {
   label: string
   /** The group offsets journal is compacted once past this size (and 4x its live size). */
   groupsCompactBytes?: number
-  /** Called after a segment roll, and after a sync that retention waited for (retention is checked then). */
+  /** Called after a segment roll, and once appends retention waited for are answered (retention is checked then). */
   rolled?: (partition: Partition) => void
   /** The log and partition number, for the errors of idempotent publishes. */
   where?: { log: string, partition: number }
@@ -117,8 +117,8 @@ export class Partition {
   private draining = false
   /** A segment rolled: retention runs once the writes that filled it are in the files (their sizes on disk), before their sync. */
   private rolledSinceWrite = false
-  /** Retention stopped at a segment whose batch is not answered yet (--fsync always: it waits for its syncs); it runs again once a sync ends. */
-  private retainAfterSync = false
+  /** Retention stopped at a segment whose appends are not all answered yet: it runs again once appends are. */
+  private retainAfterAnswers = false
   /** Set when the log is deleted: every later request answers it. */
   private gone: RogError | null = null
   private spare: SpareFiles | null = null
@@ -146,14 +146,7 @@ export class Partition {
         this.producers.compactIfDue()
       },
       failed: (stream, err, first) => this.failed(stream, err, first.firstId ?? this.end),
-      synced: () => {
-        this.synced()
-        if (!this.retainAfterSync || this.options.rolled === undefined) return
-        this.retainAfterSync = false
-        // After the batch's appends are answered (the writer answers them right after this).
-        const rolled = this.options.rolled
-        process.nextTick(() => rolled(this))
-      },
+      synced: () => this.synced(),
       written: () => {
         if (!this.rolledSinceWrite || this.options.rolled === undefined) return
         this.rolledSinceWrite = false
@@ -468,6 +461,7 @@ export class Partition {
         if (err === null) {
           segment.written(last)
           this.end = last
+          if (this.retainAfterAnswers) this.retainAgain()
           // Writes that land in a segment already rolled past are synced too (the flush on roll came before them).
           if (segment !== this.active() && segment.log.dirty && this.options.fsync !== 'always') this.writer.requestSync([segment.log])
         }
@@ -541,6 +535,13 @@ export class Partition {
     return n
   }
 
+  /** Retention, once the appends answered with this one are too (the writer answers a batch's appends in one go). */
+  private retainAgain (): void {
+    this.retainAfterAnswers = false
+    const rolled = this.options.rolled
+    if (rolled !== undefined) process.nextTick(() => rolled(this))
+  }
+
   /**
    * Deletes whole sealed segments, oldest first, while the partition would
    * still hold at least `bytes` without it, or while its newest message is
@@ -565,7 +566,7 @@ export class Partition {
       // Nor one whose appends are not all answered yet (under always, a batch's answers wait for the syncs of every
       // segment it wrote): the first offset would pass the end.
       if (this.segmentList[1].base > this.end || (this.options.fsync === 'always' && (oldest.log.dirty || oldest.log.syncing > 0))) {
-        if (this.options.fsync === 'always') this.retainAfterSync = true
+        this.retainAfterAnswers = true
         break
       }
       this.segmentList.shift()

@@ -318,3 +318,15 @@ t.test('under --fsync always, retention leaves a segment alone until the batch t
   t.ok(p.firstOffset <= p.endOffset, `first offset ${p.firstOffset}, end ${p.endOffset}`)
   t.notOk(lines.some((l) => /ENOENT/.test(l)), 'no sync met a deleted file')
 })
+
+t.test('under --fsync interval and never, retention after one batch that rolled through many segments runs once its appends are answered', async (t) => {
+  for (const fsync of ['interval', 'never'] as const) {
+    const store = await openStore(t.testdir(), { fsync, segmentBytes: 4096 })
+    t.teardown(() => store.close())
+    await store.createLog('b', 1, { retentionBytes: 8192 })
+    const p = store.partition('b', 0)
+    t.equal(await append(p, Array.from({ length: 300 }, (_, i) => Buffer.from(`m${i}`.padEnd(100, '.')))), 0)
+    for (let i = 0; i < 10_000 && p.sizeBytes > 8192 + 2 * 4096; i++) await new Promise((resolve) => setImmediate(resolve))
+    t.ok(p.sizeBytes <= 8192 + 2 * 4096, `${fsync}: within its limit plus two segments (${p.sizeBytes} bytes, ${p.segments.length} segments)`)
+  }
+})
