@@ -8,7 +8,7 @@ import { withoutPath } from './file-io'
 import { GroupOffsets, GROUPS_FILE } from './group-offsets'
 import { LEADER_EPOCHS_FILE, LeaderEpochs } from './leader-epochs'
 import { PRODUCERS_FILE, ProducerState, type ProducerBatch, type ProducerRecord } from './producer-state'
-import { RECOVERY_POINT_FILE, RecoveryPoint } from './recovery-point'
+import { RECOVERY_POINT_FILE, RecoveryPoint, startingPoint } from './recovery-point'
 import { idsAfter, Segment, SPARE_INDEX, SPARE_LOG, SPARE_TIME_INDEX, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
 import { SegmentWriter, type FsyncPolicy, type Stream } from './segment-writer'
 import type { DataFile, FilePool } from './data-file'
@@ -199,12 +199,7 @@ export class Partition {
     bases.sort((a, b) => a - b)
     Segment.removeSpare(dir, null)
     const recoveryPoint = RecoveryPoint.read(dir, options.pool.io, options.log)
-    const value = recoveryPoint.value
-    const known = value !== null && bases.includes(value.base) ? value : null
-    // Nothing synced yet, or the point names a segment before every one left (retention deleted it before the point
-    // moved on): nothing left is known synced, and every segment, not only the last, may end in a torn write.
-    const passed = value !== null && bases.length > 0 && value.base < bases[0]
-    const point = known ?? ((recoveryPoint.nothingSynced || passed) && bases.length > 0 ? { base: bases[0], position: 0 } : null)
+    const point = startingPoint(recoveryPoint.value, recoveryPoint.nothingSynced, bases)
     const truncatable = (base: number, last: boolean): Truncatable => {
       if (point === null) return last ? 'tail' : null
       return base < point.base ? null : base === point.base ? point.position : 0

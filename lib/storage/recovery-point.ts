@@ -21,6 +21,20 @@ export function encodePoint (point: Point): Buffer {
   return buf
 }
 
+/**
+ * The point recovery works from, given the one the file holds (`value`),
+ * whether the file says nothing was synced yet, and the segments found: the
+ * point itself when its segment is there; the start of the first segment
+ * when nothing is synced yet or the point names a segment before every one
+ * left (retention deleted it before the point moved on), since then nothing
+ * left is known synced; otherwise none.
+ */
+export function startingPoint (value: Point | null, nothingSynced: boolean, bases: readonly number[]): Point | null {
+  if (value !== null && bases.includes(value.base)) return value
+  if (bases.length > 0 && (nothingSynced || (value !== null && value.base < bases[0]))) return { base: bases[0], position: 0 }
+  return null
+}
+
 /** The point a recovery-point file holds, or null when it is damaged. */
 export function decodePoint (buf: Buffer): Point | null {
   if (buf.length !== SIZE || buf.readUInt32BE(0) !== MAGIC || crc32c(buf, 0, 20) !== buf.readUInt32BE(20)) return null

@@ -5,7 +5,7 @@ import { parseJournal, GROUPS_FILE } from './group-offsets'
 import { INDEX_ENTRY } from './offset-index'
 import { OWN_FILE, SEGMENT_NAME } from './partition'
 import { PRODUCERS_FILE, scanProducerJournal } from './producer-state'
-import { decodePoint, RECOVERY_POINT_FILE, type Point } from './recovery-point'
+import { decodePoint, RECOVERY_POINT_FILE, startingPoint, type Point } from './recovery-point'
 import { detectLegacy, findEntry } from './segment'
 import { CREATING, isValidLogName, PARTITION_NAME } from './store'
 
@@ -172,13 +172,14 @@ function readRecoveryPoint (dir: string, rel: string, files: Set<string>, bases:
     report.problems.push({ file, position: 0, kind: 'recovery point', detail: 'damaged (its size, magic or checksum is wrong): Rog ignores it and checks the last segment instead' })
     return null
   }
-  if (!bases.includes(point.base) && bases.length > 0 && point.base < bases[0]) {
-    report.notes.push(`${file}: names segment ${point.base}.log, before every segment left (deleted by retention before the point moved on): nothing left is known synced, and Rog checks every segment for a torn tail`)
-    return { base: bases[0], position: 0 }
-  }
-  if (!bases.includes(point.base)) {
+  const start = startingPoint(point, false, bases)
+  if (start === null) {
     report.problems.push({ file, position: 0, kind: 'recovery point', detail: `names segment ${point.base}.log, which is not there: Rog ignores it` })
     return null
+  }
+  if (start !== point) {
+    report.notes.push(`${file}: names segment ${point.base}.log, before every segment left (deleted by retention before the point moved on): nothing left is known synced, and Rog checks every segment for a torn tail`)
+    return start
   }
   const size = fs.lstatSync(path.join(dir, `${point.base}.log`)).size
   if (point.position > size) {
