@@ -1,4 +1,4 @@
-import { crc32c } from '../util/crc32c'
+import { crc32cView, viewOf } from '../util/crc32c'
 import { readU64, writeU64 } from '../util/u64'
 
 /**
@@ -39,14 +39,15 @@ export function stamp (timestamp: number): Stamp {
   return { high: Math.floor(timestamp / 0x1_0000_0000), low: timestamp >>> 0, ms: timestamp }
 }
 
-export function writeEntry (buf: Buffer, at: number, id: number, stamp: Stamp, message: Buffer): number {
+/** Writes one entry at `at`; `view` is viewOf(buf), made once by a caller writing many. */
+export function writeEntry (buf: Buffer, at: number, id: number, stamp: Stamp, message: Buffer, view = viewOf(buf)): number {
   writeU64(buf, id, at)
   writeU64(buf, CONTENT_HEADER + message.length, at + 8)
   buf.writeUInt32BE(stamp.high, at + 20)
   buf.writeUInt32BE(stamp.low, at + 24)
   const end = at + ENTRY_OVERHEAD + message.length
   buf.set(message, at + ENTRY_OVERHEAD)
-  buf.writeUInt32BE(crc32c(buf, at + 20, end, crc32c(buf, at, at + 16)), at + 16)
+  buf.writeUInt32BE(crc32cView(buf, view, at + 20, end, crc32cView(buf, view, at, at + 16)), at + 16)
   return end
 }
 
@@ -70,12 +71,15 @@ export function plausibleSize (size: number): boolean {
   return size >= ENTRY_OVERHEAD && size <= MAX_ENTRY_BYTES
 }
 
-/** Whether the whole entry at `at` (of `size` bytes, all in `buf`) carries a valid checksum. */
-export function entryIsIntact (buf: Buffer, at: number, size: number, legacy = false): boolean {
+/**
+ * Whether the whole entry at `at` (of `size` bytes, all in `buf`) carries a
+ * valid checksum; `view` is viewOf(buf), made once by a caller checking many.
+ */
+export function entryIsIntact (buf: Buffer, at: number, size: number, legacy = false, view = viewOf(buf)): boolean {
   if (!plausibleSize(size) || at + size > buf.length) return false
-  const stored = buf.readUInt32BE(at + 16)
-  if (legacy) return crc32c(buf, at + 20, at + size) === stored
-  return crc32c(buf, at + 20, at + size, crc32c(buf, at, at + 16)) === stored
+  const stored = view.getUint32(at + 16)
+  if (legacy) return crc32cView(buf, view, at + 20, at + size) === stored
+  return crc32cView(buf, view, at + 20, at + size, crc32cView(buf, view, at, at + 16)) === stored
 }
 
 /** Which checksum the whole entry at `at` carries: 'current', 'legacy', or null when neither holds. */

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { RogError } from '../errors'
+import { viewOf } from '../util/crc32c'
 import { ENTRY_HEADER, ENTRY_OVERHEAD, entryFormat, entryIsIntact, entryMessage, entrySize, entryTimestamp, plausibleSize, readEntryHeader, writeEntry, type Stamp } from './entry'
 import { INDEX_ENTRY, INDEX_INTERVAL, OffsetIndex } from './offset-index'
 import { TIME_INDEX_ENTRY, TimeIndex } from './time-index'
@@ -327,6 +328,7 @@ export class Segment {
     do bytes += sizeOf(messages[n++].length)
     while (n < messages.length && this.reservedSize + bytes + sizeOf(messages[n].length) <= maxBytes)
     const data = Buffer.allocUnsafe(bytes)
+    let dataView: DataView | undefined
     const points = this.index.length
     const timePoints = this.timeIndex?.length ?? 0
     let at = 0
@@ -347,7 +349,7 @@ export class Segment {
         at += messages[i].copy(data, at)
         id++
       } else {
-        at = writeEntry(data, at, id++, stamp, messages[i])
+        at = writeEntry(data, at, id++, stamp, messages[i], dataView ??= viewOf(data))
       }
     }
     this.reservedSize += bytes
@@ -511,6 +513,7 @@ export class Segment {
         const buf = length > 0 ? Buffer.allocUnsafe(length) : Buffer.alloc(0)
         const bytesRead = length > 0 ? await readAt(this.ctx, this.log, fd, buf, position) : 0
         const view = bytesRead < length ? buf.subarray(0, bytesRead) : buf
+        const checked = raw ? null : viewOf(view)
         let at = 0
         let bad = false
         for (;;) {
@@ -528,7 +531,7 @@ export class Segment {
             if (at === 0) want = entry.size
             break
           }
-          if (!raw && !entryIsIntact(view, at, entry.size, this.legacy)) {
+          if (checked !== null && !entryIsIntact(view, at, entry.size, this.legacy, checked)) {
             bad = true
             break
           }
@@ -658,13 +661,14 @@ async function scanEntries (fd: number, fileSize: number, from: number, expected
   let want = READ_CHUNK
   while (position < fileSize) {
     const buf = await readRange(fd, position, Math.min(want, fileSize - position))
+    const bufView = viewOf(buf)
     let at = 0
     for (;;) {
       const entry = readEntryHeader(buf, at)
       if (entry === null) break
       if (entry.id !== expected || !plausibleSize(entry.size) || position + at + entry.size > fileSize) return { end: position + at, nextOffset: expected }
       if (at + entry.size > buf.length) break
-      if (!entryIsIntact(buf, at, entry.size, legacy)) return { end: position + at, nextOffset: expected }
+      if (!entryIsIntact(buf, at, entry.size, legacy, bufView)) return { end: position + at, nextOffset: expected }
       if (onEntry !== undefined && onEntry(entry.id, entryTimestamp(buf, at), position + at) === false) return { end: position + at, nextOffset: expected }
       if (position + at - lastIndexed >= INDEX_INTERVAL && position + at > index.last()[1]) {
         index.add(entry.id - base, position + at)

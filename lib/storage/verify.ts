@@ -1,6 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { entryIsIntact, plausibleSize, readEntryHeader } from './entry'
+import { viewOf } from '../util/crc32c'
 import { parseJournal, GROUPS_FILE } from './group-offsets'
 import { INDEX_ENTRY } from './offset-index'
 import { OWN_FILE, SEGMENT_NAME } from './partition'
@@ -239,6 +240,7 @@ async function verifySegment (dir: string, rel: string, base: number, tornFrom: 
     while (position < fileSize) {
       const length = Math.min(want, fileSize - position)
       const buf = await readAt(fd, position, length)
+      const bufView = viewOf(buf)
       let at = 0
       let bad: [string, string] | null = null
       let size = 0
@@ -250,7 +252,7 @@ async function verifySegment (dir: string, rel: string, base: number, tornFrom: 
         else if (!plausibleSize(entry.size)) bad = ['bad size', `the entry claims ${Number.isFinite(entry.size) ? entry.size - 16 : '2^53 or more'} bytes of content, a size Rog never writes`]
         else if (position + at + entry.size > fileSize) bad = ['cut short', `an entry of ${entry.size} bytes runs past the end of the file`]
         else if (at + entry.size > buf.length) break
-        else if (!entryIsIntact(buf, at, entry.size, legacy)) bad = ['checksum mismatch', 'the entry fails its CRC-32C']
+        else if (!entryIsIntact(buf, at, entry.size, legacy, bufView)) bad = ['checksum mismatch', 'the entry fails its CRC-32C']
         if (bad !== null) break
         passIndex(position + at, entry.id)
         report.messages++
