@@ -6,6 +6,7 @@ import { launchEtcd } from '../test/helpers/etcd'
 import type { PartitionPlacement } from '../lib/protocol/commands'
 import { atStop, cpuSeconds, startRogServer, stopProcess, type Server } from './processes'
 import type { IsrFigures } from './report'
+import { emptyFiles } from './empty-files'
 
 export interface ClusterNodeProcess { id: number, server: Server, port: number }
 
@@ -140,11 +141,11 @@ export class ClusterSide {
     return new Map(named.map(([name, pid]) => [name, cpuSeconds(pid)]))
   }
 
-  /** Stops every node and etcd (by PID) and removes the data; safe to call twice. */
+  /** Stops every node and etcd (by PID) and empties their files (the run removes them at its end); safe to call twice. */
   async stop (): Promise<void> {
     const stops = this.stops.splice(0).reverse()
     for (const stop of stops) await stop().catch(() => {})
-    fs.rmSync(this.dir, { recursive: true, force: true })
+    emptyFiles(this.dir)
   }
 
   /** Partition 0's placement, asked again of a node that answers (the cluster client's choice). */

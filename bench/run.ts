@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { Command, InvalidArgumentError } from 'commander'
 import { connect as connectClient } from '../lib/client/client'
 import { cliFollow, cliMissing, cliPublish, writeLinesFile } from './cli-scenario'
+import { emptyFiles } from './empty-files'
 import { ClusterSide } from './cluster-side'
 import { DirSampler, dirSize } from './disk-usage'
 import type { PublishJob } from './jobs'
@@ -397,8 +398,8 @@ async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promis
         if (scraper !== null) clearInterval(scraper)
         for (const server of servers.values()) await stopProcess(server.child, 60_000)
       }
-      fs.rmSync(path.join(tmp, `rog-metrics-${spec.key}-no-http-${round}`), { recursive: true, force: true })
-      fs.rmSync(path.join(tmp, `rog-metrics-${spec.key}-http-${round}`), { recursive: true, force: true })
+      emptyFiles(path.join(tmp, `rog-metrics-${spec.key}-no-http-${round}`))
+      emptyFiles(path.join(tmp, `rog-metrics-${spec.key}-http-${round}`))
     }
     const rates: Record<string, number> = {}
     const cpuPerMessage: Record<string, number> = {}
@@ -695,7 +696,7 @@ async function main (): Promise<void> {
         if (cli) await cliRows(ctx, cliLines, tmp)
       } finally {
         await stopProcess(server.child, 60_000)
-        fs.rmSync(path.join(tmp, `rog-${mode}`), { recursive: true, force: true })
+        emptyFiles(path.join(tmp, `rog-${mode}`))
       }
       if (flags.profile !== undefined) {
         for (const f of fs.readdirSync(flags.profile)) {
