@@ -133,8 +133,10 @@ function parseResponse (buf: Buffer, kind: Expect): Response {
       at += 20
       const messages = new Array<FetchedMessage>(count)
       for (let i = 0; i < count; i++) {
+        fetchedFits(buf, at, 12)
         const offset = readU64(buf, at)
         const size = buf.readUInt32BE(at + 8)
+        fetchedFits(buf, at, 12 + size)
         messages[i] = { offset, data: buf.subarray(at + 12, at + 12 + size) }
         at += 12 + size
       }
@@ -148,9 +150,11 @@ function parseResponse (buf: Buffer, kind: Expect): Response {
       at += 36
       const messages = new Array<FetchedMessage>(count)
       for (let i = 0; i < count; i++) {
+        fetchedFits(buf, at, 20)
         const offset = readU64(buf, at)
         const timestamp = readU64(buf, at + 8)
         const size = buf.readUInt32BE(at + 16)
+        fetchedFits(buf, at, 20 + size)
         messages[i] = { offset, timestamp, data: buf.subarray(at + 20, at + 20 + size) }
         at += 20 + size
       }
@@ -234,4 +238,9 @@ function parseResponse (buf: Buffer, kind: Expect): Response {
       return { response: 'log-info', log, partitions }
     }
   }
+}
+
+/** A fetched message of `bytes` (header and data) at `at` lies within its answer; a cut one is never handed on as a shorter message. */
+function fetchedFits (buf: Buffer, at: number, bytes: number): void {
+  if (at + bytes > buf.length) throw new RogError('PROTOCOL', `A fetched message runs past the end of its answer (${at + bytes - buf.length} bytes missing)`)
 }

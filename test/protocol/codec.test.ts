@@ -153,6 +153,20 @@ t.test('framed responses round-trip through encoder and reader', async (t) => {
   t.equal(reader.outstanding, 0)
 })
 
+t.test('a messages answer whose last message is cut short is a protocol error, not a shorter message', async (t) => {
+  for (const detailed of [false, true]) {
+    const whole = encodeResponses([{ response: 'messages', committedOffset: 0, endOffset: 2, messages: [{ offset: 0, timestamp: 5, data: Buffer.from('abc') }, { offset: 1, timestamp: 6, data: Buffer.from('de') }], ...(detailed ? { detail: { firstOffset: 0, startOffset: 0 } } : {}) }])
+    // Every cut of the body that the announced size still covers: the frame says fewer bytes than the messages need.
+    for (let missing = 1; missing <= (detailed ? 22 : 14); missing++) {
+      const cut = Buffer.from(whole.subarray(0, whole.length - missing))
+      cut.writeUInt32BE(cut.length - 5, 1)
+      const reader = new ResponseReader()
+      reader.expect(detailed ? 'messages-detailed' : 'messages')
+      t.throws(() => reader.feed(cut), { code: 'PROTOCOL' }, `${detailed ? 'detailed' : 'plain'}, ${missing} bytes missing`)
+    }
+  }
+})
+
 t.test('framing errors become one invalid command after the good ones, then the stream ends', async (t) => {
   const limits = protocolLimits(1000)
   const good = encodeCommand({ command: 'create', log: 'x', partitions: 1 })
