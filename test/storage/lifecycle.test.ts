@@ -176,24 +176,10 @@ t.test('a stop in the middle of a retention deletion (the segment gone, its inde
 })
 
 t.test('retention may delete a segment not yet synced (interval, never); a crash then leaves a recovery point naming a gone segment, and recovery loses nothing', async (t) => {
-  const held: Array<() => void> = []
-  let holding = false
-  const io: FileIo = {
-    ...nodeFileIo,
-    fdatasync (fd, callback) {
-      if (holding) held.push(() => nodeFileIo.fdatasync(fd, callback))
-      else nodeFileIo.fdatasync(fd, callback)
-    }
-  }
   const root = t.testdir()
   const dir = path.join(root, 'live')
   const lines: string[] = []
-  const store = await openStore(dir, { io, fsync: 'interval', fsyncIntervalMs: 3_600_000, segmentBytes: 4096 }, lines)
-  t.teardown(async () => {
-    holding = false
-    for (const release of held.splice(0)) release()
-    await store.close()
-  })
+  const { store, hold } = await heldSyncs(t, 'fdatasync', { fsync: 'interval', fsyncIntervalMs: 3_600_000 }, lines, dir)
   await store.createLog('gone', 1)
   const p = store.partition('gone', 0)
   await append(p, Array.from({ length: 10 }, (_, i) => Buffer.from(`m${i}`.padEnd(100, '.'))))
@@ -201,7 +187,7 @@ t.test('retention may delete a segment not yet synced (interval, never); a crash
   const pointFile = path.join(p.dir, 'recovery-point')
   for (let i = 0; i < 10_000 && fs.statSync(pointFile).size === 0; i++) await new Promise((resolve) => setImmediate(resolve))
   t.equal(fs.readFileSync(pointFile).readUInt32BE(8), 0, 'the recovery point is in segment 0')
-  holding = true
+  hold(true)
   for (let b = 0; b < 8; b++) await append(p, Array.from({ length: 20 }, (_, i) => Buffer.from(`m${10 + b * 20 + i}`.padEnd(100, '.'))))
   t.ok(p.segments.length > 3, 'several segments, none synced since')
   t.ok(p.segments[0].log.synced < p.segments[0].log.size, 'segment 0 has writes not synced')
@@ -222,23 +208,27 @@ t.test('retention may delete a segment not yet synced (interval, never); a crash
   t.notOk(after.some((l) => /truncat/.test(l)), 'nothing truncated')
 })
 
-/** A store whose directory syncs (a new segment's first step to durability) are held while `hold(true)` says so. */
-async function heldDirectorySyncs (t: Test, options: Partial<StoreOptions>, lines: string[]): Promise<{ store: Store, held: Array<() => void>, hold: (on: boolean) => void, closed: () => void }> {
+/**
+ * A store whose syncs of one kind (`fdatasync` of appended data, or
+ * `fsyncDirectory`: a new segment's first step to durability) are held while
+ * `hold(true)` says so.
+ */
+async function heldSyncs (t: Test, call: 'fdatasync' | 'fsyncDirectory', options: Partial<StoreOptions>, lines: string[], dir = t.testdir()): Promise<{ store: Store, held: Array<() => void>, hold: (on: boolean) => void, closed: () => void }> {
   const held: Array<() => void> = []
   let holding = false
   let open = true
-  const io: FileIo = {
-    ...nodeFileIo,
-    fsyncDirectory (dir, callback) {
-      if (holding) held.push(() => nodeFileIo.fsyncDirectory(dir, callback))
-      else nodeFileIo.fsyncDirectory(dir, callback)
-    }
+  const passOrHold = <A>(real: (target: A, callback: (err: Error | null) => void) => void) => (target: A, callback: (err: Error | null) => void): void => {
+    if (holding) held.push(() => real.call(nodeFileIo, target, callback))
+    else real.call(nodeFileIo, target, callback)
   }
+  const io: FileIo = call === 'fdatasync'
+    ? { ...nodeFileIo, fdatasync: passOrHold(nodeFileIo.fdatasync) }
+    : { ...nodeFileIo, fsyncDirectory: passOrHold(nodeFileIo.fsyncDirectory) }
   const hold = (on: boolean): void => {
     holding = on
     if (!on) for (const release of held.splice(0)) release()
   }
-  const store = await openStore(t.testdir(), { io, segmentBytes: 4096, ...options }, lines)
+  const store = await openStore(dir, { io, segmentBytes: 4096, ...options }, lines)
   t.teardown(async () => {
     hold(false)
     if (open) await store.close()
@@ -248,7 +238,7 @@ async function heldDirectorySyncs (t: Test, options: Partial<StoreOptions>, line
 
 t.test('under --fsync interval, a segment retention deletes before its sync started is skipped by that sync, not reported as an error', async (t) => {
   const lines: string[] = []
-  const { store, held, hold, closed } = await heldDirectorySyncs(t, { fsync: 'interval', fsyncIntervalMs: 3_600_000 }, lines)
+  const { store, held, hold, closed } = await heldSyncs(t, 'fsyncDirectory', { fsync: 'interval', fsyncIntervalMs: 3_600_000 }, lines)
   await store.createLog('s', 1)
   const p = store.partition('s', 0)
   hold(true)
@@ -268,7 +258,7 @@ t.test('under --fsync interval, a segment retention deletes before its sync star
 
 t.test('under --fsync always, retention that waited for a batch\'s syncs runs once they end, not only at the next roll or check', async (t) => {
   const lines: string[] = []
-  const { store, hold } = await heldDirectorySyncs(t, { fsync: 'always' }, lines)
+  const { store, hold } = await heldSyncs(t, 'fsyncDirectory', { fsync: 'always' }, lines)
   await store.createLog('s', 1, { retentionBytes: 8192 })
   const p = store.partition('s', 0)
   hold(true)
@@ -300,7 +290,7 @@ t.test('a retention pass still holding a deleted log\'s partition deletes nothin
 
 t.test('under --fsync always, retention leaves a segment alone until the batch that wrote it is answered (it waits for the syncs of every segment it wrote): the first offset never passes the end', async (t) => {
   const lines: string[] = []
-  const { store, held, hold } = await heldDirectorySyncs(t, { fsync: 'always' }, lines)
+  const { store, held, hold } = await heldSyncs(t, 'fsyncDirectory', { fsync: 'always' }, lines)
   await store.createLog('s', 1)
   const p = store.partition('s', 0)
   hold(true)

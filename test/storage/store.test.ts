@@ -413,6 +413,32 @@ t.test('a log creation interrupted by a crash is cleaned up on start', async (t)
 })
 
 /** Writes log `name` of 100 messages in 4 KiB segments under `dir` and closes the store; returns the partition's directory. */
+/** The base offsets of the segment files in `pdir`, in order. */
+function logBases (pdir: string): number[] {
+  return fs.readdirSync(pdir).filter((f) => f.endsWith('.log')).map((f) => parseInt(f)).sort((a, b) => a - b)
+}
+
+/** Empties every file of the segments `bases`: what the segments a write batch rolled to hold before it writes them. */
+function emptySegments (pdir: string, bases: number[]): void {
+  for (const b of bases) {
+    for (const ext of ['log', 'index', 'timeindex']) if (fs.existsSync(path.join(pdir, `${b}.${ext}`))) fs.truncateSync(path.join(pdir, `${b}.${ext}`), 0)
+  }
+}
+
+/**
+ * A closed store with log `name` of one partition: 30 messages, then one
+ * batch of 200 that rolled through segments 32, 64, ... 224 (4 KiB segments
+ * of 128-byte entries, 32 to a segment). Returns the partition's directory.
+ */
+async function rolledBatch (dir: string, name: string): Promise<string> {
+  const store = await openStore(dir, { segmentBytes: 4096 })
+  await store.createLog(name, 1)
+  await append(store.partition(name, 0), Array.from({ length: 30 }, (_, i) => msg(i)))
+  await append(store.partition(name, 0), Array.from({ length: 200 }, (_, i) => msg(30 + i)))
+  await store.close()
+  return path.join(dir, name, '0')
+}
+
 async function hundredInSmallSegments (dir: string, name: string): Promise<string> {
   const store = await openStore(dir, { segmentBytes: 4096 })
   await store.createLog(name, 1)
@@ -460,25 +486,17 @@ t.test('a segment rolled to whose first entry was torn a few bytes in (a power l
 
 t.test('a torn write batch that had rolled through several segments: the empty segments it made go with it, and appends roll onto their bases again', async (t) => {
   const dir = t.testdir()
-  let store = await openStore(dir, { segmentBytes: 4096 })
-  await store.createLog('multi', 1)
-  await append(store.partition('multi', 0), Array.from({ length: 30 }, (_, i) => msg(i)))
-  // One batch of 128-byte entries, 32 to a segment: it rolls to 32, 64, ... 224.
-  await append(store.partition('multi', 0), Array.from({ length: 200 }, (_, i) => msg(30 + i)))
-  await store.close()
-  const pdir = path.join(dir, 'multi', '0')
-  const bases = (): number[] => fs.readdirSync(pdir).filter((f) => f.endsWith('.log')).map((f) => parseInt(f)).sort((a, b) => a - b)
+  const pdir = await rolledBatch(dir, 'multi')
+  const bases = (): number[] => logBases(pdir)
   t.same(bases(), [0, 32, 64, 96, 128, 160, 192, 224])
   // A SIGKILL during that batch's write of segment 32: it is cut mid-entry, the segments made after it are still
   // empty, and the recovery point is at the start of 32. One more file lies past anything the batch could reach.
   fs.truncateSync(path.join(pdir, '32.log'), 1000)
-  for (const b of bases().slice(2)) {
-    for (const ext of ['log', 'index', 'timeindex']) if (fs.existsSync(path.join(pdir, `${b}.${ext}`))) fs.truncateSync(path.join(pdir, `${b}.${ext}`), 0)
-  }
+  emptySegments(pdir, bases().slice(2))
   fs.writeFileSync(path.join(pdir, 'recovery-point'), encodePoint({ base: 32, position: 0 }))
   fs.writeFileSync(path.join(pdir, '100000.log'), '')
   const lines: string[] = []
-  store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  const store = await openStore(dir, { segmentBytes: 4096 }, lines)
   t.teardown(() => store.close())
   const p = store.partition('multi', 0)
   t.match(lines.join('\n'), /offsets 39 to 63 were never synced\); removing them: 64\.log, 96\.log, 128\.log, 160\.log, 192\.log, 224\.log\n/)
@@ -493,23 +511,16 @@ t.test('a torn write batch that had rolled through several segments: the empty s
 
 t.test('a torn write batch after a recovery point whose segment retention deleted: the point counts as the start of the first segment left, and the empty segments the batch made go too', async (t) => {
   const dir = t.testdir()
-  let store = await openStore(dir, { segmentBytes: 4096 })
-  await store.createLog('kept', 1)
-  await append(store.partition('kept', 0), Array.from({ length: 30 }, (_, i) => msg(i)))
-  await append(store.partition('kept', 0), Array.from({ length: 200 }, (_, i) => msg(30 + i)))
-  await store.close()
-  const pdir = path.join(dir, 'kept', '0')
-  const bases = (): number[] => fs.readdirSync(pdir).filter((f) => f.endsWith('.log')).map((f) => parseInt(f)).sort((a, b) => a - b)
+  const pdir = await rolledBatch(dir, 'kept')
+  const bases = (): number[] => logBases(pdir)
   // Retention deleted segment 0 while the recovery point was still in it; then a SIGKILL cut the batch's write
   // of segment 32 mid-entry, with the segments it had rolled to still empty.
   for (const ext of ['log', 'index', 'timeindex']) fs.rmSync(path.join(pdir, `0.${ext}`), { force: true })
   fs.writeFileSync(path.join(pdir, 'recovery-point'), encodePoint({ base: 0, position: 1000 }))
   fs.truncateSync(path.join(pdir, '32.log'), 1000)
-  for (const b of bases().slice(1)) {
-    for (const ext of ['log', 'index', 'timeindex']) if (fs.existsSync(path.join(pdir, `${b}.${ext}`))) fs.truncateSync(path.join(pdir, `${b}.${ext}`), 0)
-  }
+  emptySegments(pdir, bases().slice(1))
   const lines: string[] = []
-  store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  const store = await openStore(dir, { segmentBytes: 4096 }, lines)
   t.teardown(() => store.close())
   const p = store.partition('kept', 0)
   t.match(lines.join('\n'), /32\.log: truncated 104 bytes of a torn write at position 896/)
@@ -531,12 +542,10 @@ t.test('empty segment files a torn batch made under a larger --segment-bytes are
   await append(store.partition('big', 0), Array.from({ length: 1100 }, (_, i) => msg(i, 4)))
   await store.close()
   const pdir = path.join(dir, 'big', '0')
-  const bases = (): number[] => fs.readdirSync(pdir).filter((f) => f.endsWith('.log')).map((f) => parseInt(f)).sort((a, b) => a - b)
+  const bases = (): number[] => logBases(pdir)
   t.same(bases(), [0, 256, 512, 768, 1024])
   fs.truncateSync(path.join(pdir, '0.log'), 1000)
-  for (const b of bases().slice(1)) {
-    for (const ext of ['log', 'index', 'timeindex']) if (fs.existsSync(path.join(pdir, `${b}.${ext}`))) fs.truncateSync(path.join(pdir, `${b}.${ext}`), 0)
-  }
+  emptySegments(pdir, bases().slice(1))
   fs.writeFileSync(path.join(pdir, 'recovery-point'), encodePoint({ base: 0, position: 0 }))
   const lines: string[] = []
   store = await openStore(dir, { segmentBytes: 4096 }, lines)
