@@ -32,6 +32,10 @@ export class AnswerCounter {
   firstError: string | null = null
   /** Header and first body bytes of the last complete successful answer. */
   readonly last = Buffer.alloc(5 + KEEP_BODY)
+  /** Answers completed so far, errors included. */
+  completed = 0
+  /** Called as each answer completes (`ok`: a success, now in `last`), when set. */
+  onAnswer: ((ok: boolean) => void) | null = null
   private readonly head = Buffer.alloc(9 + KEEP_ERROR)
   private headLen = 0
   private headNeed = 1
@@ -102,7 +106,8 @@ export class AnswerCounter {
   }
 
   private complete (): void {
-    if (this.head[0] === 1) {
+    const ok = this.head[0] !== 1
+    if (!ok) {
       this.errors++
       this.firstError ??= this.head.toString('utf8', 9, this.headNeed)
     } else {
@@ -111,5 +116,7 @@ export class AnswerCounter {
     this.headLen = 0
     this.headNeed = 1
     this.sizeKnown = false
+    this.completed++
+    this.onAnswer?.(ok)
   }
 }

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import type { Command } from '../lib/protocol/commands'
 import { encodeCommand } from '../lib/protocol/request-writer'
-import { readU64 } from '../lib/protocol/u64'
+import { readU64, writeU64 } from '../lib/protocol/u64'
 import { AnswerCounter } from './answer-counter'
 import type { LoadResult, PublishJob } from './jobs'
 import { LatencySampler, mergeSummaries } from './latency'
@@ -17,9 +17,10 @@ const LATENCY_SAMPLES = 20_000
  * 0 of `job.log` (created if missing). Every request is the same pre-encoded
  * frame, so a refill is a subarray of one block of `window` frames: one write
  * per refill, no encoding and no allocation per message. With
- * `job.commitEvery`, each commit is encoded when it is sent (its offset comes
- * from the answers so far) and written in the same corked write as the
- * publishes around it.
+ * `job.commitEvery`, a refill is copied from a block of frames in the
+ * connection's order (commitEvery - 1 publishes, then a commit), and each
+ * commit in it gets its offset (from the answers so far) written into its
+ * last 8 bytes: one buffer and one write per refill, no encoding.
  */
 export async function publishLoad (job: PublishJob): Promise<LoadResult> {
   const reply = job.reply ?? 'ok'
@@ -88,7 +89,11 @@ class PublishConnection {
   private readonly quota: number
   /** Request i is a commit when i % commitEvery is commitEvery - 1; 0: no commits. */
   private readonly commitEvery: number
-  private readonly group: string
+  /** With commits: frames of requests 0 to window + commitEvery - 1, in this connection's order (commits with offset 0). */
+  private readonly mixedBlock: Buffer | null = null
+  /** Where request i's frame starts in mixedBlock, for i up to commitEvery (one period). */
+  private readonly periodStarts: number[] = []
+  private readonly periodBytes: number = 0
   /** One past the highest offset a publish of this connection was answered with. */
   private committable = 0
 
@@ -100,8 +105,26 @@ class PublishConnection {
     this.quota = quota
     this.sampler = sampler
     this.commitEvery = job.commitEvery ?? 0
-    this.group = group
+    if (this.commitEvery !== 0) {
+      const commit = encodeCommand({ command: 'commit', log: job.log, partition: 0, group, offset: 0 })
+      const publish = block.subarray(0, frameBytes)
+      const frames: Buffer[] = []
+      for (let i = 0; i < job.window + this.commitEvery; i++) frames.push(this.isCommit(i) ? commit : publish)
+      this.mixedBlock = Buffer.concat(frames)
+      let at = 0
+      for (let i = 0; i <= this.commitEvery; i++) {
+        this.periodStarts.push(at)
+        at += frames[i].length
+      }
+      this.periodBytes = this.periodStarts[this.commitEvery]
+    }
     this.counter = new AnswerCounter(job.batch === 1 && (job.reply ?? 'ok') === 'ok' ? 'ok' : 'framed')
+    if (this.commitEvery !== 0) {
+      // Request i's answer: a publish's body is its offset (a commit's, the offset it committed).
+      this.counter.onAnswer = (ok) => {
+        if (ok && !this.isCommit(this.counter.completed - 1)) this.committable = Math.max(this.committable, readU64(this.counter.last, 5) + 1)
+      }
+    }
   }
 
   /** Commits among the requests answered (requests 0 to answered - 1). */
@@ -131,10 +154,6 @@ class PublishConnection {
           return
         }
         if (n === 0) return
-        // The last answer of the chunk is request answered + n - 1; a publish's body is its offset.
-        if (this.commitEvery !== 0 && !this.isCommit(this.answered + n - 1) && this.counter.errors === 0) {
-          this.committable = Math.max(this.committable, readU64(this.counter.last, 5) + 1)
-        }
         this.sampler.answered(this.answered, n)
         this.answered += n
         if (this.counter.errors > 0) this.capped = true
@@ -164,21 +183,28 @@ class PublishConnection {
       this.socket.write(this.block.subarray(0, k * this.frameBytes))
       return
     }
-    this.socket.cork()
-    const end = this.sent + k
-    while (this.sent < end) {
-      if (this.isCommit(this.sent)) {
-        this.socket.write(encodeCommand({ command: 'commit', log: this.job.log, partition: 0, group: this.group, offset: this.committable }))
-        this.sent++
-        continue
-      }
-      // Publishes up to the next commit (or the end of this refill): at most commitEvery - 1 <= window frames.
-      const untilCommit = this.commitEvery - 1 - (this.sent % this.commitEvery)
-      const run = Math.min(untilCommit, end - this.sent)
-      this.socket.write(this.block.subarray(0, run * this.frameBytes))
-      this.sent += run
+    this.socket.write(this.mixedRefill(this.sent, k))
+    this.sent += k
+  }
+
+  /** Frames of requests `from` to `from + k - 1`, copied from mixedBlock, with this connection's commit offset in each commit. */
+  private mixedRefill (from: number, k: number): Buffer {
+    const block = this.mixedBlock as Buffer
+    // mixedBlock's request j is request from + j - phase: the refill is its requests phase to phase + k - 1.
+    const phase = from % this.commitEvery
+    const start = this.frameStart(phase)
+    const out = Buffer.allocUnsafe(this.frameStart(phase + k) - start)
+    block.copy(out, 0, start, start + out.length)
+    for (let i = from; i < from + k; i++) {
+      // A commit's offset is its frame's last 8 bytes.
+      if (this.isCommit(i)) writeU64(out, this.committable, this.frameStart(phase + i - from + 1) - start - 8)
     }
-    this.socket.uncork()
+    return out
+  }
+
+  /** Where mixedBlock's request j starts (j up to its length). */
+  private frameStart (j: number): number {
+    return Math.floor(j / this.commitEvery) * this.periodBytes + this.periodStarts[j % this.commitEvery]
   }
 }
 
