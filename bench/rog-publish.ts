@@ -105,6 +105,7 @@ class PublishConnection {
     this.quota = quota
     this.sampler = sampler
     this.commitEvery = job.commitEvery ?? 0
+    this.counter = new AnswerCounter(job.batch === 1 && (job.reply ?? 'ok') === 'ok' ? 'ok' : 'framed')
     if (this.commitEvery !== 0) {
       const commit = encodeCommand({ command: 'commit', log: job.log, partition: 0, group, offset: 0 })
       const publish = block.subarray(0, frameBytes)
@@ -117,9 +118,6 @@ class PublishConnection {
         at += frames[i].length
       }
       this.periodBytes = this.periodStarts[this.commitEvery]
-    }
-    this.counter = new AnswerCounter(job.batch === 1 && (job.reply ?? 'ok') === 'ok' ? 'ok' : 'framed')
-    if (this.commitEvery !== 0) {
       // Request i's answer: a publish's body is its offset (a commit's, the offset it committed).
       this.counter.onAnswer = (ok) => {
         if (ok && !this.isCommit(this.counter.completed - 1)) this.committable = Math.max(this.committable, readU64(this.counter.last, 5) + 1)

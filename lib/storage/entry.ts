@@ -84,8 +84,9 @@ export function entryIsIntact (buf: Buffer, at: number, size: number, legacy = f
 
 /** Which checksum the whole entry at `at` carries: 'current', 'legacy', or null when neither holds. */
 export function entryFormat (buf: Buffer, at: number, size: number): 'current' | 'legacy' | null {
-  if (entryIsIntact(buf, at, size)) return 'current'
-  if (entryIsIntact(buf, at, size, true)) return 'legacy'
+  const view = viewOf(buf)
+  if (entryIsIntact(buf, at, size, false, view)) return 'current'
+  if (entryIsIntact(buf, at, size, true, view)) return 'legacy'
   return null
 }
 

@@ -8,15 +8,16 @@ import { crc32c as nativeCrc32c } from '@node-rs/crc32'
  * record is far smaller.
  */
 export function crc32c (buf: Buffer, from = 0, to = buf.length, previous = 0): number {
-  return to - from <= JS_MAX ? crcJs(viewOf(buf), from, to, previous) : nativeCrc32c(buf.subarray(from, to), previous)
+  return crc32cView(buf, null, from, to, previous)
 }
 
 /**
- * crc32c of buf[from, to) through `view`, which is viewOf(buf): a caller that
- * checks or writes many entries in one buffer makes the view once.
+ * crc32c of buf[from, to) through `view`, which is viewOf(buf) (null: made
+ * here, when the range is computed in JS): a caller that checks or writes
+ * many entries in one buffer makes the view once.
  */
-export function crc32cView (buf: Buffer, view: DataView, from: number, to: number, previous = 0): number {
-  return to - from <= JS_MAX ? crcJs(view, from, to, previous) : nativeCrc32c(buf.subarray(from, to), previous)
+export function crc32cView (buf: Buffer, view: DataView | null, from: number, to: number, previous = 0): number {
+  return to - from <= JS_MAX ? crcJs(view ?? viewOf(buf), from, to, previous) : nativeCrc32c(buf.subarray(from, to), previous)
 }
 
 /** A DataView of exactly the bytes of `buf` (its indices are buf's). */

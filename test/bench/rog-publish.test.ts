@@ -7,7 +7,7 @@ t.test('a mixed load commits, per connection, one past the highest offset it was
   const connections = 3
   const commitEvery = 8
   const requests = 6_001
-  const result = await publishLoad({ kind: 'publish', port: port, log: 'mixed', payloadBytes: 20, timeLimitMs: 60_000, messages: requests, connections, window: 16, batch: 1, refill: 'sliding', reply: 'offset', commitEvery })
+  const result = await publishLoad({ kind: 'publish', port, log: 'mixed', payloadBytes: 20, timeLimitMs: 60_000, messages: requests, connections, window: 16, batch: 1, refill: 'sliding', reply: 'offset', commitEvery })
   t.equal(result.errors, 0, result.firstError ?? 'no error')
   t.equal(result.requests, requests)
   // Each connection's every commitEvery-th request is a commit: the rest are the messages stored.
