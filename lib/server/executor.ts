@@ -216,24 +216,31 @@ export class Executor extends Duplex {
       const c = this.waiting[end]
       if ((c.command !== 'publish' && c.command !== 'commit') || c.partition !== first.partition || c.log !== first.log) break
       if (c.command === 'publish') count++
-      if (c.command === 'commit' || c.reply === 'offset') perMessage = true
+      if (c.command === 'publish' && c.reply === 'offset') perMessage = true
       end++
     }
     const run = this.waiting.slice(this.waitingHead, end) as Array<PublishCommand | CommitCommand>
     this.waitingHead = end
     const publishes: PublishCommand[] = new Array(count)
     const messages: Buffer[] = new Array(count)
-    // A run answered only with success bytes takes one slot; any other, a slot per command.
+    // Publishes answered only with success bytes take one slot for each stretch between commits; any other, a slot each.
     const slots: Slot[] = []
+    const stretches: number[] = []
     const commits: Array<{ c: CommitCommand, slot: Slot, before: number }> = []
     let bytes = 0
     let n = 0
+    let stretchOpen = false
     for (const c of run) {
       if (c.command === 'commit') {
         commits.push({ c, slot: this.queueSlot(), before: n })
+        stretchOpen = false
         continue
       }
-      if (perMessage || n === 0) slots.push(this.queueSlot())
+      if (perMessage || !stretchOpen) {
+        slots.push(this.queueSlot())
+        stretches.push(n)
+        stretchOpen = true
+      }
       publishes[n] = c
       messages[n++] = c.data
       bytes += c.data.length
@@ -249,9 +256,14 @@ export class Executor extends Duplex {
       // Publishes before a failure were stored: they are answered as such, the rest with the error.
       const error = err === null ? null : this.errorResponse(err)
       if (!perMessage) {
-        const answers: Response[] = stored > 0 ? [{ response: 'oks', count: stored }] : []
-        if (error !== null) for (let i = stored; i < count; i++) answers.push(error)
-        slots[0].response = answers
+        for (let k = 0; k < slots.length; k++) {
+          const from = stretches[k]
+          const to = k + 1 < stretches.length ? stretches[k + 1] : count
+          const ok = Math.min(Math.max(stored - from, 0), to - from)
+          const answers: Response[] = ok > 0 ? [{ response: 'oks', count: ok }] : []
+          if (error !== null) for (let i = from + ok; i < to; i++) answers.push(error)
+          slots[k].response = answers
+        }
       } else {
         for (let i = 0; i < count; i++) {
           slots[i].response = i >= stored && error !== null ? error : publishes[i].reply === 'ok' ? OK : { response: 'offset', offset: offset + i }

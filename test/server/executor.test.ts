@@ -1,5 +1,7 @@
 import t from 'tap'
 import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Command, Response } from '../../lib/protocol/commands'
 import { ConnectionMemory } from '../../lib/server/connection-memory'
 import { Executor } from '../../lib/server/executor'
@@ -91,4 +93,37 @@ t.test('a connection at its memory bound with an answer outstanding starts no ot
   t.equal(answers.length, 1, 'one answer: the first fetch, which may go ahead with none outstanding')
   t.match(answers[0], [{ response: 'messages', messages: [{ offset: 0 }] }], 'of one message, as the budget is exhausted')
   t.equal(waiting(), 1, 'the second waits for the first to be taken')
+})
+
+t.test('a run of publishes with commits among them, whose append is stored only in part: each answer says what happened to its own request, in order', async (t) => {
+  const dir = t.testdir()
+  const store = await Store.open({ dataDir: dir, fsync: 'never', segmentBytes: 4096, log: () => {} })
+  t.teardown(() => store.close())
+  await store.createLog('r', 1)
+  const p = store.partition('r', 0)
+  const msg = (i: number): Buffer => Buffer.alloc(100, i)
+  // 128 bytes an entry: 32 fit in a segment. The roll at offset 32 meets a file that is not the log's, and fails.
+  await new Promise<void>((resolve, reject) => p.append(Array.from({ length: 30 }, (_, i) => msg(i)), (err) => err === null ? resolve() : reject(err)))
+  writeFileSync(join(dir, 'r', '0', '32.log'), 'not ours')
+
+  const publish = (i: number): Command => ({ command: 'publish', log: 'r', partition: 0, data: msg(i), reply: 'ok' })
+  const commit = (offset: number): Command => ({ command: 'commit', log: 'r', partition: 0, group: 'g', offset })
+  const run = [publish(30), publish(31), commit(32), publish(32), publish(33), commit(33), publish(34)]
+  const memory = new ConnectionMemory(new MemoryBudget(64 << 20))
+  for (const c of run) memory.reserve(commandWeight(c))
+  const executor = new Executor(store, memory, { log: () => {} })
+  t.teardown(() => executor.destroy())
+  const answers: string[] = []
+  executor.on('data', (responses: Response[]) => {
+    for (const r of responses) {
+      if (r.response === 'oks') answers.push(...Array.from({ length: r.count }, () => 'ok'))
+      else answers.push(r.response === 'error' ? r.message : r.response === 'offset' ? `offset ${r.offset}` : r.response)
+    }
+  })
+  executor.write(run)
+  for (let i = 0; i < 100_000 && answers.length < run.length; i++) await new Promise(setImmediate)
+  t.match(answers, ['ok', 'ok', 'offset 32', /starting a new segment/, /starting a new segment/, /Offset 33 is past the end/, /starting a new segment/],
+    'the two publishes stored and the commit of their offsets succeed; the publishes not stored, and the commit of an offset they took, fail')
+  t.equal(p.groups.get('g'), 32, 'the group is at the offset its successful commit gave')
+  t.equal(p.endOffset, 32)
 })
