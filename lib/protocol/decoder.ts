@@ -4,6 +4,7 @@ import { RogError } from '../errors'
 import { MESSAGE_WEIGHT, commandWeight } from './command-weight'
 import { CommandByte, FIRST_FRAMED_COMMAND, LAST_COMMAND, type Command, type ReplicaFetchPartition } from './commands'
 import { MAX_BATCH_MESSAGES, MAX_GROUP_BYTES, protocolLimits, type ProtocolLimits } from './limits'
+import { NameCache } from './name-cache'
 import { readU64 } from './u64'
 
 /**
@@ -453,7 +454,10 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
       const offsetHigh = body.readUInt32BE(groupEnd)
       const offsetLow = body.readUInt32BE(groupEnd + 4)
       const offset = joinU64(offsetHigh, offsetLow)
-      return { command: 'commit', log: logName(body, 2, groupAt), partition: body[0], group: body.toString('utf8', groupAt + 2, groupEnd), offset, ...exactText(offset, offsetHigh, offsetLow) }
+      const log = logName(body, 2, groupAt)
+      const group = groupNames.get(body, groupAt + 2, groupEnd)
+      if (offset === Infinity) return { command: 'commit', log, partition: body[0], group, offset, ...exactText(offset, offsetHigh, offsetLow) }
+      return { command: 'commit', log, partition: body[0], group, offset }
     }
     case CommandByte.listLogs: {
       expectSize(body, 0, 'list-logs')
@@ -571,17 +575,11 @@ function decodePublish (buf: Buffer, at: number, size: number): Command {
   return { command: 'publish', log: logName(buf, at + 3, nameEnd), partition: buf[at + 1], data: buf.subarray(nameEnd + 8, at + size), reply: 'ok' }
 }
 
-let lastNameBytes = Buffer.alloc(0)
-let lastName = ''
+const logNames = new NameCache()
+const groupNames = new NameCache()
 
 function logName (buf: Buffer, start: number, end: number): string {
-  let same = end - start === lastNameBytes.length
-  for (let i = start; same && i < end; i++) same = buf[i] === lastNameBytes[i - start]
-  if (!same) {
-    lastNameBytes = Buffer.from(buf.subarray(start, end))
-    lastName = lastNameBytes.toString('utf8')
-  }
-  return lastName
+  return logNames.get(buf, start, end)
 }
 
 function groupFields (at: GroupTarget): { log: string, partition: number, group: string } {

@@ -181,15 +181,27 @@ export class Executor extends Duplex {
     this.inflight++
     if (barrier) this.barriers++
     const began = this.stats === null ? 0 : performance.now()
-    this.execute(c, (response, reserved = 0) => {
-      this.stats?.answered(c.command, (performance.now() - began) / 1000, 1, response.response === 'error' ? 1 : 0)
-      answer.response = response
-      answer.reserved = reserved
-      this.inflight--
-      if (barrier) this.barriers--
-      this.memory.release(commandWeight(c))
-      this.settled()
+    this.execute(c, (response, reserved = 0) => this.answered(c, answer, barrier, began, response, reserved), reservedEnd)
+  }
+
+  /** A commit among a run's publishes, on the partition the run looked up (the commit case of executeHere, without the lookup). */
+  private startCommit (partition: Partition, c: CommitCommand, slot: Slot, reservedEnd: number): void {
+    if (c.offsetText !== undefined) return this.start(c, false, slot, reservedEnd)
+    this.inflight++
+    const began = this.stats === null ? 0 : performance.now()
+    partition.commit(c.group, c.offset, (err) => {
+      this.answered(c, slot, false, began, err === null ? { response: 'offset', offset: c.offset } : this.errorResponse(err), 0)
     }, reservedEnd)
+  }
+
+  private answered (c: Command, slot: Slot, barrier: boolean, began: number, response: Response, reserved: number): void {
+    this.stats?.answered(c.command, (performance.now() - began) / 1000, 1, response.response === 'error' ? 1 : 0)
+    slot.response = response
+    slot.reserved = reserved
+    this.inflight--
+    if (barrier) this.barriers--
+    this.memory.release(commandWeight(c))
+    this.settled()
   }
 
   /**
@@ -273,7 +285,7 @@ export class Executor extends Duplex {
       this.memory.release(bytes + MESSAGE_WEIGHT * count)
       this.settled()
     })
-    for (const { c, slot, before } of commits) this.start(c, false, slot, firstOffset + before)
+    for (const { c, slot, before } of commits) this.startCommit(partition, c, slot, firstOffset + before)
   }
 
   /**

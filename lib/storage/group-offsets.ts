@@ -47,6 +47,8 @@ export class GroupOffsets {
   private readonly compactBytes: number
   private readonly log: Logger
   private compactAt: number
+  /** Each committing group's record up to its offset, and the CRC of that much: a commit encodes and checksums only the offset. */
+  private readonly prefixes = new Map<string, { bytes: Buffer, crc: number }>()
 
   private constructor (file: DataFile, offsets: Map<string, number>, compactBytes: number, log: Logger) {
     this.file = file
@@ -100,7 +102,18 @@ export class GroupOffsets {
   /** Queues an update; returns the record to append. Call `applied` when it is written, `rewind` if it failed. */
   set (group: string, offset: number): Buffer {
     this.latest.set(group, offset)
-    return encodeRecord(group, offset)
+    let prefix = this.prefixes.get(group)
+    if (prefix === undefined) {
+      if (this.prefixes.size >= PREFIX_CACHE_GROUPS) this.prefixes.clear()
+      prefix = recordPrefix(group)
+      this.prefixes.set(group, prefix)
+    }
+    const at = 4 + prefix.bytes.length
+    const buf = Buffer.allocUnsafe(at + 8)
+    buf.set(prefix.bytes, 4)
+    writeU64(buf, offset, at)
+    buf.writeUInt32BE(crc32c(buf, at, at + 8, prefix.crc), 0)
+    return buf
   }
 
   applied (group: string, offset: number): void {
@@ -169,6 +182,16 @@ export class GroupOffsets {
 }
 
 const RECORD_OVERHEAD = 4 + 2 + 8
+const PREFIX_CACHE_GROUPS = 4096
+
+/** A record's group size and group fields, and their CRC. */
+function recordPrefix (group: string): { bytes: Buffer, crc: number } {
+  const size = Buffer.byteLength(group)
+  const bytes = Buffer.alloc(2 + size)
+  bytes.writeUInt16BE(size, 0)
+  bytes.write(group, 2)
+  return { bytes, crc: crc32c(bytes) }
+}
 
 export function encodeRecord (group: string, offset: number): Buffer {
   const size = Buffer.byteLength(group)

@@ -17,7 +17,9 @@ export function crc32c (buf: Buffer, from = 0, to = buf.length, previous = 0): n
  * many entries in one buffer makes the view once.
  */
 export function crc32cView (buf: Buffer, view: DataView | null, from: number, to: number, previous = 0): number {
-  return to - from <= JS_MAX ? crcJs(view ?? viewOf(buf), from, to, previous) : nativeCrc32c(buf.subarray(from, to), previous)
+  if (to - from > JS_MAX) return nativeCrc32c(buf.subarray(from, to), previous)
+  // A range shorter than a view costs to make (a group record's offset, after its cached name) is read byte by byte.
+  return view === null && to - from < BYTEWISE_BELOW ? crcBytes(buf, from, to, previous) : crcJs(view ?? viewOf(buf), from, to, previous)
 }
 
 /** A DataView of exactly the bytes of `buf` (its indices are buf's). */
@@ -26,6 +28,7 @@ export function viewOf (buf: Buffer): DataView {
 }
 
 const JS_MAX = 384
+const BYTEWISE_BELOW = 16
 
 /** Slicing-by-16 tables of CRC-32C (Castagnoli, reflected polynomial 0x82f63b78). */
 const TABLES = Array.from({ length: 16 }, () => new Int32Array(256))
@@ -66,5 +69,13 @@ export function crcJs (view: DataView, from: number, to: number, previous: numbe
     i += 8
   }
   for (; i < to; i++) c = T0[(c ^ view.getUint8(i)) & 0xff] ^ (c >>> 8)
+  return ~c >>> 0
+}
+
+/** crcJs over buf[from, to) one byte at a time, without a view; exported for the same test. */
+export function crcBytes (buf: Buffer, from: number, to: number, previous: number): number {
+  if (!(from >= 0 && from <= to && to <= buf.length)) throw new RangeError(`range ${from} to ${to} is outside a buffer of ${buf.length} bytes`)
+  let c = ~previous
+  for (let i = from; i < to; i++) c = T0[(c ^ buf[i]) & 0xff] ^ (c >>> 8)
   return ~c >>> 0
 }

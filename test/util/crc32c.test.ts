@@ -1,14 +1,15 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { crc32c as nativeCrc32c } from '@node-rs/crc32'
-import { crc32c, crc32cView, crcJs, viewOf } from '../../lib/util/crc32c'
+import { crc32c, crc32cView, crcBytes, crcJs, viewOf } from '../../lib/util/crc32c'
 
 t.test('the JS CRC-32C continues exactly as the native one', async () => {
   // Lengths through every path of the loop (16 at a time, 8, single bytes), in a Buffer that starts anywhere in its ArrayBuffer.
   fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat({ max: 0xffffffff }), fc.nat({ max: 8 }), fc.nat({ max: 7 }), (bytes, previous, skip, lead) => {
     const buf = Buffer.concat([Buffer.alloc(lead), Buffer.from(bytes)]).subarray(lead)
     const from = Math.min(skip, buf.length)
-    return crcJs(viewOf(buf), from, buf.length, previous) === nativeCrc32c(buf.subarray(from), previous)
+    const native = nativeCrc32c(buf.subarray(from), previous)
+    return crcJs(viewOf(buf), from, buf.length, previous) === native && crcBytes(buf, from, buf.length, previous) === native
   }), { numRuns: 1000 })
 })
 
@@ -30,4 +31,7 @@ t.test('a range past the end of the buffer is an error, not a checksum of what l
   const buf = pool.subarray(8, 24)
   t.throws(() => crc32c(buf, 0, 20), RangeError)
   t.throws(() => crcJs(viewOf(buf), 4, 17, 0), RangeError)
+  t.throws(() => crc32c(buf, 10, 17), RangeError, 'also a range short enough to be read byte by byte')
+  t.throws(() => crcBytes(buf, 4, 17, 0), RangeError)
+  t.throws(() => crcBytes(buf, -1, 4, 0), RangeError)
 })
