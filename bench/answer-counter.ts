@@ -1,4 +1,4 @@
-import { readU64 } from '../lib/protocol/u64'
+import { readU64 } from '../lib/util/u64'
 
 /**
  * How a successful answer is framed (PROTOCOL.md and lib/protocol/encoder.ts):

@@ -5,7 +5,7 @@ import { MESSAGE_WEIGHT, commandWeight } from './command-weight'
 import { CommandByte, FIRST_FRAMED_COMMAND, LAST_COMMAND, type Command, type ReplicaFetchPartition } from './commands'
 import { MAX_BATCH_MESSAGES, MAX_GROUP_BYTES, protocolLimits, type ProtocolLimits } from './limits'
 import { NameCache } from './name-cache'
-import { readU64 } from './u64'
+import { readU16, readU32, readU64 } from '../util/u64'
 
 /**
  * Where a decoder accounts for the memory it admits (the server's
@@ -331,7 +331,7 @@ export function frameSize (buf: Buffer, at: number, limits: ProtocolLimits): num
     default: {
       if (command < FIRST_FRAMED_COMMAND || command > LAST_COMMAND) throw RogError.unknownCommand(command)
       if (avail < 5) return -5
-      const body = buf.readUInt32BE(at + 1)
+      const body = readU32(buf, at + 1)
       if (body > limits.maxFrameBytes) throw RogError.frameTooLarge(body, limits.maxFrameBytes)
       return isBatch(command) ? batchFrameSize(buf, at, body) : 5 + body
     }
@@ -449,10 +449,10 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
     case CommandByte.commit: {
       // Sent among publishes (a consumer committing as it goes): plain reads, checkGroup checked the bounds.
       const groupAt = 2 + checkGroup(body, 8)[1]
-      const groupEnd = groupAt + 2 + body.readUInt16BE(groupAt)
+      const groupEnd = groupAt + 2 + readU16(body, groupAt)
       if (groupEnd === groupAt + 2) throw RogError.badFrame('empty group name')
-      const offsetHigh = body.readUInt32BE(groupEnd)
-      const offsetLow = body.readUInt32BE(groupEnd + 4)
+      const offsetHigh = readU32(body, groupEnd)
+      const offsetLow = readU32(body, groupEnd + 4)
       const offset = joinU64(offsetHigh, offsetLow)
       const log = logName(body, 2, groupAt)
       const group = groupNames.get(body, groupAt + 2, groupEnd)

@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Response } from './commands'
-import { writeU64 } from './u64'
+import { writeU32, writeU64 } from '../util/u64'
 
 /**
  * Response bytes.
@@ -107,7 +107,7 @@ export function writeResponse (buf: Buffer, r: Response, at: number): number {
       break
     case 'batch-published':
       at = writeU64(buf, r.firstOffset, at)
-      at = buf.writeUInt32BE(r.count, at)
+      at = writeU32(buf, r.count, at)
       break
     case 'messages':
       at = writeU64(buf, r.committedOffset, at)
@@ -116,11 +116,11 @@ export function writeResponse (buf: Buffer, r: Response, at: number): number {
         at = writeU64(buf, r.detail.firstOffset, at)
         at = writeU64(buf, r.detail.startOffset, at)
       }
-      at = buf.writeUInt32BE(r.messages.length, at)
+      at = writeU32(buf, r.messages.length, at)
       for (const m of r.messages) {
         at = writeU64(buf, m.offset, at)
         if (r.detail !== undefined) at = writeU64(buf, m.timestamp ?? 0, at)
-        at = buf.writeUInt32BE(m.data.length, at)
+        at = writeU32(buf, m.data.length, at)
         at += m.data.copy(buf, at)
       }
       break
@@ -169,7 +169,7 @@ export function writeResponse (buf: Buffer, r: Response, at: number): number {
       for (const m of r.messages) at += m.data.copy(buf, at)
       break
   }
-  buf.writeUInt32BE(at - start - 5, start + 1)
+  writeU32(buf, at - start - 5, start + 1)
   return at
 }
 

@@ -1,7 +1,7 @@
 import { RogError } from '../errors'
 import { CommandByte, type Command } from './commands'
 import { ALTER_PARTITIONS, CREATE_REPLICATION, ALTER_RESET_BYTES, ALTER_RESET_MS, ALTER_SET_BYTES, ALTER_SET_MS, FETCH_DETAILED, FETCH_FROM_OFFSET } from './decoder'
-import { writeU64 } from './u64'
+import { writeU64 } from '../util/u64'
 
 /**
  * Request bytes, the decoder's layouts in reverse (see the README's tables).

@@ -1,6 +1,6 @@
 import { RogError } from '../errors'
 import type { Command, FetchedMessage, PartitionInfo, Response } from './commands'
-import { readU64 } from './u64'
+import { readU32, readU64 } from '../util/u64'
 
 /** What a request's success answer looks like; its error answer is always `u8 1, u64 size, text`. */
 export type Expect = 'ok' | 'message' | 'offset' | 'batch-published' | 'messages' | 'messages-detailed' | 'logs' | 'log-info' | 'version' | 'done' | 'log-details' | 'json' | 'replica-data'
@@ -111,7 +111,7 @@ function responseSize (buf: Buffer, at: number, kind: Expect): number {
     return 1
   } else {
     if (avail < 5) return -5
-    size = 5 + buf.readUInt32BE(at + 1)
+    size = 5 + readU32(buf, at + 1)
   }
   if (size > MAX_RESPONSE_BYTES) throw new RogError('PROTOCOL', `The server announced a response of ${size} bytes; at most ${MAX_RESPONSE_BYTES} are accepted`)
   return size
@@ -125,17 +125,17 @@ function parseResponse (buf: Buffer, kind: Expect): Response {
     case 'message': return { response: 'message', data: buf.subarray(9) }
     case 'offset': return { response: 'offset', offset: readU64(buf, at) }
     case 'batch-published':
-      return { response: 'batch-published', firstOffset: readU64(buf, at), count: buf.readUInt32BE(at + 8) }
+      return { response: 'batch-published', firstOffset: readU64(buf, at), count: readU32(buf, at + 8) }
     case 'messages': {
       const committedOffset = readU64(buf, at)
       const endOffset = readU64(buf, at + 8)
-      const count = buf.readUInt32BE(at + 16)
+      const count = readU32(buf, at + 16)
       at += 20
       const messages = new Array<FetchedMessage>(count)
       for (let i = 0; i < count; i++) {
         fetchedFits(buf, at, 12)
         const offset = readU64(buf, at)
-        const size = buf.readUInt32BE(at + 8)
+        const size = readU32(buf, at + 8)
         fetchedFits(buf, at, 12 + size)
         messages[i] = { offset, data: buf.subarray(at + 12, at + 12 + size) }
         at += 12 + size
@@ -146,14 +146,14 @@ function parseResponse (buf: Buffer, kind: Expect): Response {
       const committedOffset = readU64(buf, at)
       const endOffset = readU64(buf, at + 8)
       const detail = { firstOffset: readU64(buf, at + 16), startOffset: readU64(buf, at + 24) }
-      const count = buf.readUInt32BE(at + 32)
+      const count = readU32(buf, at + 32)
       at += 36
       const messages = new Array<FetchedMessage>(count)
       for (let i = 0; i < count; i++) {
         fetchedFits(buf, at, 20)
         const offset = readU64(buf, at)
         const timestamp = readU64(buf, at + 8)
-        const size = buf.readUInt32BE(at + 16)
+        const size = readU32(buf, at + 16)
         fetchedFits(buf, at, 20 + size)
         messages[i] = { offset, timestamp, data: buf.subarray(at + 20, at + 20 + size) }
         at += 20 + size

@@ -41,13 +41,14 @@ export function stamp (timestamp: number): Stamp {
 
 /** Writes one entry at `at`; `view` is viewOf(buf), made once by a caller writing many. */
 export function writeEntry (buf: Buffer, at: number, id: number, stamp: Stamp, message: Buffer, view = viewOf(buf)): number {
+  // Through the view, not buf.writeUInt32BE (see writeU64).
   writeU64(buf, id, at)
   writeU64(buf, CONTENT_HEADER + message.length, at + 8)
-  buf.writeUInt32BE(stamp.high, at + 20)
-  buf.writeUInt32BE(stamp.low, at + 24)
+  view.setUint32(at + 20, stamp.high)
+  view.setUint32(at + 24, stamp.low)
   const end = at + ENTRY_OVERHEAD + message.length
   buf.set(message, at + ENTRY_OVERHEAD)
-  buf.writeUInt32BE(crc32cView(buf, view, at + 20, end, crc32cView(buf, view, at, at + 16)), at + 16)
+  view.setUint32(at + 16, crc32cView(buf, view, at + 20, end, crc32cView(buf, view, at, at + 16)))
   return end
 }
 

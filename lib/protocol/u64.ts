@@ -1,1 +1,0 @@
-export { readU64, writeU64 } from '../util/u64'
