@@ -259,7 +259,7 @@ export class Decoder extends Transform {
 /** What a frame of `size` bytes at `at` (its header present) is reserved for while it arrives: its bytes, and MESSAGE_WEIGHT per message it states. */
 function frameWeight (buf: Buffer, at: number, size: number): number {
   const countEnd = isBatch(buf[at]) && buf.length - at >= 7 ? batchCountEnd(buf, at) : -1
-  const messages = countEnd > 0 && countEnd <= buf.length - at ? buf.readUInt32BE(at + countEnd - 4) : 1
+  const messages = countEnd > 0 && countEnd <= buf.length - at ? readU32(buf, at + countEnd - 4) : 1
   return size + MESSAGE_WEIGHT * messages
 }
 
@@ -268,7 +268,7 @@ function refusal (buf: Buffer, at: number): Command | null {
   if (!isBatch(buf[at]) || buf.length - at < 7) return null
   const countEnd = batchCountEnd(buf, at)
   if (countEnd < 0 || countEnd > buf.length - at) return null
-  const count = buf.readUInt32BE(at + countEnd - 4)
+  const count = readU32(buf, at + countEnd - 4)
   if (count <= MAX_BATCH_MESSAGES) return null
   return { command: 'invalid', error: RogError.batchTooLarge(count, MAX_BATCH_MESSAGES) }
 }
@@ -284,7 +284,7 @@ const PRODUCER_FIELDS = 12
 /** Where a batch's `u32 count` ends, when its body is long enough to hold it (else -1); needs 7 bytes. */
 function batchCountEnd (buf: Buffer, at: number): number {
   const end = 7 + buf[at + 6] + (buf[at] === CommandByte.idempotentPublish ? PRODUCER_FIELDS : 0) + 4
-  return end <= 5 + buf.readUInt32BE(at + 1) ? end : -1
+  return end <= 5 + readU32(buf, at + 1) ? end : -1
 }
 
 /** How long a fetch or ack that stops at a group-size byte of 0 waits for the rest of a u64 size. */
@@ -432,8 +432,8 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
       const at = 2 + checkTarget(body, PRODUCER_FIELDS + 4)[1]
       const producerId = readU64(body, at)
       if (producerId === 0 || !Number.isFinite(producerId)) throw RogError.badFrame(`producer id ${body.readBigUInt64BE(at)} is not one command 22 gives (1 to 2^53 - 1)`)
-      const sequence = body.readUInt32BE(at + 8)
-      const messages = splitMessages(body.subarray(at + PRODUCER_FIELDS + 4), body.readUInt32BE(at + PRODUCER_FIELDS), limits)
+      const sequence = readU32(body, at + 8)
+      const messages = splitMessages(body.subarray(at + PRODUCER_FIELDS + 4), readU32(body, at + PRODUCER_FIELDS), limits)
       return { command: 'idempotent-publish', log: logName(body, 2, at), partition: body[0], producerId, sequence, messages }
     }
     case CommandByte.initProducer: {
@@ -644,7 +644,7 @@ function splitMessages (buf: Buffer, count: number, limits: ProtocolLimits): Buf
   let at = 0
   for (let i = 0; i < count; i++) {
     if (at + 4 > buf.length) throw RogError.badFrame(`batch message ${i} is cut short`)
-    const size = buf.readUInt32BE(at)
+    const size = readU32(buf, at)
     if (size > limits.maxMessageBytes) throw RogError.messageTooLarge(size, limits.maxMessageBytes)
     at += 4
     if (at + size > buf.length) throw RogError.badFrame(`batch message ${i} is cut short`)

@@ -1,7 +1,7 @@
 import { RogError } from '../errors'
 import { CommandByte, type Command } from './commands'
 import { ALTER_PARTITIONS, CREATE_REPLICATION, ALTER_RESET_BYTES, ALTER_RESET_MS, ALTER_SET_BYTES, ALTER_SET_MS, FETCH_DETAILED, FETCH_FROM_OFFSET } from './decoder'
-import { writeU64 } from '../util/u64'
+import { writeU32, writeU64 } from '../util/u64'
 
 /**
  * Request bytes, the decoder's layouts in reverse (see the README's tables).
@@ -130,9 +130,9 @@ function batchBody (messages: Buffer[]): Buffer {
   let size = 4
   for (const m of messages) size += 4 + m.length
   const body = Buffer.allocUnsafe(size)
-  let at = body.writeUInt32BE(messages.length, 0)
+  let at = writeU32(body, messages.length, 0)
   for (const m of messages) {
-    at = body.writeUInt32BE(m.length, at)
+    at = writeU32(body, m.length, at)
     at += m.copy(body, at)
   }
   return body
