@@ -104,9 +104,11 @@ export class GroupOffsets {
     this.latest.set(group, offset)
     let prefix = this.prefixes.get(group)
     if (prefix === undefined) {
-      if (this.prefixes.size >= PREFIX_CACHE_GROUPS) this.prefixes.clear()
       prefix = recordPrefix(group)
-      this.prefixes.set(group, prefix)
+      if (prefix.bytes.length <= PREFIX_CACHE_BYTES) {
+        if (this.prefixes.size >= PREFIX_CACHE_GROUPS) this.prefixes.clear()
+        this.prefixes.set(group, prefix)
+      }
     }
     const at = 4 + prefix.bytes.length
     const buf = Buffer.allocUnsafe(at + 8)
@@ -182,7 +184,9 @@ export class GroupOffsets {
 }
 
 const RECORD_OVERHEAD = 4 + 2 + 8
-const PREFIX_CACHE_GROUPS = 4096
+/** The cache of record prefixes: at most this many groups, of names short enough (about 60 KB a partition at most). */
+const PREFIX_CACHE_GROUPS = 256
+const PREFIX_CACHE_BYTES = 2 + 128
 
 /** A record's group size and group fields, and their CRC. */
 function recordPrefix (group: string): { bytes: Buffer, crc: number } {

@@ -7,8 +7,8 @@ import { GroupOffsets, encodeRecord, parseJournal } from '../../lib/storage/grou
 t.test('an update\'s record is the record encoded whole, for any group and offset, however many groups commit', async (t) => {
   const journal = GroupOffsets.open(t.testdir(), new FilePool(nodeFileIo), () => {})
   t.teardown(() => journal.close())
-  // More groups than the cache of record prefixes holds, so that it is emptied and filled again.
-  const groups = fc.oneof(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 9_999 }).map((n) => `group-${n}`))
+  // More groups than the cache of record prefixes holds (so that it is emptied and filled again), and names too long to be cached.
+  const groups = fc.oneof(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }), fc.string({ minLength: 120, maxLength: 200 }), fc.integer({ min: 0, max: 9_999 }).map((n) => `group-${n}`))
   fc.assert(fc.property(fc.array(fc.tuple(groups, fc.maxSafeNat()), { minLength: 1, maxLength: 200 }), (updates) => {
     const records = updates.map(([group, offset]) => journal.set(group, offset))
     const expected = new Map<string, number>()
@@ -18,4 +18,7 @@ t.test('an update\'s record is the record encoded whole, for any group and offse
     return records.every((r, i) => r.equals(encodeRecord(updates[i][0], updates[i][1]))) &&
       damage.length === 0 && tail === 0 && [...expected].every(([g, o]) => parsed.get(g) === o)
   }), { numRuns: 300 })
+  const cached = (journal as unknown as { prefixes: Map<string, unknown> }).prefixes
+  t.ok(cached.size > 0 && cached.size <= 256, `the cache holds at most 256 groups (${cached.size})`)
+  t.ok([...cached.keys()].every((g) => Buffer.byteLength(g) <= 128), 'and only names of up to 128 bytes')
 })
