@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { crc32c } from '../util/crc32c'
-import { readU64, writeU64 } from '../util/u64'
+import { readU64, writeU32, writeU64 } from '../util/u64'
 import { DataFile, type FilePool } from './data-file'
 import { CREATE_NEW } from './file-io'
 import type { Logger } from './segment'
@@ -114,7 +114,7 @@ export class GroupOffsets {
     const buf = Buffer.allocUnsafe(at + 8)
     buf.set(prefix.bytes, 4)
     writeU64(buf, offset, at)
-    buf.writeUInt32BE(crc32c(buf, at, at + 8, prefix.crc), 0)
+    writeU32(buf, crc32c(buf, at, at + 8, prefix.crc), 0)
     return buf
   }
 
