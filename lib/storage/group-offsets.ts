@@ -48,7 +48,7 @@ export class GroupOffsets {
   private readonly log: Logger
   private compactAt: number
   /** Each committing group's record up to its offset, and the CRC of that much: a commit encodes and checksums only the offset. */
-  private readonly prefixes = new Map<string, { bytes: Buffer, crc: number }>()
+  private readonly prefixes = new Map<string, RecordPrefix>()
 
   private constructor (file: DataFile, offsets: Map<string, number>, compactBytes: number, log: Logger) {
     this.file = file
@@ -110,12 +110,7 @@ export class GroupOffsets {
         this.prefixes.set(group, prefix)
       }
     }
-    const at = 4 + prefix.bytes.length
-    const buf = Buffer.allocUnsafe(at + 8)
-    buf.set(prefix.bytes, 4)
-    writeU64(buf, offset, at)
-    writeU32(buf, crc32c(buf, at, at + 8, prefix.crc), 0)
-    return buf
+    return recordOf(prefix, offset)
   }
 
   applied (group: string, offset: number): void {
@@ -188,8 +183,10 @@ const RECORD_OVERHEAD = 4 + 2 + 8
 const PREFIX_CACHE_GROUPS = 256
 const PREFIX_CACHE_BYTES = 2 + 128
 
-/** A record's group size and group fields, and their CRC. */
-function recordPrefix (group: string): { bytes: Buffer, crc: number } {
+interface RecordPrefix { bytes: Buffer, crc: number }
+
+/** A record's group size and group fields, and their CRC: what every record of the group starts with after its crc32c. */
+function recordPrefix (group: string): RecordPrefix {
   const size = Buffer.byteLength(group)
   const bytes = Buffer.alloc(2 + size)
   bytes.writeUInt16BE(size, 0)
@@ -197,14 +194,18 @@ function recordPrefix (group: string): { bytes: Buffer, crc: number } {
   return { bytes, crc: crc32c(bytes) }
 }
 
-export function encodeRecord (group: string, offset: number): Buffer {
-  const size = Buffer.byteLength(group)
-  const buf = Buffer.allocUnsafe(RECORD_OVERHEAD + size)
-  buf.writeUInt16BE(size, 4)
-  buf.write(group, 6)
-  writeU64(buf, offset, 6 + size)
-  buf.writeUInt32BE(crc32c(buf, 4), 0)
+/** The record of `prefix`'s group at `offset`: its CRC continues the prefix's over the offset. */
+function recordOf (prefix: RecordPrefix, offset: number): Buffer {
+  const at = 4 + prefix.bytes.length
+  const buf = Buffer.allocUnsafe(at + 8)
+  buf.set(prefix.bytes, 4)
+  writeU64(buf, offset, at)
+  writeU32(buf, crc32c(buf, at, at + 8, prefix.crc), 0)
   return buf
+}
+
+export function encodeRecord (group: string, offset: number): Buffer {
+  return recordOf(recordPrefix(group), offset)
 }
 
 /** The end of the intact record at `at`, or -1. */
