@@ -189,9 +189,12 @@ export class Executor extends Duplex {
     if (c.offsetText !== undefined) return this.start(c, false, slot, reservedEnd)
     this.inflight++
     const began = this.stats === null ? 0 : performance.now()
-    partition.commit(c.group, c.offset, (err) => {
-      this.answered(c, slot, false, began, err === null ? { response: 'offset', offset: c.offset } : this.errorResponse(err), 0)
-    }, reservedEnd)
+    partition.commit(c.group, c.offset, (err) => this.answered(c, slot, false, began, this.commitAnswer(c, err), 0), reservedEnd)
+  }
+
+  /** A commit is answered with the offset it set, or its error. */
+  private commitAnswer (c: CommitCommand, err: RogError | null): Response {
+    return err === null ? { response: 'offset', offset: c.offset } : this.errorResponse(err)
   }
 
   private answered (c: Command, slot: Slot, barrier: boolean, began: number, response: Response, reserved: number): void {
@@ -414,9 +417,7 @@ export class Executor extends Duplex {
           return this.store.partition(c.log, c.partition).ack(c.group, (err) => done(err === null ? OK : this.errorResponse(err)))
         case 'commit':
           if (c.offsetText !== undefined) return fail(RogError.badOffset(c.offsetText, this.store.partition(c.log, c.partition).highWatermark()))
-          return this.store.partition(c.log, c.partition).commit(c.group, c.offset, (err) => {
-            done(err === null ? { response: 'offset', offset: c.offset } : this.errorResponse(err))
-          }, reservedEnd)
+          return this.store.partition(c.log, c.partition).commit(c.group, c.offset, (err) => done(this.commitAnswer(c, err)), reservedEnd)
         case 'fetch-batch':
           if (c.offsetText !== undefined) return fail(RogError.badOffset(c.offsetText, this.store.partition(c.log, c.partition).highWatermark()))
           this.fetchBatch(c).then(([r, reserved]) => {
