@@ -45,7 +45,10 @@ deleteGroupCommand(program)
 pingCommand(program)
 completionCommand(program)
 checkCommand(program)
-ignoreEpipe(process.stdout)
+// A command's output lost is its failure; the server's log lines are not its work, and a log it cannot write never stops it (SafeOutput).
+program.hook('preAction', (_program, action) => {
+  if (action.name() !== 'server') ignoreEpipe(process.stdout)
+})
 
 function fail (err: unknown): never {
   process.stderr.write(`rog: ${err instanceof Error ? err.message : String(err)}\n`)

@@ -85,6 +85,7 @@ export function serverCommand (program: Command): void {
       // Loaded here, not at the top: the other commands of the CLI need none of the server's modules.
       const { RogLogger } = require('../observe/logger') as typeof import('../observe/logger')
       const { Observer } = require('../observe/observer') as typeof import('../observe/observer')
+      const { SafeOutput } = require('../observe/safe-output') as typeof import('../observe/safe-output')
       const logger = new RogLogger({ format: flags.logFormat ?? 'text', level: flags.logLevel })
       const cluster = clusterOptions(flags)
       if (typeof cluster === 'string') {
@@ -126,7 +127,7 @@ export function serverCommand (program: Command): void {
       const { host, port } = server.address()
       const member = cluster === null ? '' : `, node ${cluster.nodeId} of cluster ${cluster.clusterName}`
       const url = observer?.url ?? null
-      process.stdout.write(`rog server listening on ${host}:${port}, data in ${dataDir}${member}${url === null ? '' : `, console at ${url}`}\n`)
+      SafeOutput.stdio().stdout.write(`rog server listening on ${host}:${port}, data in ${dataDir}${member}${url === null ? '' : `, console at ${url}`}\n`)
       let stopping = false
       const stop = (signal: string): void => {
         if (stopping) return

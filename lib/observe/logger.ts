@@ -1,4 +1,5 @@
 import pino from 'pino'
+import { SafeOutput } from './safe-output'
 
 export type LogFormat = 'json' | 'text'
 import type { LOG_LEVELS } from './defaults'
@@ -10,7 +11,7 @@ export type LogFields = Record<string, string | number | boolean | null>
 export interface LoggerOptions {
   format: LogFormat
   level: LogLevel
-  /** Where lines go (default: stderr, written synchronously so nothing is lost at exit). */
+  /** Where lines go (default: stderr, written synchronously so nothing is lost at exit; a line it cannot take is dropped, see SafeOutput). */
   destination?: { write: (line: string) => unknown }
 }
 
@@ -26,7 +27,7 @@ export class RogLogger {
   readonly line = (msg: string): void => this.pino.info(msg)
 
   constructor (options: LoggerOptions) {
-    const out = options.destination ?? { write: (s: string) => process.stderr.write(s) }
+    const out = options.destination ?? SafeOutput.stdio().stderr
     const destination = options.format === 'json' ? out : { write: (s: string) => out.write(textLine(s)) }
     this.pino = pino({
       level: options.level,
