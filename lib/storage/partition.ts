@@ -442,7 +442,7 @@ export class Partition {
           // The messages before this one are queued and keep their offsets; the rest are not appended.
           failed = RogError.storage('starting a new segment', withoutPath(err))
           const taken = (err as NodeJS.ErrnoException).code === 'EEXIST' ? `; a file of that name is there and is not part of this log: it is left alone, and appends here fail until it is moved away` : ''
-          this.options.log(`${this.dir}: could not start segment ${this.nextId}: ${(err as Error).message}${taken}`)
+          this.options.log(`${this.dir}: could not start segment ${this.nextId}: ${(err as Error).message}${taken}`, `roll ${this.dir}`)
           break
         }
       }
@@ -824,7 +824,7 @@ export class Partition {
     if (stream === 'groups') return this.groups.rewind()
     if (stream === 'producers') return this.producers.writeFailed()
     if (stream !== 'segments') return
-    this.options.log(`${this.dir}: append failed (${err.message}); appends queued behind it fail too, ids restart at ${firstFailedId}`)
+    this.options.log(`${this.dir}: append failed (${err.message}); appends queued behind it fail too, ids restart at ${firstFailedId}`, `append ${this.dir}`)
     this.nextId = firstFailedId
     this.producers.rollBack(firstFailedId)
     // Commits of offsets taken back are refused (when the failed append is answered), before new appends take those offsets again.

@@ -250,7 +250,7 @@ export class ProducerState {
       this.deadInIndex = 0
     } catch (err) {
       this.rewriteDue = true
-      this.log(`${this.file.path}: rewrite failed, tried again before the next write: ${(err as Error).message}`)
+      this.log(`${this.file.path}: rewrite failed, tried again before the next write: ${(err as Error).message}`, `rewrite ${this.file.path}`)
     }
   }
 

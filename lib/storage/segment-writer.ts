@@ -1,4 +1,5 @@
 import type { DataFile } from './data-file'
+import type { Logger } from './segment'
 
 export type FsyncPolicy = 'always' | 'interval' | 'never'
 
@@ -32,7 +33,7 @@ export interface WriterHooks {
   written: () => void
   /** A sync completed: the `synced` sizes of durable files moved (the recovery point may move). */
   synced: () => void
-  log: (line: string) => void
+  log: Logger
 }
 
 /**
@@ -110,7 +111,7 @@ export class SegmentWriter {
         try {
           this.hooks.beforeBatch()
         } catch (err) {
-          this.hooks.log(`before a write batch: ${(err as Error).message}`)
+          this.hooks.log(`before a write batch: ${(err as Error).message}`, 'before a write batch')
         }
       }
       const batch = this.queue
@@ -247,14 +248,14 @@ export class SegmentWriter {
       file.size = size
       file.synced = Math.min(file.synced, size)
     } catch (err) {
-      this.hooks.log(`could not truncate ${file.path} back to ${size} bytes after a failed write: ${(err as Error).message}`)
+      this.hooks.log(`could not truncate ${file.path} back to ${size} bytes after a failed write: ${(err as Error).message}`, `truncate ${file.path}`)
     }
   }
 
   /** The server log names the file; the error itself (which clients see worded) does not. */
   private failure (err: unknown, file: DataFile): Error {
     const e = err instanceof Error ? err : new Error(String(err))
-    this.hooks.log(`${file.path}: ${e.message}`)
+    this.hooks.log(`${file.path}: ${e.message}`, `write ${file.path} ${(e as NodeJS.ErrnoException).code ?? e.message}`)
     return e
   }
 

@@ -12,7 +12,8 @@ const READ_CHUNK = 256 * 1024
 /** Index points gathered before they are written to the hint files: a scan of at most 32 x 4 KiB on open after a crash. */
 const HINT_BATCH = 32
 
-export type Logger = (line: string) => void
+/** A line for the server log; `repeat` keys a line that may come once per request or write batch, which is then rate-limited (RepeatLimiter). */
+export type Logger = (line: string, repeat?: string) => void
 
 /** A message as stored: its offset, append time (ms since the epoch) and bytes. */
 export interface StoredMessage { offset: number, timestamp: number, data: Buffer }
@@ -583,7 +584,7 @@ export class Segment {
   }
 
   private damaged (offset: number, position: number): RogError {
-    this.ctx.log(`${this.logPath}: damaged entry at position ${position}, read of offset ${offset} refused`)
+    this.ctx.log(`${this.logPath}: damaged entry at position ${position}, read of offset ${offset} refused`, `damaged ${this.logPath}`)
     return RogError.damaged(this.ctx.label, offset)
   }
 
@@ -617,7 +618,7 @@ export function idsAfter (first: number, bytes: number, nextBase?: number): numb
 function readAt (ctx: SegmentContext, file: DataFile, fd: number, buf: Buffer, position: number): Promise<number> {
   return new Promise((resolve, reject) => file.io.read(fd, buf, position, (err, n) => {
     if (err === null) return resolve(n)
-    ctx.log(`${file.path}: read at position ${position} failed: ${err.message}`)
+    ctx.log(`${file.path}: read at position ${position} failed: ${err.message}`, `read ${file.path}`)
     reject(RogError.storage('reading', err))
   }))
 }
@@ -725,7 +726,7 @@ function writeHint (ctx: SegmentContext, indexPath: string, encoded: Buffer, wha
     ctx.pool.io.writev(fd, [encoded], 0)
     ctx.pool.io.ftruncate(fd, encoded.length)
   } catch (err) {
-    ctx.log(`${indexPath}: could not write the ${what} (${(err as Error).message}); it is kept in memory`)
+    ctx.log(`${indexPath}: could not write the ${what} (${(err as Error).message}); it is kept in memory`, `hint ${indexPath}`)
   } finally {
     if (fd >= 0) ctx.pool.io.close(fd)
   }

@@ -5,6 +5,7 @@ import { CREATE_NEW, nodeFileIo, withoutPath, type FileIo } from './file-io'
 import { FilePool, DEFAULT_MAX_OPEN_FILES } from './data-file'
 import { isPartitionFile, Partition, type PartitionOptions } from './partition'
 import type { Logger } from './segment'
+import { RepeatLimiter } from '../util/repeat-limiter'
 import type { FsyncPolicy } from './segment-writer'
 import { isValidLogName } from './log-name'
 import { BACKUP, importOriginalLayout } from './original-layout'
@@ -80,15 +81,23 @@ export class Store {
   private retaining: Promise<void> | null = null
   private retainAgain = false
 
-  private constructor (dataDir: string, options: Omit<PartitionOptions, 'label'>, defaults: LogSettings) {
+  private readonly repeats: RepeatLimiter
+
+  private constructor (dataDir: string, options: Omit<PartitionOptions, 'label'>, defaults: LogSettings, repeats: RepeatLimiter) {
     this.dataDir = dataDir
     this.options = options
     this.defaults = defaults
+    this.repeats = repeats
   }
 
   static async open (opts: StoreOptions): Promise<Store> {
     const io = opts.io ?? nodeFileIo
-    const log = opts.log ?? ((line) => process.stderr.write(`${line}\n`))
+    const base = opts.log ?? ((line) => process.stderr.write(`${line}\n`))
+    const limiter = new RepeatLimiter(base)
+    const log: Logger = (line, repeat) => {
+      if (repeat === undefined) base(line)
+      else limiter.say(repeat, line)
+    }
     const options: Omit<PartitionOptions, 'label'> = {
       segmentBytes: opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
       fsync: opts.fsync ?? 'always',
@@ -98,7 +107,7 @@ export class Store {
     }
     fs.mkdirSync(opts.dataDir, { recursive: true })
     await importOriginalLayout(opts.dataDir, log, io)
-    const store = new Store(opts.dataDir, options, { retentionBytes: opts.retentionBytes ?? null, retentionMs: opts.retentionMs ?? null })
+    const store = new Store(opts.dataDir, options, { retentionBytes: opts.retentionBytes ?? null, retentionMs: opts.retentionMs ?? null }, limiter)
     options.rolled = (p) => store.retainAfterRoll(p)
     for (const entry of fs.readdirSync(opts.dataDir, { withFileTypes: true })) {
       const name = entry.name
@@ -386,6 +395,7 @@ export class Store {
     const all = [...this.logs.values()].flat()
     this.logs.clear()
     await Promise.all(all.map((p) => p.close()))
+    this.repeats.flush()
   }
 }
 

@@ -996,3 +996,24 @@ t.test('segments gone though the recovery point names them: the ids they held ar
     await store.close()
   }
 })
+
+t.test('a write failing batch after batch is logged once, then counted: the log does not grow with the request rate', async (t) => {
+  const { io, failing } = failingEntryWrites()
+  const lines: string[] = []
+  const store = await openStore(t.testdir(), { io }, lines)
+  await store.createLog('full', 2)
+  failing.on = true
+  for (let i = 0; i < 200; i++) {
+    const results = await Promise.allSettled([append(store.partition('full', 0), [msg(i)]), append(store.partition('full', 1), [msg(i)])])
+    t.ok(results.every((r) => r.status === 'rejected'), `batch ${i} failed`, { diagnostic: false })
+  }
+  failing.on = false
+  // Each failed batch says two things: the file's write error, and the partition's append that failed.
+  const failures = lines.filter((l) => l.includes('EIO'))
+  t.equal(failures.length, 4, 'one line of each for each partition')
+  t.ok(failures.some((l) => l.includes(`full${path.sep}0${path.sep}`)) && failures.some((l) => l.includes(`full${path.sep}1${path.sep}`)), 'each names its file')
+  await store.close()
+  const counted = lines.filter((l) => l.includes('EIO')).slice(4)
+  t.equal(counted.length, 4, 'closing says what was counted')
+  for (const l of counted) t.match(l, /\(199 more like it in \d+\.\d s, not logged one by one\)/)
+})
