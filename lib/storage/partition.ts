@@ -541,7 +541,10 @@ export class Partition {
    * Deletes whole sealed segments, oldest first, while the partition would
    * still hold at least `bytes` without it, or while its newest message is
    * older than `ms` before `now` (Kafka's retention.bytes and retention.ms).
-   * The active segment is never deleted. Returns how many were.
+   * The active segment is never deleted; once every sealed one is and its
+   * own newest message is past the age limit, it is rolled (sealed, a new
+   * empty one active at the next offset) and deleted as they are, as Kafka
+   * does, so a log written slowly still ages out. Returns how many were.
    */
   async enforceRetention (bytes: number | null, ms: number | null, now: number): Promise<number> {
     let deleted = 0
@@ -571,6 +574,15 @@ export class Partition {
       deleted++
       this.options.log(`${this.dir}: retention deleted segment ${oldest.base} (${bySize ? 'size' : 'age'} limit); the first offset is now ${this.firstOffset}`)
     }
+    if (ms !== null && this.segmentList.length === 1 && await this.activeExpired(ms, now)) {
+      try {
+        this.roll()
+      } catch (err) {
+        this.options.log(`${this.dir}: could not roll the active segment, all of it past the age limit: ${(err as Error).message}`, `roll ${this.dir}`)
+        return deleted
+      }
+      return deleted + await this.enforceRetention(bytes, ms, now)
+    }
     if (deleted > 0 && this.options.fsync !== 'never') {
       try {
         this.options.pool.io.fsyncPath(this.dir)
@@ -579,6 +591,15 @@ export class Partition {
       }
     }
     return deleted
+  }
+
+  /** Whether the active segment holds messages, all written, all older than `ms` before `now`. */
+  private async activeExpired (ms: number, now: number): Promise<boolean> {
+    const active = this.active()
+    const size = active.appendSize
+    if (active.empty || active.log.size < size || this.gone !== null) return false
+    const newest = await active.maxTimestamp()
+    return newest < now - ms && active === this.active() && active.appendSize === size && this.gone === null
   }
 
   /** Long polls waiting for this partition's high watermark to move. */

@@ -433,6 +433,8 @@ export class Segment {
   async maxTimestamp (): Promise<number> {
     if (this.maxTs !== null) return this.maxTs
     let max = -Infinity
+    // An append reserved during the scan is not in it (nor, with no cached value, counted by reserve): not cached then.
+    const scanned = this.reservedSize
     const fd = this.log.pin()
     try {
       await scanEntries(fd, this.log.size, this.index.last()[1], this.base + this.index.last()[0], this.legacy, new OffsetIndex(), this.base, (id, timestamp) => { max = Math.max(max, timestamp) })
@@ -440,7 +442,7 @@ export class Segment {
       this.log.unpin()
     }
     if (this.timeIndex !== null && this.timeIndex.length > 0) max = Math.max(max, this.timeIndex.timestamps[this.timeIndex.length - 1])
-    this.maxTs ??= max
+    if (this.reservedSize === scanned) this.maxTs ??= max
     return max
   }
 

@@ -52,21 +52,45 @@ t.test('retention by size keeps a partition within its limit plus the active seg
   await store.close()
 })
 
-t.test('retention by age deletes sealed segments whose newest message is older than the limit, never the active one', async (t) => {
+t.test('retention by age deletes segments whose newest message is older than the limit; the active one is rolled first, once all of it is', async (t) => {
   const dir = t.testdir()
-  const store = await openStore(dir, { segmentBytes: 4096 })
-  t.teardown(() => store.close())
+  const lines: string[] = []
+  let store = await openStore(dir, { segmentBytes: 4096 }, lines)
   await store.createLog('a', 1)
-  const p = store.partition('a', 0)
+  let p = store.partition('a', 0)
   for (let i = 0; i < 10; i++) await append(p, Array.from({ length: 40 }, () => Buffer.alloc(100)))
+  const newest = Math.max(...(await p.read(0, 1000, 1 << 20)).map((m) => m.timestamp))
+  // One message stamped later than all those, in the active segment.
+  while (Date.now() <= newest) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(await append(p, [Buffer.from('late')]), 400)
   const segments = p.segments.length
   t.ok(segments > 5)
-  const newest = Math.max(...(await p.read(0, 1000, 1 << 20)).map((m) => m.timestamp))
   t.equal(await p.enforceRetention(null, 2000, newest + 1000), 0, 'nothing is older than the limit yet')
   t.equal(await p.enforceRetention(null, 2000, newest + 2001), segments - 1, 'every sealed segment is, later')
-  t.equal(p.segments.length, 1, 'the active segment stays')
+  t.equal(p.segments.length, 1, 'the active segment stays: its newest message is not past the limit')
   t.equal(p.firstOffset, p.segments[0].base)
-  t.equal(await append(p, [Buffer.from('next')]), 400)
+
+  // An append in flight keeps the active segment, however old the rest of it is.
+  const inFlight = append(p, [Buffer.from('new')])
+  t.equal(await p.enforceRetention(null, 2000, Date.now() + 60_000), 0, 'not rolled under an append not yet written')
+  t.equal(await inFlight, 401)
+  t.equal(p.segments.length, 1)
+
+  t.equal(await p.enforceRetention(null, 2000, Date.now() + 60_000), 1, 'once all of it is past the limit, it is rolled and deleted')
+  t.equal(p.segments.length, 1, 'a new, empty active segment')
+  t.equal(p.firstOffset, 402)
+  t.equal(p.highWatermark(), 402)
+  t.same(await p.read(0, 10, 1 << 20), [], 'nothing left to read')
+  t.equal(await p.enforceRetention(null, 2000, Date.now() + 60_000), 0, 'an empty active segment is left as it is')
+  t.match(lines.filter((l) => l.includes('retention deleted')).at(-1), /segment \d+ \(age limit\); the first offset is now 402/)
+  await store.close()
+
+  store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  t.teardown(() => store.close())
+  p = store.partition('a', 0)
+  t.equal(p.firstOffset, 402, 'after a restart the partition starts where retention left it')
+  t.equal(await append(p, [Buffer.from('next')]), 402, 'and offsets go on')
+  t.same((await p.read(0, 10, 1 << 20)).map((m) => m.data.toString()), ['next'])
 })
 
 t.test('alter-log changes retention and adds partitions; delete-log removes the log, and a new one takes its name', async (t) => {
