@@ -16,6 +16,7 @@ import { RedisSide, persistenceLabel, type Persistence, type RedisLoad } from '.
 import { ensureRedis } from './redis-tools'
 import { formatTable, measured, type Baseline, type DiskFigures, type IsrFigures, type Measured, type Row } from './report'
 import { ensureLog } from './rog-publish'
+import { DEFAULT_SEGMENT_BYTES } from '../lib/storage/store'
 
 /**
  * `npm run bench`: starts a real `rog server` per --fsync mode on a temporary
@@ -25,9 +26,11 @@ import { ensureLog } from './rog-publish'
  */
 
 const PAYLOAD_BYTES = 100
-/** Every bench server gets `--segment-bytes` 1 MiB (the server's default, stated so that scenario 9's limit reads against it). */
-const SEGMENT_BYTES = 1024 * 1024
-/** Scenario 9's log: retention.bytes of 8 MiB, i.e. 8 segments. */
+/** The bench's servers run with the server's default segment size, stated on their command line. */
+const SEGMENT_BYTES = DEFAULT_SEGMENT_BYTES
+/** Scenario 9 and its baseline run on a server of their own with 1 MiB segments, so that retention deletes one every few milliseconds. */
+const RETENTION_SEGMENT_BYTES = 1024 * 1024
+/** Scenario 9's log: retention.bytes of 8 MiB, i.e. 8 of its segments. */
 const RETENTION_BYTES = 8 * 1024 * 1024
 /** Scenario 9's partition directory is sampled this often during its row. */
 const DISK_SAMPLE_MS = 10
@@ -81,11 +84,12 @@ function publishSpecs (scale: number): PublishSpec[] {
     { ...base, scenario: '2', key: 's2-64', name: 'publish pipelined, 1 conn, 64 in flight', connections: 1, window: 64, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000 },
     { ...base, scenario: '2', key: 's2-1000', name: 'publish pipelined, 1 conn, 1000 in flight', connections: 1, window: 1000, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000 },
     { ...base, scenario: '3', key: 's3', name: 'publish pipelined, 50 conns x 64 in flight', connections: 50, window: 64, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000, disk: 'after' },
+    { ...base, scenario: '9', key: 's9-base', name: `50 conns x 64 in flight, ${RETENTION_SEGMENT_BYTES / 1024 / 1024} MiB segments, no retention`, connections: 50, window: 64, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000, redis: false },
     {
       ...base,
       scenario: '9',
       key: 's9',
-      name: `50 conns x 64 in flight, log with --retention-bytes ${RETENTION_BYTES / 1024 / 1024} MiB`,
+      name: `50 conns x 64 in flight, ${RETENTION_SEGMENT_BYTES / 1024 / 1024} MiB segments, log with --retention-bytes ${RETENTION_BYTES / 1024 / 1024} MiB`,
       connections: 50,
       window: 64,
       batch: 1,
@@ -94,7 +98,7 @@ function publishSpecs (scale: number): PublishSpec[] {
       messages: n(2_000_000),
       timeLimitMs: 10_000,
       redis: false,
-      baseline: { key: 's3', label: '3 (no retention)', unit: 'msg/s' },
+      baseline: { key: 's9-base', label: '9 without retention', unit: 'msg/s' },
       disk: 'sample'
     },
     { ...base, scenario: '4', key: 's4', name: 'publish-batch of 1000, 1 conn, 1 in flight', connections: 1, window: 1, batch: 1000, refill: 'burst', messages: n(5_000_000), timeLimitMs: 10_000 },
@@ -143,7 +147,8 @@ const CLUSTER_SPECS: ClusterSpec[] = [
 
 /**
  * Which fsync modes run a publish scenario: 2-4 under every mode with
- * scenario 7, else the mode its target names; 9 (retention) wherever 3 runs,
+ * scenario 7, else the mode its target names; 9 (retention, on a server of
+ * its own) under always, or every mode with 7,
  * 8 (mixed commits) under interval; 3 and 4 under every mode with scenario
  * 10, whose cluster rows are read against them.
  */
@@ -163,9 +168,9 @@ function modesFor (scenario: string, selected: Set<string>): Fsync[] {
   }
 }
 
-/** A spec runs when its scenario is selected; scenario 3 also runs as the baseline of scenario 9, and 3 and 4 as those of 10. */
+/** A spec runs when its scenario is selected; 3 and 4 also run as the baselines of 10. */
 function specSelected (spec: PublishSpec, selected: Set<string>): boolean {
-  return selected.has(spec.scenario) || (spec.scenario === '3' && selected.has('9')) || (['3', '4'].includes(spec.scenario) && selected.has('10'))
+  return selected.has(spec.scenario) || (['3', '4'].includes(spec.scenario) && selected.has('10'))
 }
 
 function redisPersistence (mode: Fsync): Persistence {
@@ -298,6 +303,19 @@ async function measureProduce (spec: PublishSpec, pid: number[], addresses: stri
   }, spec.timeLimitMs + 120_000))
   if (r.errors > 0) log(`  ${name}: failed: ${r.firstError ?? ''}`)
   return measured(r.messages, r.seconds, PAYLOAD_BYTES, r.latency, rssMb, r.capped, r.errors, r.requests)
+}
+
+/** Scenario 9 and its baseline, on a server of their own with RETENTION_SEGMENT_BYTES segments. */
+async function retentionRows (tmp: string, rows: Row[], mode: Fsync, specs: PublishSpec[], redis: RedisSide | null, redisMissing: string | null): Promise<void> {
+  const dataDir = path.join(tmp, `rog-retention-${mode}`)
+  const server = await startRogServer({ dataDir, fsync: mode, segmentBytes: RETENTION_SEGMENT_BYTES })
+  log(`rog server --fsync ${mode} --segment-bytes ${RETENTION_SEGMENT_BYTES} (pid ${server.pid}, port ${server.port}):`)
+  try {
+    for (const spec of specs) await publishRow({ server, dataDir, mode, rows, redis, redisMissing }, spec)
+  } finally {
+    await stopProcess(server.child, 60_000)
+    emptyFiles(dataDir)
+  }
 }
 
 async function publishRow (ctx: Context, spec: PublishSpec): Promise<void> {
@@ -624,16 +642,16 @@ function targetLines (rows: Row[], stress: MemoryStress | null): string[] {
     const b = http.baseline
     lines.push(`${verdict(b === null ? null : Math.abs(1 - b.ratio) < 0.03)} 11: ${b?.label ?? `${http.name}: no --no-http rows`}: ${b === null ? 'no ratio' : `${b.ratio.toFixed(3)}x msg/s`} (target: within 3%)`)
   }
-  for (const kept of rows.filter((r) => r.key.startsWith('s9-'))) {
+  for (const kept of rows.filter((r) => r.key.startsWith('s9-') && !r.key.startsWith('s9-base-'))) {
     const b = kept.baseline
     lines.push(`${verdict(b === null ? null : b.ratio >= 0.9)} 9: 50 conns x 64 with --retention-bytes, fsync ${kept.fsync ?? '-'} vs ${b?.label ?? 'the row without retention'}: ` +
       `${b === null ? 'no ratio' : `${b.ratio.toFixed(2)}x ${b.unit}`} (target >= 0.9x)`)
     const d = kept.disk
-    const limit = (d?.retentionBytes ?? 0) + 2 * SEGMENT_BYTES
+    const limit = (d?.retentionBytes ?? 0) + 2 * RETENTION_SEGMENT_BYTES
     const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(2)} MiB`
     lines.push(`${verdict(d === null || d.samples === 0 ? null : d.peakAllocatedBytes <= limit)} 9: partition directory peak during that row, fsync ${kept.fsync ?? '-'}: ` +
       `${d === null ? 'not measured' : `${mib(d.peakAllocatedBytes)} allocated (segment files alone ${mib(d.peakSegmentBytes)}; ${d.samples} samples)`} ` +
-      `(target <= ${mib(limit)}: the limit plus two ${mib(SEGMENT_BYTES)} segments)`)
+      `(target <= ${mib(limit)}: the limit plus two ${mib(RETENTION_SEGMENT_BYTES)} segments)`)
   }
   for (const c of rows.filter((r) => r.scenario === '10')) {
     const b = c.baseline
@@ -721,7 +739,7 @@ async function main (): Promise<void> {
       log(`rog server --fsync ${mode} --segment-bytes ${SEGMENT_BYTES} (pid ${server.pid}, port ${server.port}):`)
       const ctx: Context = { server, dataDir, mode, rows, redis, redisMissing }
       try {
-        for (const spec of specs.filter((s) => s.scenario !== '8')) await publishRow(ctx, spec)
+        for (const spec of specs.filter((s) => s.scenario !== '8' && s.scenario !== '9')) await publishRow(ctx, spec)
         const mixed = specs.filter((s) => s.scenario === '8')
         if (mixed.length > 0) await mixedCommitRows(ctx, mixed)
         if (drains) {
@@ -739,6 +757,8 @@ async function main (): Promise<void> {
         await stopProcess(server.child, 60_000)
         emptyFiles(path.join(tmp, `rog-${mode}`))
       }
+      const retention = specs.filter((s) => s.scenario === '9')
+      if (retention.length > 0 && !stopping) await retentionRows(tmp, rows, mode, retention, redis, redisMissing)
       if (flags.profile !== undefined) {
         for (const f of fs.readdirSync(flags.profile)) {
           if (before.has(f) || !f.endsWith('.cpuprofile')) continue

@@ -68,7 +68,7 @@ t.test('20,000 pipelined publishes are answered in order and read back intact', 
 })
 
 t.test('6 MB of 10 KB messages roll into 1 MiB segments named by their first id', async (t) => {
-  const server = await startServer(t)
+  const server = await startServer(t, { segmentBytes: 1024 * 1024 })
   const { port } = server.address()
   await request(port, { command: 'create', log: 'seg', partitions: 1 })
   const payload = (i: number): Buffer => Buffer.alloc(10_000, i % 256)
