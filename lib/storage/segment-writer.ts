@@ -178,6 +178,8 @@ export class SegmentWriter {
         failedFiles.set(file, earlier)
         continue
       }
+      // A segment retention deleted while its index points were queued: they point into nothing, and writing them would make the file again.
+      if (stream === 'index' && file.removed) continue
       const err = this.writeFile(file, w.buffers)
       if (err !== null) {
         failedFiles.set(file, err)

@@ -83,7 +83,10 @@ t.test('retention by age deletes segments whose newest message is older than the
   t.same(await p.read(0, 10, 1 << 20), [], 'nothing left to read')
   t.equal(await p.enforceRetention(null, 2000, Date.now() + 60_000), 0, 'an empty active segment is left as it is')
   t.match(lines.filter((l) => l.includes('retention deleted')).at(-1), /segment \d+ \(age limit\); the first offset is now 402/)
+  const pdir = p.dir
   await store.close()
+  const bases = fs.readdirSync(pdir).filter((f) => /^\d+\.(log|index|timeindex)$/.test(f)).map((f) => parseInt(f))
+  t.same([...new Set(bases)], [402], 'no file of a deleted segment is left or made again (its index points were still queued when it was deleted)')
 
   store = await openStore(dir, { segmentBytes: 4096 }, lines)
   t.teardown(() => store.close())
