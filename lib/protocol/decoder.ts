@@ -150,7 +150,11 @@ export class Decoder extends Transform {
           this.frameWeight = size > 0 ? frameWeight(chunk, at, size) : 0
           break
         }
-        const c = chunk[at] === CommandByte.publish ? decodePublish(chunk, at, size) : decodeFrame(chunk.subarray(at, at + size), this.limits)
+        // The two per-message frames of a pipelined producer that commits as it goes are read in place, without a subarray per frame.
+        const first = chunk[at]
+        const c = first === CommandByte.publish
+          ? decodePublish(chunk, at, size)
+          : first === CommandByte.commit ? decodeCommit(chunk, at + 5, at + size) : decodeFrame(chunk.subarray(at, at + size), this.limits)
         weight += commandWeight(c)
         commands.push(c)
         at += size
@@ -446,19 +450,8 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
       const detailed = (flags & FETCH_DETAILED) !== 0
       return { command: 'fetch-batch', ...groupFields(at), offset, maxMessages, maxBytes, waitMs, ...(detailed ? { detailed } : {}), ...exactText(offset, offsetHigh, offsetLow) }
     }
-    case CommandByte.commit: {
-      // Sent among publishes (a consumer committing as it goes): plain reads, checkGroup checked the bounds.
-      const groupAt = 2 + checkGroup(body, 8)[1]
-      const groupEnd = groupAt + 2 + readU16(body, groupAt)
-      if (groupEnd === groupAt + 2) throw RogError.badFrame('empty group name')
-      const offsetHigh = readU32(body, groupEnd)
-      const offsetLow = readU32(body, groupEnd + 4)
-      const offset = joinU64(offsetHigh, offsetLow)
-      const log = logName(body, 2, groupAt)
-      const group = groupNames.get(body, groupAt + 2, groupEnd)
-      if (offset === Infinity) return { command: 'commit', log, partition: body[0], group, offset, ...exactText(offset, offsetHigh, offsetLow) }
-      return { command: 'commit', log, partition: body[0], group, offset }
-    }
+    case CommandByte.commit:
+      return decodeCommit(body, 0, body.length)
     case CommandByte.listLogs: {
       expectSize(body, 0, 'list-logs')
       return { command: 'list-logs' }
@@ -573,6 +566,27 @@ function isCount (v: unknown): boolean {
 function decodePublish (buf: Buffer, at: number, size: number): Command {
   const nameEnd = at + 3 + buf[at + 2]
   return { command: 'publish', log: logName(buf, at + 3, nameEnd), partition: buf[at + 1], data: buf.subarray(nameEnd + 8, at + size), reply: 'ok' }
+}
+
+/**
+ * A commit's body, buf[b, end): partition, log name, group name and offset,
+ * checked as checkGroup checks a body. Sent among publishes (a consumer
+ * committing as it goes), so plain reads.
+ */
+function decodeCommit (buf: Buffer, b: number, end: number): Command {
+  const length = end - b
+  if (length < 2 || length < 4 + buf[b + 1]) throw RogError.badFrame(`body of ${length} bytes is too short`)
+  const groupAt = b + 2 + buf[b + 1]
+  const groupEnd = groupAt + 2 + readU16(buf, groupAt)
+  if (end !== groupEnd + 8) throw RogError.badFrame(`request body is ${length} bytes, expected ${groupEnd + 8 - b}`)
+  if (groupEnd === groupAt + 2) throw RogError.badFrame('empty group name')
+  const offsetHigh = readU32(buf, groupEnd)
+  const offsetLow = readU32(buf, groupEnd + 4)
+  const offset = joinU64(offsetHigh, offsetLow)
+  const log = logName(buf, b + 2, groupAt)
+  const group = groupNames.get(buf, groupAt + 2, groupEnd)
+  if (offset === Infinity) return { command: 'commit', log, partition: buf[b], group, offset, ...exactText(offset, offsetHigh, offsetLow) }
+  return { command: 'commit', log, partition: buf[b], group, offset }
 }
 
 const logNames = new NameCache()
