@@ -40,6 +40,8 @@ const FETCHED_WEIGHT = MESSAGE_WEIGHT + 12
  * is the memory a fetch reserved before reading, which its answer takes over.
  */
 interface Slot { response: Response | Response[] | null, reserved: number }
+/** The commits of one run of publishes, counted in the request stats together once the last is answered. */
+interface CommitTally { began: number, count: number, left: number, errors: number }
 type Done = (response: Response, reserved?: number) => void
 
 /**
@@ -184,12 +186,25 @@ export class Executor extends Duplex {
     this.execute(c, (response, reserved = 0) => this.answered(c, answer, barrier, began, response, reserved), reservedEnd)
   }
 
-  /** A commit among a run's publishes, on the partition the run looked up (the commit case of executeHere, without the lookup). */
-  private startCommit (partition: Partition, c: CommitCommand, slot: Slot, reservedEnd: number): void {
+  /**
+   * A commit among a run's publishes, on the partition the run looked up (the
+   * commit case of executeHere, without the lookup). Its duration is the
+   * run's: they start in the same turn, and `tally` counts the run's commits
+   * in the stats once, as the run's publishes are.
+   */
+  private startCommit (partition: Partition, c: CommitCommand, slot: Slot, reservedEnd: number, tally: CommitTally | null): void {
     if (c.offsetText !== undefined) return this.start(c, false, slot, reservedEnd)
     this.inflight++
-    const began = this.stats === null ? 0 : performance.now()
-    partition.commit(c.group, c.offset, (err) => this.answered(c, slot, false, began, this.commitAnswer(c, err), 0), reservedEnd)
+    partition.commit(c.group, c.offset, (err) => {
+      slot.response = this.commitAnswer(c, err)
+      this.inflight--
+      this.memory.release(commandWeight(c))
+      if (tally !== null) {
+        if (err !== null) tally.errors++
+        if (--tally.left === 0) this.stats?.answered('commit', (performance.now() - tally.began) / 1000, tally.count, tally.errors)
+      }
+      this.settled()
+    }, reservedEnd)
   }
 
   /** A commit is answered with the offset it set, or its error. */
@@ -288,7 +303,11 @@ export class Executor extends Duplex {
       this.memory.release(bytes + MESSAGE_WEIGHT * count)
       this.settled()
     })
-    for (const { c, slot, before } of commits) this.startCommit(partition, c, slot, firstOffset + before)
+    // Commits of an offset past 2^53 go the general way (start), counted there.
+    let tallied = 0
+    for (const { c } of commits) if (c.offsetText === undefined) tallied++
+    const tally = this.stats === null || tallied === 0 ? null : { began, count: tallied, left: tallied, errors: 0 }
+    for (const { c, slot, before } of commits) this.startCommit(partition, c, slot, firstOffset + before, tally)
   }
 
   /**

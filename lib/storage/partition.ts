@@ -657,14 +657,18 @@ export class Partition {
     if (offset > Math.min(this.nextId, reservedEnd) || offset < 0) {
       return callback(RogError.badOffset(offset, this.highWatermark()))
     }
-    const write = (): void => this.enqueue(this.groups.file, 'groups', this.groups.set(group, offset), undefined, (err) => {
+    if (this.groupWaits.length === 0 && offset <= this.highWatermark()) return this.writeGroup(group, offset, callback)
+    this.groupWaits.push({ group, offset, write: () => this.writeGroup(group, offset, callback), fail: callback })
+  }
+
+  /** Queues a commit's record; `callback` once it is written (and, in a cluster, replicated as the gate requires). */
+  private writeGroup (group: string, offset: number, callback: DoneCallback): void {
+    this.enqueue(this.groups.file, 'groups', this.groups.set(group, offset), undefined, (err) => {
       if (err !== null) return callback(RogError.storage('saving the group offset', withoutPath(err)))
       this.groups.applied(group, offset)
       if (this.gate === null) callback(null)
       else this.gate.groupWritten(group, offset, callback)
     })
-    if (this.groupWaits.length === 0 && offset <= this.highWatermark()) return write()
-    this.groupWaits.push({ group, offset, write, fail: callback })
   }
 
   /**

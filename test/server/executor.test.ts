@@ -8,6 +8,7 @@ import { Executor } from '../../lib/server/executor'
 import { MemoryBudget } from '../../lib/server/memory-budget'
 import { Store } from '../../lib/storage/store'
 import { commandWeight } from '../../lib/protocol/command-weight'
+import { RequestStats } from '../../lib/observe/request-stats'
 
 async function answer (executor: Executor, command: Command): Promise<Response> {
   executor.write([command])
@@ -126,4 +127,35 @@ t.test('a run of publishes with commits among them, whose append is stored only 
     'the two publishes stored and the commit of their offsets succeed; the publishes not stored, and the commit of an offset they took, fail')
   t.equal(p.groups.get('g'), 32, 'the group is at the offset its successful commit gave')
   t.equal(p.endOffset, 32)
+})
+
+t.test('the request stats count each commit of a run once, failures as errors, and one past 2^53 the general way', async (t) => {
+  const store = await Store.open({ dataDir: t.testdir(), fsync: 'never', log: () => {} })
+  t.teardown(() => store.close())
+  await store.createLog('r', 1)
+  const stats = new RequestStats()
+  const publish = (i: number): Command => ({ command: 'publish', log: 'r', partition: 0, data: Buffer.alloc(10, i), reply: 'offset' })
+  const commit = (offset: number, offsetText?: string): Command => ({ command: 'commit', log: 'r', partition: 0, group: 'g', offset, ...(offsetText === undefined ? {} : { offsetText }) })
+  // Two runs: commits of offsets the run's publishes took (ok), past them (an error), and one too large for a number (an error).
+  const runs = [
+    [publish(0), commit(1), publish(1), commit(5), commit(Infinity, '18446744073709551615'), publish(2), commit(3)],
+    [publish(3), commit(4)]
+  ]
+  const memory = new ConnectionMemory(new MemoryBudget(64 << 20))
+  for (const c of runs.flat()) memory.reserve(commandWeight(c))
+  const executor = new Executor(store, memory, { log: () => {}, stats })
+  t.teardown(() => executor.destroy())
+  let answered = 0
+  executor.on('data', (responses: Response[]) => { answered += responses.length })
+  for (const run of runs) {
+    const before = answered
+    executor.write(run)
+    for (let i = 0; i < 100_000 && answered < before + run.length; i++) await new Promise(setImmediate)
+  }
+  t.equal(answered, 9)
+  const commits = stats.commandTotals().get('commit')
+  t.same({ ok: commits?.ok, error: commits?.error }, { ok: 3, error: 2 })
+  t.equal([...(commits?.buckets ?? [])].reduce((a, b) => a + b, 0), 5, 'each counted once in the duration histogram')
+  t.same({ ok: stats.commandTotals().get('publish')?.ok, error: stats.commandTotals().get('publish')?.error }, { ok: 4, error: 0 })
+  t.equal(store.partition('r', 0).groups.get('g'), 4)
 })
