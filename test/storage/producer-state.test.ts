@@ -274,3 +274,25 @@ t.test('invalidRecord refuses what a leader could not have sent', async (t) => {
   t.equal(ProducerState.invalidRecord('x', 5, 6), 'not four counts')
   t.equal(ProducerState.invalidRecord([1, 0, 1, -1], 5, 6), 'not four counts')
 })
+
+t.test('in a write batch, the producer records are written before the segment and the group journal', async (t) => {
+  const dir = t.testdir()
+  const order: string[] = []
+  const io: FileIo = {
+    ...nodeFileIo,
+    writev (fd, buffers, position) {
+      order.push(path.basename(fs.readlinkSync(`/proc/self/fd/${fd}`)))
+      nodeFileIo.writev(fd, buffers, position)
+    }
+  }
+  const p = await open(dir, io)
+  t.teardown(() => p.close())
+  await publish(p, 1, 0, 'warm')
+  order.length = 0
+  // One turn: a commit (groups journal), a plain append (segment), then an idempotent one (segment and producer record).
+  const committed = new Promise<Error | null>((resolve) => p.commit('g', 1, resolve))
+  const appended = new Promise<Error | null>((resolve) => p.append([Buffer.from('plain')], resolve))
+  const answer = await publish(p, 1, 1, 'idempotent')
+  t.same([await committed, await appended, answer.err], [null, null, null])
+  t.same(order.filter((f) => f !== 'recovery-point'), [PRODUCERS_FILE, 'groups.offsets', '0.log'], 'one batch: producers first, then the others in the order they were appended')
+})
