@@ -257,12 +257,15 @@ export class Executor extends Duplex {
     const slots: Slot[] = []
     const stretches: number[] = []
     const commits: Array<{ c: CommitCommand, slot: Slot, before: number }> = []
+    // Commits of an offset past 2^53 go the general way (start), counted there; the others are counted together.
+    let tallied = 0
     let bytes = 0
     let n = 0
     let stretchOpen = false
     for (const c of run) {
       if (c.command === 'commit') {
         commits.push({ c, slot: this.queueSlot(), before: n })
+        if (c.offsetText === undefined) tallied++
         stretchOpen = false
         continue
       }
@@ -303,9 +306,6 @@ export class Executor extends Duplex {
       this.memory.release(bytes + MESSAGE_WEIGHT * count)
       this.settled()
     })
-    // Commits of an offset past 2^53 go the general way (start), counted there.
-    let tallied = 0
-    for (const { c } of commits) if (c.offsetText === undefined) tallied++
     const tally = this.stats === null || tallied === 0 ? null : { began, count: tallied, left: tallied, errors: 0 }
     for (const { c, slot, before } of commits) this.startCommit(partition, c, slot, firstOffset + before, tally)
   }
