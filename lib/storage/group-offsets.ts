@@ -168,7 +168,7 @@ export class GroupOffsets {
     try {
       this.file.replaceContents(compacted)
     } catch (err) {
-      this.log(`${this.file.path}: compaction failed, the journal keeps growing: ${(err as Error).message}`)
+      this.log(`${this.file.path}: compaction failed, the journal keeps growing: ${(err as Error).message}`, `compact ${this.file.path}`)
     }
     this.compactAt = this.bound()
   }

@@ -578,7 +578,7 @@ export class Partition {
       try {
         this.roll()
       } catch (err) {
-        this.options.log(`${this.dir}: could not roll the active segment, all of it past the age limit: ${(err as Error).message}`, `roll ${this.dir}`)
+        this.options.log(`${this.dir}: could not roll the active segment, all of it past the age limit: ${(err as Error).message}`, `retention roll ${this.dir}`)
         return deleted
       }
       return deleted + await this.enforceRetention(bytes, ms, now)

@@ -433,8 +433,10 @@ export class Segment {
   async maxTimestamp (): Promise<number> {
     if (this.maxTs !== null) return this.maxTs
     let max = -Infinity
-    // An append reserved during the scan is not in it (nor, with no cached value, counted by reserve): not cached then.
+    // The scan reads what is written: an append reserved and not yet written, or reserved during the scan, is not in it
+    // (nor, with no cached value, counted by reserve), so the value is cached only when there was none.
     const scanned = this.reservedSize
+    const complete = this.log.size === scanned
     const fd = this.log.pin()
     try {
       await scanEntries(fd, this.log.size, this.index.last()[1], this.base + this.index.last()[0], this.legacy, new OffsetIndex(), this.base, (id, timestamp) => { max = Math.max(max, timestamp) })
@@ -442,7 +444,7 @@ export class Segment {
       this.log.unpin()
     }
     if (this.timeIndex !== null && this.timeIndex.length > 0) max = Math.max(max, this.timeIndex.timestamps[this.timeIndex.length - 1])
-    if (this.reservedSize === scanned) this.maxTs ??= max
+    if (complete && this.reservedSize === scanned) this.maxTs ??= max
     return max
   }
 

@@ -96,6 +96,39 @@ t.test('retention by age deletes segments whose newest message is older than the
   t.same((await p.read(0, 10, 1 << 20)).map((m) => m.data.toString()), ['next'])
 })
 
+t.test('a lookup by time while an append is queued does not make age retention take that append for old', async (t) => {
+  const dir = t.testdir()
+  let store = await openStore(dir, { fsync: 'always', segmentBytes: 4096 })
+  await store.createLog('q', 1)
+  await append(store.partition('q', 0), Array.from({ length: 50 }, () => Buffer.alloc(100, 1)))
+  const newestA = Math.max(...(await store.partition('q', 0).read(0, 100, 1 << 20)).map((m) => m.timestamp))
+  await store.close()
+
+  // A slow disk: syncs wait until released, so the writer is busy while B is queued behind a commit.
+  const held: Array<() => void> = []
+  let holding = true
+  const io: FileIo = { ...nodeFileIo, fdatasync: (fd, cb) => holding ? held.push(() => nodeFileIo.fdatasync(fd, cb)) : nodeFileIo.fdatasync(fd, cb) }
+  store = await openStore(dir, { fsync: 'always', segmentBytes: 4096, io })
+  t.teardown(() => store.close())
+  const p = store.partition('q', 0)
+  while (Date.now() <= newestA) await new Promise((resolve) => setImmediate(resolve))
+  const committed = new Promise<void>((resolve, reject) => p.commit('g', 10, (err) => err === null ? resolve() : reject(err)))
+  while (held.length === 0) await new Promise((resolve) => setImmediate(resolve))
+  // The commit's batch is written and waits on its sync: B is queued behind it, reserved and not written.
+  const b = append(p, [Buffer.from('B')])
+  const active = p.segments[p.segments.length - 1]
+  t.ok(active.log.size < active.appendSize, 'B is reserved and not written')
+  t.equal(await p.offsetForTime(Date.now() + 1_000_000), 50, 'the lookup, while B is queued, finds nothing written after now')
+  t.ok(active.log.size < active.appendSize, 'B is still not written after the lookup')
+  holding = false
+  for (const release of held.splice(0)) release()
+  await committed
+  t.equal(await b, 50)
+  const deleted = await p.enforceRetention(null, 60_000, newestA + 60_001)
+  t.ok(p.firstOffset <= 50, `B (offset 50, stamped after every message before it) is kept: ${deleted} segments deleted, first offset ${p.firstOffset}`)
+  t.same((await p.read(50, 1, 1 << 20)).map((m) => m.data.toString()), ['B'])
+})
+
 t.test('alter-log changes retention and adds partitions; delete-log removes the log, and a new one takes its name', async (t) => {
   const dir = t.testdir()
   let store = await openStore(dir, { retentionMs: 60_000 })
