@@ -34,16 +34,36 @@ t.test('when the repeats stop, their count is logged once the window ends', asyn
   t.equal(lines[2], 'line 5', 'a line after the summary starts a new window')
 })
 
-t.test('the keys held are bounded: the oldest is forgotten, its count said first', async (t) => {
+t.test('the keys held are bounded: past 1024 kinds, lines of new kinds are counted together, so the log stays bounded', async (t) => {
   const lines: string[] = []
-  const limiter = new RepeatLimiter((l) => lines.push(l), { now: () => 0 })
-  limiter.say('first', 'first')
-  limiter.say('first', 'first again')
+  let now = 0
+  const limiter = new RepeatLimiter((l) => lines.push(l), { windowMs: 10_000, now: () => now })
+  t.teardown(() => limiter.flush())
   for (let i = 0; i < 1024; i++) limiter.say(`k${i}`, `k${i}`)
-  t.equal(lines.length, 1 + 1024 + 1)
-  t.equal(lines[1024], 'k1023')
-  t.match(lines[1025], /^first again \(1 more like it/, 'the oldest key was summarised when the 1025th came')
-  limiter.say('first', 'first, after it was forgotten')
-  t.equal(lines[lines.length - 1], 'first, after it was forgotten', 'a forgotten key is logged again')
+  t.equal(lines.length, 1024, 'each kind logged once')
+  // Round-robin over more kinds than fit: before, each one evicted the oldest and was logged, a line per request.
+  for (let round = 0; round < 10; round++) for (let i = 0; i < 2000; i++) limiter.say(`k${i}`, `k${i} again`)
+  t.equal(lines.length, 1025, 'one more line: the first kind that did not fit, saying that the rest are counted')
+  t.match(lines[1024], /^k1024 again \(errors of more than 1024 kinds at once/)
+  now += 10_000
+  limiter.say('late', 'a new kind once the windows ended')
+  t.equal(lines.at(-1), 'a new kind once the windows ended', 'logged again once keys whose window ended make room')
+  t.ok(lines.some((l) => /^\d+ lines of errors of other kinds were not logged in 10\.0 s; the last: k1999 again$/.test(l)), 'the count of those not logged is said')
+  t.ok(lines.some((l) => /^k0 again \(10 more like it in 10\.0 s/.test(l)), 'and the repeats of the kinds that fitted')
+  const before = lines.length
   limiter.flush()
+  t.equal(lines.length, before, 'nothing else was held')
+})
+
+t.test('a wall clock stepped back does not hold a window open', async (t) => {
+  const lines: string[] = []
+  const limiter = new RepeatLimiter((l) => lines.push(l), { windowMs: 30 })
+  t.teardown(() => limiter.flush())
+  const realNow = Date.now
+  t.teardown(() => { Date.now = realNow })
+  limiter.say('k', 'first')
+  Date.now = () => realNow() - 3_600_000
+  limiter.say('k', 'second')
+  await waitFor('the summary line, on the monotonic clock', () => lines.length === 2)
+  t.match(lines[1], /^second \(1 more like it/)
 })
