@@ -196,14 +196,11 @@ export class Executor extends Duplex {
     if (c.offsetText !== undefined) return this.start(c, false, slot, reservedEnd)
     this.inflight++
     partition.commit(c.group, c.offset, (err) => {
-      slot.response = this.commitAnswer(c, err)
-      this.inflight--
-      this.memory.release(commandWeight(c))
       if (tally !== null) {
         if (err !== null) tally.errors++
         if (--tally.left === 0) this.stats?.answered('commit', (performance.now() - tally.began) / 1000, tally.count, tally.errors)
       }
-      this.settled()
+      this.settle(c, slot, false, this.commitAnswer(c, err), 0)
     }, reservedEnd)
   }
 
@@ -214,6 +211,11 @@ export class Executor extends Duplex {
 
   private answered (c: Command, slot: Slot, barrier: boolean, began: number, response: Response, reserved: number): void {
     this.stats?.answered(c.command, (performance.now() - began) / 1000, 1, response.response === 'error' ? 1 : 0)
+    this.settle(c, slot, barrier, response, reserved)
+  }
+
+  /** `c`'s answer is ready in its slot: its memory is released and the answers ready are pushed once this turn ends. */
+  private settle (c: Command, slot: Slot, barrier: boolean, response: Response, reserved: number): void {
     slot.response = response
     slot.reserved = reserved
     this.inflight--

@@ -63,11 +63,7 @@ export class RepeatLimiter {
   private makeRoom (t: number): boolean {
     const o = this.keys.get(OVERFLOW)
     if (o !== undefined && t < o.until) return false
-    for (const [key, r] of this.keys) {
-      if (t < r.until) continue
-      this.summarise(r, t)
-      this.keys.delete(key)
-    }
+    this.forgetEnded(t)
     return this.tracked() < MAX_KEYS
   }
 
@@ -88,9 +84,12 @@ export class RepeatLimiter {
     }, this.windowMs).unref()
   }
 
-  /** Windows that ended: their counts are logged; a key without repeats is forgotten. */
   private expire (): void {
-    const t = this.now()
+    if (this.forgetEnded(this.now())) this.arm()
+  }
+
+  /** Keys whose window ended at `t` are forgotten, their counts logged; whether a window still open holds repeats. */
+  private forgetEnded (t: number): boolean {
     let pending = false
     for (const [key, r] of this.keys) {
       if (t < r.until) {
@@ -100,7 +99,7 @@ export class RepeatLimiter {
       this.summarise(r, t)
       this.keys.delete(key)
     }
-    if (pending) this.arm()
+    return pending
   }
 
   /** The count of `r`'s repeats, over the time since its first line (at most the window). */
