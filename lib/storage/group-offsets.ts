@@ -11,8 +11,9 @@ export const GROUPS_FILE = 'groups.offsets'
 /**
  * Committed offsets of every consumer group of one partition, in one
  * append-only journal `groups.offsets` (no file per group; group names never
- * become file names). Each update appends one record; the last record of a
- * group wins:
+ * become file names). Each update appends one record (updates of a group
+ * whose record still waits for a write batch share it: QueuedGroupRecords);
+ * the last record of a group wins:
  *
  * | field      | size       | meaning                                  |
  * |------------|------------|------------------------------------------|
@@ -111,6 +112,15 @@ export class GroupOffsets {
       }
     }
     return recordOf(prefix, offset)
+  }
+
+  /** Rewrites `record`, one `set` returned for `group` and not yet written, to `offset`: the record `set(group, offset)` would return, in its place. */
+  reset (record: Buffer, group: string, offset: number): void {
+    this.latest.set(group, offset)
+    const at = record.length - 8
+    writeU64(record, offset, at)
+    const prefix = this.prefixes.get(group)
+    writeU32(record, prefix === undefined ? crc32c(record, 4) : crc32c(record, at, at + 8, prefix.crc), 0)
   }
 
   applied (group: string, offset: number): void {

@@ -6,6 +6,7 @@ import { writeU64 } from '../util/u64'
 import { ENTRY_OVERHEAD, entryIsIntact, readEntryHeader, stamp, type Stamp } from './entry'
 import { withoutPath } from './file-io'
 import { GroupOffsets, GROUPS_FILE } from './group-offsets'
+import { QueuedGroupRecords } from './queued-group-records'
 import { LEADER_EPOCHS_FILE, LeaderEpochs } from './leader-epochs'
 import { PRODUCERS_FILE, ProducerState, type ProducerBatch, type ProducerRecord } from './producer-state'
 import { RECOVERY_POINT_FILE, RecoveryPoint, startingPoint } from './recovery-point'
@@ -55,6 +56,8 @@ export interface ReplicationGate {
 interface Waiter { offset: number, wake: () => void }
 /** A commit of an offset appends still in flight hold: its record is written once they are. */
 interface GroupWait { group: string, offset: number, write: () => void, fail: DoneCallback }
+/** A commit answered by the write of its group's queued record. */
+interface GroupWaiter { offset: number, callback: DoneCallback }
 
 export const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
 /** Files of Rog's own in a partition directory besides segments. */
@@ -113,6 +116,7 @@ export class Partition {
   private groupWaits: GroupWait[] = []
   /** Commits whose offset a failed append took back: answered when that append is. */
   private doomedWaits: GroupWait[] = []
+  private readonly queuedGroups = new QueuedGroupRecords<GroupWaiter>()
   /** Set at shutdown: long polls answer at once instead of waiting. */
   private draining = false
   /** A segment rolled: retention runs once the writes that filled it are in the files (their sizes on disk), before their sync. */
@@ -663,12 +667,26 @@ export class Partition {
 
   /** Queues a commit's record; `callback` once it is written (and, in a cluster, replicated as the gate requires). */
   private writeGroup (group: string, offset: number, callback: DoneCallback): void {
-    this.enqueue(this.groups.file, 'groups', this.groups.set(group, offset), undefined, (err) => {
-      if (err !== null) return callback(RogError.storage('saving the group offset', withoutPath(err)))
-      this.groups.applied(group, offset)
-      if (this.gate === null) callback(null)
-      else this.gate.groupWritten(group, offset, callback)
+    const queued = this.queuedGroups.find(group, this.writer.generation)
+    if (queued !== null) {
+      this.groups.reset(queued.record, group, offset)
+      queued.waiters.push({ offset, callback })
+      return
+    }
+    const record = this.groups.set(group, offset)
+    const waiters: GroupWaiter[] = [{ offset, callback }]
+    const generation = this.enqueue(this.groups.file, 'groups', record, undefined, (err) => {
+      for (const w of waiters) {
+        if (err !== null) {
+          w.callback(RogError.storage('saving the group offset', withoutPath(err)))
+          continue
+        }
+        this.groups.applied(group, w.offset)
+        if (this.gate === null) w.callback(null)
+        else this.gate.groupWritten(group, w.offset, w.callback)
+      }
     })
+    this.queuedGroups.add(group, generation, { record, waiters })
   }
 
   /**
@@ -692,6 +710,7 @@ export class Partition {
     if (this.gone !== null) return callback(this.gone)
     if (offset !== null && offset > this.end) return callback(RogError.badOffset(offset, this.end))
     const record = offset === null ? this.groups.remove(group) : this.groups.set(group, offset)
+    this.queuedGroups.forget(group)
     this.enqueue(this.groups.file, 'groups', record, undefined, (err) => {
       if (err !== null) return callback(RogError.storage('saving the group offset', withoutPath(err)))
       if (offset === null) this.groups.removed(group)
@@ -732,6 +751,7 @@ export class Partition {
   private clampGroups (): void {
     for (const u of this.groups.clamp(this.end)) {
       this.options.log(`${this.dir}: group ${JSON.stringify(u.group)} was past the end of the log; moved back to ${u.offset}`)
+      this.queuedGroups.forget(u.group)
       this.enqueue(this.groups.file, 'groups', u.record, undefined, (err) => { if (err === null) this.groups.applied(u.group, u.offset) })
     }
   }
@@ -739,6 +759,7 @@ export class Partition {
   /** Deletes a group's committed offset (it no longer shows, and reads from 0 / the first offset again). */
   deleteGroup (group: string, callback: DoneCallback): void {
     if (this.gone !== null) return callback(this.gone)
+    this.queuedGroups.forget(group)
     this.enqueue(this.groups.file, 'groups', this.groups.remove(group), undefined, (err) => {
       if (err !== null) return callback(RogError.storage('deleting the group offset', withoutPath(err)))
       this.groups.removed(group)
@@ -787,8 +808,9 @@ export class Partition {
     return [this.groups.file, ...producers, ...this.segmentList.map((s) => s.log)]
   }
 
-  private enqueue (file: DataFile, stream: Stream, data: Buffer, firstId: number | undefined, done: (err: Error | null) => void): void {
-    this.writer.append({
+  /** Returns the writer's queue generation it was queued in. */
+  private enqueue (file: DataFile, stream: Stream, data: Buffer, firstId: number | undefined, done: (err: Error | null) => void): number {
+    return this.writer.append({
       file,
       stream,
       data,

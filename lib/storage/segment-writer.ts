@@ -65,6 +65,8 @@ export class SegmentWriter {
   private syncWanted: DataFile[] = []
   private batchesSinceSyncWanted = 0
   private idleWaiters: Array<() => void> = []
+  /** Moves on whenever a batch takes the queue or a failure prunes it: an append made in the current generation is still queued, unwritten. */
+  private queueGeneration = 0
 
   constructor (fsync: FsyncPolicy, hooks: WriterHooks) {
     this.fsync = fsync
@@ -75,9 +77,16 @@ export class SegmentWriter {
     return this.fsync
   }
 
-  append (append: Append): void {
+  /** Queues `append`; returns the generation it was queued in. */
+  append (append: Append): number {
     this.queue.push(append)
     this.schedule()
+    return this.queueGeneration
+  }
+
+  /** While this is the generation an append was queued in, no batch has taken it: its data may still change. */
+  get generation (): number {
+    return this.queueGeneration
   }
 
   /** Syncs these files between batches. */
@@ -116,6 +125,7 @@ export class SegmentWriter {
       }
       const batch = this.queue
       this.queue = []
+      this.queueGeneration++
       this.writeBatch(batch, () => this.finished())
     } else if (!this.syncing && this.syncWanted.length === 0) {
       const waiters = this.idleWaiters
@@ -222,6 +232,7 @@ export class SegmentWriter {
         const fails = (stream: Stream): boolean => failedStreams.has(stream) || (stream === 'producers' && failedStreams.has('segments'))
         for (const a of this.queue) (fails(a.stream) ? behind : keep).push(a)
         this.queue = keep
+        this.queueGeneration++
         for (const [stream, err] of failedStreams) {
           const first = appends.find((a) => a.stream === stream && failedFiles.has(a.file)) as Append
           this.hooks.failed(stream, err, first)

@@ -22,3 +22,16 @@ t.test('an update\'s record is the record encoded whole, for any group and offse
   t.ok(cached.size > 0 && cached.size <= 256, `the cache holds at most 256 groups (${cached.size})`)
   t.ok([...cached.keys()].every((g) => Buffer.byteLength(g) <= 128), 'and only names of up to 128 bytes')
 })
+
+t.test('a queued record reset to another offset is the record that offset encodes, and the pending view follows it', async (t) => {
+  const journal = GroupOffsets.open(t.testdir(), new FilePool(nodeFileIo), () => {})
+  t.teardown(() => journal.close())
+  // Names too long to be cached, and more groups than the cache holds (so a record's prefix may be gone by its reset).
+  const groups = fc.oneof(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }), fc.string({ minLength: 120, maxLength: 200 }), fc.integer({ min: 0, max: 9_999 }).map((n) => `group-${n}`))
+  fc.assert(fc.property(fc.array(fc.tuple(groups, fc.maxSafeNat(), fc.maxSafeNat()), { minLength: 1, maxLength: 300 }), (updates) => {
+    const records = updates.map(([group, offset]) => journal.set(group, offset))
+    updates.forEach(([group, , later], i) => journal.reset(records[i], group, later))
+    return records.every((r, i) => r.equals(encodeRecord(updates[i][0], updates[i][2]))) &&
+      journal.pending(updates[updates.length - 1][0]) === updates[updates.length - 1][2]
+  }), { numRuns: 200 })
+})
