@@ -455,8 +455,8 @@ function combineTrials (all: Measured[]): Measured {
  * of each is as noisy as the margin measured. So the two loads alternate in
  * PAIRS pairs of a share of the row's count each, each on a new log, the
  * one run first alternating (each first equally often), after an uncounted
- * warm-up load (the first load on a server runs slower); a row sums its
- * trials.
+ * warm-up run of each (the first run of a load on a server is slower, its
+ * code not yet optimized); a row sums its trials.
  */
 async function mixedCommitRows (ctx: Context, specs: PublishSpec[]): Promise<void> {
   const PAIRS = 4
@@ -464,7 +464,9 @@ async function mixedCommitRows (ctx: Context, specs: PublishSpec[]): Promise<voi
   ctx.rows.push(...rows)
   const trials: Measured[][] = specs.map(() => [])
   const share = (spec: PublishSpec, parts: number): PublishSpec => ({ ...spec, messages: Math.ceil(spec.messages / parts) })
-  await attempt(rows[0], async () => { await measurePublish(share(specs[0], 2 * PAIRS), ctx.server.pid, ctx.server.port, `${specs[0].key}-${ctx.mode}-warm-up`, specs[0].name) })
+  for (const i of specs.keys()) {
+    await attempt(rows[i], async () => { await measurePublish(share(specs[i], 2 * PAIRS), ctx.server.pid, ctx.server.port, `${specs[i].key}-${ctx.mode}-warm-up`, specs[i].name) })
+  }
   for (let t = 0; t < PAIRS; t++) {
     for (const i of t % 2 === 0 ? specs.keys() : [...specs.keys()].reverse()) {
       await attempt(rows[i], async () => {
