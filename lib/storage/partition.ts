@@ -54,8 +54,12 @@ export interface ReplicationGate {
 }
 
 interface Waiter { offset: number, wake: () => void }
-/** A commit of an offset appends still in flight hold: its record is written once they are. */
-interface GroupWait { group: string, offset: number, write: () => void, fail: DoneCallback }
+/**
+ * A commit of an offset appends still in flight hold: its record is written
+ * once they are. Commits, acks and deletions made after it wait behind it, in
+ * order (a deletion's offset is 0: it waits for nothing else).
+ */
+interface GroupWait { group: string, offset: number, ack: boolean, write: () => void, fail: DoneCallback }
 /** A commit answered by the write of its group's queued record. */
 interface GroupWaiter { offset: number, callback: DoneCallback }
 
@@ -639,7 +643,7 @@ export class Partition {
     // A group left behind by retention resumes at the first offset (Kafka's auto.offset.reset=earliest).
     const current = Math.max(this.pendingOffset(group), this.firstOffset)
     if (current >= this.highWatermark()) return callback(RogError.noData())
-    this.commit(group, current + 1, callback)
+    this.commit(group, current + 1, callback, Infinity, true)
   }
 
   /**
@@ -650,7 +654,7 @@ export class Partition {
    * are written in the order they are made. It becomes visible once written;
    * if the write fails, nothing of it does.
    */
-  commit (group: string, offset: number, callback: DoneCallback, reservedEnd = Infinity): void {
+  commit (group: string, offset: number, callback: DoneCallback, reservedEnd = Infinity, ack = false): void {
     if (this.gone !== null) return callback(this.gone)
     const refusal = this.gate?.refusal() ?? null
     if (refusal !== null) return callback(refusal)
@@ -662,20 +666,22 @@ export class Partition {
       return callback(RogError.badOffset(offset, this.highWatermark()))
     }
     if (this.groupWaits.length === 0 && offset <= this.highWatermark()) return this.writeGroup(group, offset, callback)
-    this.groupWaits.push({ group, offset, write: () => this.writeGroup(group, offset, callback), fail: callback })
+    this.groupWaits.push({ group, offset, ack, write: () => this.writeGroup(group, offset, callback), fail: callback })
   }
 
   /** Queues a commit's record; `callback` once it is written (and, in a cluster, replicated as the gate requires). */
   private writeGroup (group: string, offset: number, callback: DoneCallback): void {
-    const queued = this.queuedGroups.find(group, this.writer.generation)
-    if (queued !== null) {
-      this.groups.reset(queued.record, group, offset)
-      queued.waiters.push({ offset, callback })
+    const sharing = this.queuedGroups.find(group, this.writer.generation)
+    if (sharing !== null) {
+      this.groups.reset(sharing.record, group, offset)
+      sharing.waiters.push({ offset, callback })
       return
     }
     const record = this.groups.set(group, offset)
     const waiters: GroupWaiter[] = [{ offset, callback }]
+    const queued = { record, waiters }
     const generation = this.enqueue(this.groups.file, 'groups', record, undefined, (err) => {
+      this.queuedGroups.written(group, queued)
       for (const w of waiters) {
         if (err !== null) {
           w.callback(RogError.storage('saving the group offset', withoutPath(err)))
@@ -686,7 +692,7 @@ export class Partition {
         else this.gate.groupWritten(group, w.offset, w.callback)
       }
     })
-    this.queuedGroups.add(group, generation, { record, waiters })
+    this.queuedGroups.add(group, generation, queued)
   }
 
   /**
@@ -759,6 +765,12 @@ export class Partition {
   /** Deletes a group's committed offset (it no longer shows, and reads from 0 / the first offset again). */
   deleteGroup (group: string, callback: DoneCallback): void {
     if (this.gone !== null) return callback(this.gone)
+    // Made after commits that wait for appends in flight: written after them, in the order made.
+    if (this.groupWaits.length > 0) return void this.groupWaits.push({ group, offset: 0, ack: false, write: () => this.writeDeletion(group, callback), fail: callback })
+    this.writeDeletion(group, callback)
+  }
+
+  private writeDeletion (group: string, callback: DoneCallback): void {
     this.queuedGroups.forget(group)
     this.enqueue(this.groups.file, 'groups', this.groups.remove(group), undefined, (err) => {
       if (err !== null) return callback(RogError.storage('deleting the group offset', withoutPath(err)))
@@ -868,7 +880,10 @@ export class Partition {
 
   /** A write failed: everything of its stream queued behind it fails too, so roll back what they reserved. */
   private failed (stream: Stream, err: Error, firstFailedId: number): void {
-    if (stream === 'groups') return this.groups.rewind()
+    if (stream === 'groups') {
+      this.groups.rewind()
+      return this.doomAcksBuiltOnFailed(RogError.storage('saving the group offset', withoutPath(err)))
+    }
     if (stream === 'producers') return this.producers.writeFailed()
     if (stream !== 'segments') return
     this.options.log(`${this.dir}: append failed (${err.message}); appends queued behind it fail too, ids restart at ${firstFailedId}`, `append ${this.dir}`)
@@ -880,6 +895,27 @@ export class Partition {
     // Segments rolled for appends that were never written: empty files this process created.
     while (this.segmentList.length > 1 && this.active().base > firstFailedId) this.segmentList.pop()?.remove()
     this.active().rewind(firstFailedId)
+  }
+
+  /**
+   * Group records failed and the pending view went back to what is written:
+   * a waiting ack made on top of one of them, no longer one past where its
+   * group will be when its turn comes, fails too (as acks queued behind them
+   * in the writer do), and so does every ack made on top of that ack.
+   */
+  private doomAcksBuiltOnFailed (error: RogError): void {
+    const expected = new Map<string, number>()
+    const keep: GroupWait[] = []
+    for (const w of this.groupWaits) {
+      const before = expected.get(w.group) ?? this.groups.pending(w.group)
+      if (w.ack && w.offset !== Math.max(before, this.firstOffset) + 1) {
+        this.doomedWaits.push({ ...w, fail: () => w.fail(error) })
+        continue
+      }
+      expected.set(w.group, w.offset)
+      keep.push(w)
+    }
+    this.groupWaits = keep
   }
 
   /**

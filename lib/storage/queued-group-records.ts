@@ -33,6 +33,11 @@ export class QueuedGroupRecords<W> {
     this.byGroup.set(group, queued)
   }
 
+  /** `queued`, `group`'s record, was written (or failed): it is let go, unless a later one has taken its place. */
+  written (group: string, queued: QueuedGroupRecord<W>): void {
+    if (this.byGroup.get(group) === queued) this.byGroup.delete(group)
+  }
+
   /** A record of another kind for `group` was queued (a deletion, a follower's or a recovery's update): later commits queue after it. */
   forget (group: string): void {
     this.byGroup.delete(group)

@@ -100,3 +100,51 @@ t.test('a failed journal write fails every commit its record would have answered
   await store.close()
   t.same(await reopened(dir, ['g']), [3])
 })
+
+t.test('a deletion made after a commit that waits for appends in flight is written after it', async (t) => {
+  const { dir, store, p } = await withPartition(t)
+  t.equal(await commit(p, 'g', 1), null)
+  const appended = new Promise<void>((resolve) => p.append([Buffer.from('n'), Buffer.from('o')], () => resolve()))
+  const outcomes = Promise.all([commit(p, 'g', 12), deleteGroup(p, 'g'), appended])
+  t.same((await outcomes).slice(0, 2), [null, null])
+  t.equal(p.groups.has('g'), false, 'the deletion, made last, stands')
+  await store.close()
+  t.same(await reopened(dir, ['g']), [undefined])
+})
+
+t.test('an ack that waits its turn, made on top of a commit whose write then fails, fails too: acks queued behind a failed write fail', async (t) => {
+  const armed = { on: false }
+  const io: FileIo = {
+    ...nodeFileIo,
+    writev (fd, buffers, position) {
+      // The first group record written once armed fails; entries (11 bytes and up with their header) and later records go through.
+      if (armed.on && buffers.every((b) => b.length < 20)) {
+        armed.on = false
+        throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })
+      }
+      nodeFileIo.writev(fd, buffers, position)
+    }
+  }
+  const { dir, store, p } = await withPartition(t, io)
+  t.equal(await commit(p, 'c', 1), null)
+  armed.on = true
+  // One turn: c's commit of 2 is queued at once (its record fails); z's commit of 11 waits for the append in flight;
+  // the ack of c, made behind z's, waits too, and was made when c was to be at 2.
+  const appended = new Promise<void>((resolve) => p.append([Buffer.from('n')], () => resolve()))
+  const outcomes = await Promise.all([commit(p, 'c', 2), commit(p, 'z', 11), ack(p, 'c'), appended])
+  t.same(outcomes.slice(0, 3), ['STORAGE', null, 'STORAGE'], 'the commit of 2 failed, and the ack made on it; z\'s commit was written')
+  t.same([p.groups.get('c'), p.groups.get('z')], [1, 11], 'c is where it was')
+  t.equal(await ack(p, 'c'), null)
+  t.equal(p.groups.get('c'), 2, 'and the next ack moves on from there')
+  await store.close()
+  t.same(await reopened(dir, ['c', 'z']), [2, 11])
+})
+
+t.test('a record is let go once written: commits of many groups in one turn hold nothing after their answers', async (t) => {
+  const { store, p } = await withPartition(t)
+  t.teardown(() => store.close())
+  const outcomes = await Promise.all(Array.from({ length: 5000 }, (_, i) => commit(p, `group-${i}`, i % 10)))
+  t.ok(outcomes.every((o) => o === null))
+  const held = (p as unknown as { queuedGroups: { byGroup: Map<string, unknown> } }).queuedGroups.byGroup
+  t.equal(held.size, 0)
+})
