@@ -10,7 +10,7 @@ import { QueuedGroupRecords } from './queued-group-records'
 import { LEADER_EPOCHS_FILE, LeaderEpochs } from './leader-epochs'
 import { PRODUCERS_FILE, ProducerState, type ProducerBatch, type ProducerRecord } from './producer-state'
 import { RECOVERY_POINT_FILE, RecoveryPoint, startingPoint } from './recovery-point'
-import { idsAfter, Segment, SPARE_INDEX, SPARE_LOG, SPARE_TIME_INDEX, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
+import { idsAfter, removeSegmentFiles, Segment, SPARE_INDEX, SPARE_LOG, SPARE_TIME_INDEX, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
 import { SegmentWriter, type FsyncPolicy, type Stream } from './segment-writer'
 import type { DataFile, FilePool } from './data-file'
 
@@ -189,6 +189,7 @@ export class Partition {
   static async open (dir: string, options: PartitionOptions): Promise<Partition> {
     const ctx: SegmentContext = { pool: options.pool, log: options.log, label: options.label }
     const bases: number[] = []
+    const hints: Array<{ base: number, file: string }> = []
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const name = entry.name
       const file = path.join(dir, name)
@@ -203,8 +204,16 @@ export class Partition {
         continue
       }
       if (canonical !== null && canonical[2] === 'log') bases.push(Number(canonical[1]))
+      else if (canonical !== null) hints.push({ base: Number(canonical[1]), file })
     }
     bases.sort((a, b) => a - b)
+    // Hints of a log that is gone: left by a process killed while it deleted their segment (the log went first,
+    // before removeSegmentFiles). They hold no messages, and one in the way would fail a roll to its base.
+    for (const hint of hints) {
+      if (bases.includes(hint.base)) continue
+      options.log(`${hint.file}: a hint file of segment ${hint.base}.log, which is not here; removed (it holds no messages)`)
+      fs.rmSync(hint.file, { force: true })
+    }
     Segment.removeSpare(dir, null)
     const recoveryPoint = RecoveryPoint.read(dir, options.pool.io, options.log)
     const point = startingPoint(recoveryPoint.value, recoveryPoint.nothingSynced, bases)
@@ -241,11 +250,7 @@ export class Partition {
             continue
           }
           options.log(`${dir}: segments from ${base}.log on follow a torn write (offsets ${previous.nextOffset} to ${base - 1} were never synced); removing them: ${ours.map((b) => `${b}.log`).join(', ')}`)
-          for (const later of ours) {
-            fs.rmSync(path.join(dir, `${later}.log`))
-            fs.rmSync(path.join(dir, `${later}.index`), { force: true })
-            fs.rmSync(path.join(dir, `${later}.timeindex`), { force: true })
-          }
+          for (const later of ours) removeSegmentFiles(dir, later)
           for (const stray of bases.slice(i + ours.length)) leftAlone(stray)
           break
         }

@@ -467,7 +467,8 @@ export class Segment {
         })
         if (this.timeIndex === null) {
           this.timeIndex = rebuilt
-          writeHint(this.ctx, this.timeIndexPath, rebuilt.encode(), 'time index')
+          // Retention may have deleted the segment during the scan: its time index would be made again, of nothing.
+          if (!this.timeIndexFile.removed) writeHint(this.ctx, this.timeIndexPath, rebuilt.encode(), 'time index')
           this.timeIndexFile.size = rebuilt.length * TIME_INDEX_ENTRY
           this.unwrittenTimePoints = 0
         }
@@ -604,10 +605,19 @@ export class Segment {
     this.indexFile.removed = true
     this.timeIndexFile.removed = true
     this.close()
-    fs.rmSync(this.logPath, { force: true })
-    fs.rmSync(this.indexPath, { force: true })
-    fs.rmSync(this.timeIndexPath, { force: true })
+    removeSegmentFiles(path.dirname(this.logPath), this.base)
   }
+}
+
+/**
+ * Deletes a segment's files, its hint files first: a process killed part way
+ * leaves a log without hints (rebuilt on open) or nothing, never hints of a
+ * log that is gone.
+ */
+export function removeSegmentFiles (dir: string, base: number): void {
+  fs.rmSync(path.join(dir, `${base}.timeindex`), { force: true })
+  fs.rmSync(path.join(dir, `${base}.index`), { force: true })
+  fs.rmSync(path.join(dir, `${base}.log`), { force: true })
 }
 
 /**

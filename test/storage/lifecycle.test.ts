@@ -4,6 +4,7 @@ import * as path from 'node:path'
 import { Store, type StoreOptions } from '../../lib/storage/store'
 import type { Partition } from '../../lib/storage/partition'
 import { nodeFileIo, type FileIo } from '../../lib/storage/file-io'
+import { verifyDataDir } from '../../lib/storage/verify'
 
 function append (p: Partition, messages: Buffer[]): Promise<number> {
   return new Promise((resolve, reject) => p.append(messages, (err, first) => err === null ? resolve(first) : reject(err)))
@@ -222,7 +223,7 @@ t.test('a stop in the middle of a retention deletion (the segment gone, its inde
   for (let i = 0; i < 10; i++) await append(p, Array.from({ length: 40 }, () => Buffer.alloc(100)))
   const second = p.segments[1].base
   await store.close()
-  // What a SIGKILL between the unlink of 0.log and those of its index files leaves behind.
+  // What a SIGKILL between the unlink of 0.log and those of its index files left behind while the log went first.
   fs.rmSync(path.join(p.dir, '0.log'))
   const lines: string[] = []
   store = await openStore(dir, { segmentBytes: 4096 }, lines)
@@ -379,4 +380,57 @@ t.test('under --fsync interval and never, retention after one batch that rolled 
     for (let i = 0; i < 10_000 && p.sizeBytes > 8192 + 2 * 4096; i++) await new Promise((resolve) => setImmediate(resolve))
     t.ok(p.sizeBytes <= 8192 + 2 * 4096, `${fsync}: within its limit plus two segments (${p.sizeBytes} bytes, ${p.segments.length} segments)`)
   }
+})
+
+/** A closed store of one log of 80 messages in 4 KiB segments: its data dir, partition dir and segment bases. */
+async function closedSegments (t: Test, log: string): Promise<{ dir: string, pdir: string, bases: number[] }> {
+  const dir = t.testdir()
+  const store = await openStore(dir, { segmentBytes: 4096 })
+  await store.createLog(log, 1)
+  const p = store.partition(log, 0)
+  for (let i = 0; i < 4; i++) await append(p, Array.from({ length: 20 }, () => Buffer.alloc(100, 7)))
+  const bases = p.segments.map((s) => s.base)
+  await store.close()
+  return { dir, pdir: p.dir, bases }
+}
+
+t.test('hint files of a segment whose log is gone (a kill while deleting it) are removed and reported on open, and rog check notes them', async (t) => {
+  const { dir, pdir, bases } = await closedSegments(t, 'h')
+  // The base the next roll takes: segments of equal messages hold as many each.
+  const perSegment = bases[1] - bases[0]
+  const end = bases[bases.length - 1] + perSegment
+  // Below the first segment (retention's deletion, killed after the log went) and at the base the next roll takes.
+  const first = bases[0]
+  fs.rmSync(path.join(pdir, `${first}.log`))
+  fs.writeFileSync(path.join(pdir, `${end}.index`), Buffer.alloc(16, 1))
+  fs.writeFileSync(path.join(pdir, `${end}.timeindex`), Buffer.alloc(24, 1))
+  const notes: string[] = []
+  for await (const item of verifyDataDir(dir)) if (item.type === 'partition') notes.push(...item.report.notes)
+  for (const name of [`${first}.index`, `${end}.index`, `${end}.timeindex`]) t.ok(notes.some((n) => n.startsWith(`h/0/${name}: a hint file of segment`)), `rog check notes ${name}`)
+  const lines: string[] = []
+  const store = await openStore(dir, { segmentBytes: 4096 }, lines)
+  t.teardown(() => store.close())
+  const p = store.partition('h', 0)
+  for (const name of [`${first}.index`, `${first}.timeindex`, `${end}.index`, `${end}.timeindex`]) {
+    t.notOk(fs.existsSync(path.join(pdir, name)), `${name} is removed`)
+    t.ok(lines.some((l) => l.startsWith(path.join(pdir, name)) && l.includes('which is not here; removed')), `and reported: ${name}`)
+  }
+  // The roll to `end` makes that base's files again.
+  await append(p, Array.from({ length: 2 * perSegment }, () => Buffer.alloc(100, 8)))
+  t.ok(p.highWatermark() > end && fs.existsSync(path.join(pdir, `${end}.log`)), 'appends roll on through the base the stray index held')
+})
+
+t.test('a time index rebuilt while retention deletes its segment is not written back', async (t) => {
+  const { dir, pdir } = await closedSegments(t, 'ti')
+  fs.rmSync(path.join(pdir, '0.timeindex'))
+  const store = await openStore(dir, { segmentBytes: 4096 })
+  t.teardown(() => store.close())
+  const p = store.partition('ti', 0)
+  const segment = p.segments[0]
+  // The seek scans the log to rebuild the index; the segment is deleted before the scan ends.
+  const seek = segment.offsetForTime(0)
+  segment.remove()
+  t.equal(await seek, 0)
+  t.notOk(fs.existsSync(path.join(pdir, '0.timeindex')), 'no .timeindex of a deleted segment')
+  t.notOk(fs.existsSync(path.join(pdir, '0.log')))
 })
