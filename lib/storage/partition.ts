@@ -209,8 +209,9 @@ export class Partition {
     bases.sort((a, b) => a - b)
     // Hints of a log that is gone: left by a process killed while it deleted their segment (the log went first,
     // before removeSegmentFiles). They hold no messages, and one in the way would fail a roll to its base.
+    const logs = new Set(bases)
     for (const hint of hints) {
-      if (bases.includes(hint.base)) continue
+      if (logs.has(hint.base)) continue
       options.log(`${hint.file}: a hint file of segment ${hint.base}.log, which is not here; removed (it holds no messages)`)
       fs.rmSync(hint.file, { force: true })
     }

@@ -136,9 +136,10 @@ async function verifyPartition (dataDir: string, log: string, partition: number)
     }
   }
   bases.sort((a, b) => a - b)
+  const logs = new Set(bases)
   for (const name of files) {
     const hint = SEGMENT_NAME.exec(name)
-    if (hint !== null && hint[2] !== 'log' && !bases.includes(Number(hint[1]))) report.notes.push(`${rel}/${name}: a hint file of segment ${hint[1]}.log, which is not here; Rog removes it on start (it holds no messages)`)
+    if (hint !== null && hint[2] !== 'log' && !logs.has(Number(hint[1]))) report.notes.push(`${rel}/${name}: a hint file of segment ${hint[1]}.log, which is not here; Rog removes it on start (it holds no messages)`)
   }
   report.recoveryPoint = readRecoveryPoint(dir, rel, files, bases, report)
   const point = report.recoveryPoint
