@@ -63,6 +63,11 @@ interface GroupWait { group: string, offset: number, ack: boolean, write: () => 
 /** A commit answered by the write of its group's queued record. */
 interface GroupWaiter { offset: number, callback: DoneCallback }
 
+/** What a commit or ack answers when its group record's write failed. */
+function groupWriteError (err: Error): RogError {
+  return RogError.storage('saving the group offset', withoutPath(err))
+}
+
 export const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
 /** Files of Rog's own in a partition directory besides segments. */
 export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|producers(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index|timeindex)\.next|leader-epochs(\.tmp)?)$/
@@ -690,7 +695,7 @@ export class Partition {
       this.queuedGroups.written(group, queued)
       for (const w of waiters) {
         if (err !== null) {
-          w.callback(RogError.storage('saving the group offset', withoutPath(err)))
+          w.callback(groupWriteError(err))
           continue
         }
         this.groups.applied(group, w.offset)
@@ -724,7 +729,7 @@ export class Partition {
     const record = offset === null ? this.groups.remove(group) : this.groups.set(group, offset)
     this.queuedGroups.forget(group)
     this.enqueue(this.groups.file, 'groups', record, undefined, (err) => {
-      if (err !== null) return callback(RogError.storage('saving the group offset', withoutPath(err)))
+      if (err !== null) return callback(groupWriteError(err))
       if (offset === null) this.groups.removed(group)
       else this.groups.applied(group, offset)
       callback(null)
@@ -888,7 +893,7 @@ export class Partition {
   private failed (stream: Stream, err: Error, firstFailedId: number): void {
     if (stream === 'groups') {
       this.groups.rewind()
-      return this.doomAcksBuiltOnFailed(RogError.storage('saving the group offset', withoutPath(err)))
+      return this.doomAcksBuiltOnFailed(groupWriteError(err))
     }
     if (stream === 'producers') return this.producers.writeFailed()
     if (stream !== 'segments') return
