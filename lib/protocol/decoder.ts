@@ -150,11 +150,13 @@ export class Decoder extends Transform {
           this.frameWeight = size > 0 ? frameWeight(chunk, at, size) : 0
           break
         }
-        // The two per-message frames of a pipelined producer that commits as it goes are read in place, without a subarray per frame.
+        // The per-message frames of a pipelined producer (either answer) and of a consumer committing as it goes are read in place, without a subarray per frame.
         const first = chunk[at]
         const c = first === CommandByte.publish
           ? decodePublish(chunk, at, size)
-          : first === CommandByte.commit ? decodeCommit(chunk, at + 5, at + size) : decodeFrame(chunk.subarray(at, at + size), this.limits)
+          : first === CommandByte.publishOffset
+            ? decodePublishOffset(chunk, at + 5, at + size, this.limits)
+            : first === CommandByte.commit ? decodeCommit(chunk, at + 5, at + size) : decodeFrame(chunk.subarray(at, at + size), this.limits)
         weight += commandWeight(c)
         commands.push(c)
         at += size
@@ -421,13 +423,8 @@ export function decodeFrame (frame: Buffer, limits: ProtocolLimits): Command {
 
 function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits): Command {
   switch (command) {
-    case CommandByte.publishOffset: {
-      // A pipelined producer's other per-message layout: plain reads, as decodePublish.
-      const nameEnd = 2 + checkTarget(body, 0)[1]
-      const data = body.subarray(nameEnd)
-      if (data.length > limits.maxMessageBytes) throw RogError.messageTooLarge(data.length, limits.maxMessageBytes)
-      return { command: 'publish', log: logName(body, 2, nameEnd), partition: body[0], data, reply: 'offset' }
-    }
+    case CommandByte.publishOffset:
+      return decodePublishOffset(body, 0, body.length, limits)
     case CommandByte.publishBatch: {
       const { target, count, messages } = publishBatchParser.parse(checkTarget(body, 4))
       return { command: 'publish-batch', log: target.log, partition: target.partition, messages: splitMessages(messages, count, limits) }
@@ -566,6 +563,15 @@ function isCount (v: unknown): boolean {
 function decodePublish (buf: Buffer, at: number, size: number): Command {
   const nameEnd = at + 3 + buf[at + 2]
   return { command: 'publish', log: logName(buf, at + 3, nameEnd), partition: buf[at + 1], data: buf.subarray(nameEnd + 8, at + size), reply: 'ok' }
+}
+
+/** A publish answered with its offset, body buf[b, end): partition, log name, then the message (the pipelined producer's other layout). */
+function decodePublishOffset (buf: Buffer, b: number, end: number, limits: ProtocolLimits): Command {
+  const length = end - b
+  if (length < 2 || length < 2 + buf[b + 1]) throw RogError.badFrame(`body of ${length} bytes is too short`)
+  const nameEnd = b + 2 + buf[b + 1]
+  if (end - nameEnd > limits.maxMessageBytes) throw RogError.messageTooLarge(end - nameEnd, limits.maxMessageBytes)
+  return { command: 'publish', log: logName(buf, b + 2, nameEnd), partition: buf[b], data: buf.subarray(nameEnd, end), reply: 'offset' }
 }
 
 /**

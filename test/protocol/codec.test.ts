@@ -182,6 +182,8 @@ t.test('framing errors become one invalid command after the good ones, then the 
     ['batch of zero messages', Buffer.from([5, 0, 0, 0, 7, 0, 1, 0x78, 0, 0, 0, 0]), 'BAD_FRAME'],
     ['batch message cut short', Buffer.from([5, 0, 0, 0, 11, 0, 1, 0x78, 0, 0, 0, 1, 0, 0, 0, 9]), 'BAD_FRAME'],
     ['fetch-batch body too short', Buffer.from([6, 0, 0, 0, 3, 0, 1, 0x78]), 'BAD_FRAME'],
+    ['publish answered with its offset, body cut inside its log name', Buffer.from([4, 0, 0, 0, 3, 0, 2, 0x78]), 'BAD_FRAME'],
+    ['publish answered with its offset, of a message over the limit', Buffer.concat([Buffer.from([4, 0, 0, 0x03, 0xec, 0, 1, 0x78]), Buffer.alloc(1001)]), 'MESSAGE_TOO_LARGE'],
     ['describe with an empty body', Buffer.from([9, 0, 0, 0, 0]), 'BAD_FRAME'],
     ['version with a body', Buffer.from([10, 0, 0, 0, 1, 0]), 'BAD_FRAME'],
     ['init-producer with a body', Buffer.from([22, 0, 0, 0, 1, 0]), 'BAD_FRAME'],
