@@ -380,8 +380,12 @@ function isrSummary (f: IsrFigures): string {
  * within a minute) instead. Two processes started alike also differ, by up
  * to 5% for as long as they run, so the pair is started afresh for each of
  * ROUNDS rounds (the one started first alternating) and TRIALS trials run
- * in each. A row per server sums all its trials; the servers' CPU time per
- * message is logged beside the ratio.
+ * in each, after an uncounted warm-up trial of both (with the scrapes
+ * running): a server's first seconds are slower, its code not yet
+ * optimized, and the HTTP one's first scrape deoptimizes some functions of
+ * the data path once (docs/benchmark.md, fourth and ninth rounds); that
+ * trial's ratio is logged. A row per server sums its counted trials; the
+ * servers' CPU time per message is logged beside the ratio.
  */
 async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promise<void> {
   const ROUNDS = 6
@@ -393,6 +397,7 @@ async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promis
     const trials = new Map<Variant, Measured[]>(variants.map((v) => [v, []]))
     const cpu = new Map<Variant, number>(variants.map((v) => [v, 0]))
     let scrapes = 0
+    const warmUps: number[] = []
     for (let round = 0; round < ROUNDS; round++) {
       const servers = new Map<Variant, Server>()
       let scraper: NodeJS.Timeout | null = null
@@ -403,6 +408,13 @@ async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promis
         }
         const url = servers.get('http')?.httpUrl ?? null
         if (url !== null) scraper = setInterval(() => { fetch(`${url}metrics`).then(async (r) => { await r.text(); scrapes++ }, () => {}) }, 1000)
+        const warm = new Map<Variant, number>()
+        await Promise.all(variants.map(async (variant) => {
+          const server = servers.get(variant) as Server
+          const m = await measurePublish({ ...spec, messages: 100_000_000, timeLimitMs: TRIAL_MS, redis: false }, server.pid, server.port, `${spec.key}-warm-up`, `${spec.name} (${variant}, round ${round + 1}, warm-up)`)
+          warm.set(variant, m.messagesPerSec)
+        }))
+        warmUps.push((warm.get('http') ?? 0) / Math.max(1, warm.get('no-http') ?? 0))
         for (let i = 0; i < TRIALS; i++) {
           await Promise.all(variants.map(async (variant) => {
             const server = servers.get(variant) as Server
@@ -421,7 +433,7 @@ async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promis
     }
     const rates: Record<string, number> = {}
     const cpuPerMessage: Record<string, number> = {}
-    const shape = `${ROUNDS} pairs x ${TRIALS} x ${TRIAL_MS / 1000} s, side by side`
+    const shape = `${ROUNDS} pairs x ${TRIALS} x ${TRIAL_MS / 1000} s after a warm-up, side by side`
     for (const variant of variants) {
       const all = trials.get(variant) as Measured[]
       const row = newRow('11', `s11-${spec.key}-${variant}`, `${spec.name}, ${variant === 'http' ? 'HTTP on, /metrics scraped every 1 s' : '--no-http'} (${shape})`, 'never')
@@ -434,7 +446,7 @@ async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promis
     }
     const httpRow = rows[rows.length - 1]
     httpRow.baseline = { key: `s11-${spec.key}-no-http`, label: `${spec.name}: HTTP on vs --no-http, ${shape}`, ratio: rates.http / rates['no-http'], unit: 'msg/s' }
-    log(`    ${httpRow.baseline.label}: ${httpRow.baseline.ratio.toFixed(3)}x msg/s; server CPU per message ${(cpuPerMessage.http / cpuPerMessage['no-http']).toFixed(3)}x (${scrapes} scrapes of /metrics)`)
+    log(`    ${httpRow.baseline.label}: ${httpRow.baseline.ratio.toFixed(3)}x msg/s; server CPU per message ${(cpuPerMessage.http / cpuPerMessage['no-http']).toFixed(3)}x (${scrapes} scrapes of /metrics); uncounted warm-up trials ${warmUps.map((r) => `${r.toFixed(3)}x`).join(', ')}`)
   }
 }
 
