@@ -567,8 +567,7 @@ function decodePublish (buf: Buffer, at: number, size: number): Command {
 
 /** A publish answered with its offset, body buf[b, end): partition, log name, then the message (the pipelined producer's other layout). */
 function decodePublishOffset (buf: Buffer, b: number, end: number, limits: ProtocolLimits): Command {
-  const length = end - b
-  if (length < 2 || length < 2 + buf[b + 1]) throw RogError.badFrame(`body of ${length} bytes is too short`)
+  checkTargetAt(buf, b, end, 0)
   const nameEnd = b + 2 + buf[b + 1]
   if (end - nameEnd > limits.maxMessageBytes) throw RogError.messageTooLarge(end - nameEnd, limits.maxMessageBytes)
   return { command: 'publish', log: logName(buf, b + 2, nameEnd), partition: buf[b], data: buf.subarray(nameEnd, end), reply: 'offset' }
@@ -580,11 +579,10 @@ function decodePublishOffset (buf: Buffer, b: number, end: number, limits: Proto
  * committing as it goes), so plain reads.
  */
 function decodeCommit (buf: Buffer, b: number, end: number): Command {
-  const length = end - b
-  if (length < 2 || length < 4 + buf[b + 1]) throw RogError.badFrame(`body of ${length} bytes is too short`)
+  checkTargetAt(buf, b, end, 2)
   const groupAt = b + 2 + buf[b + 1]
   const groupEnd = groupAt + 2 + readU16(buf, groupAt)
-  if (end !== groupEnd + 8) throw RogError.badFrame(`request body is ${length} bytes, expected ${groupEnd + 8 - b}`)
+  if (end !== groupEnd + 8) throw RogError.badFrame(`request body is ${end - b} bytes, expected ${groupEnd + 8 - b}`)
   if (groupEnd === groupAt + 2) throw RogError.badFrame('empty group name')
   const offsetHigh = readU32(buf, groupEnd)
   const offsetLow = readU32(buf, groupEnd + 4)
@@ -609,8 +607,14 @@ function groupFields (at: GroupTarget): { log: string, partition: number, group:
 
 /** The body holds partition and log name, then at least `rest` bytes. */
 function checkTarget (body: Buffer, rest: number): Buffer {
-  if (body.length < 2 || body.length < 2 + body[1] + rest) throw RogError.badFrame(`body of ${body.length} bytes is too short`)
+  checkTargetAt(body, 0, body.length, rest)
   return body
+}
+
+/** checkTarget of the body buf[b, end), read in place. */
+function checkTargetAt (buf: Buffer, b: number, end: number, rest: number): void {
+  const length = end - b
+  if (length < 2 || length < 2 + buf[b + 1] + rest) throw RogError.badFrame(`body of ${length} bytes is too short`)
 }
 
 /** The body holds partition, log name and group name, then exactly `rest` bytes. */
