@@ -69,6 +69,17 @@ function groupWriteError (err: Error): RogError {
 }
 
 export const SEGMENT_NAME = /^(0|[1-9]\d{0,15})\.(log|index|timeindex)$/
+/** The hint files (.index, .timeindex) among a partition directory's file `names` whose segment's log (of `bases`) is not there. */
+export function hintsWithoutLog (names: Iterable<string>, bases: number[]): Array<{ name: string, base: number }> {
+  const logs = new Set(bases)
+  const orphans: Array<{ name: string, base: number }> = []
+  for (const name of names) {
+    const canonical = SEGMENT_NAME.exec(name)
+    if (canonical !== null && canonical[2] !== 'log' && !logs.has(Number(canonical[1]))) orphans.push({ name, base: Number(canonical[1]) })
+  }
+  return orphans
+}
+
 /** Files of Rog's own in a partition directory besides segments. */
 export const OWN_FILE = /^(groups\.offsets(\.tmp|\.damaged-\d+)?|producers(\.tmp|\.damaged-\d+)?|recovery-point|spare\.(log|index|timeindex)\.next|leader-epochs(\.tmp)?)$/
 
@@ -194,7 +205,7 @@ export class Partition {
   static async open (dir: string, options: PartitionOptions): Promise<Partition> {
     const ctx: SegmentContext = { pool: options.pool, log: options.log, label: options.label }
     const bases: number[] = []
-    const hints: Array<{ base: number, file: string }> = []
+    const names: string[] = []
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const name = entry.name
       const file = path.join(dir, name)
@@ -208,17 +219,16 @@ export class Partition {
         options.log(`${file}: not a regular file, left alone`)
         continue
       }
+      names.push(name)
       if (canonical !== null && canonical[2] === 'log') bases.push(Number(canonical[1]))
-      else if (canonical !== null) hints.push({ base: Number(canonical[1]), file })
     }
     bases.sort((a, b) => a - b)
-    // Hints of a log that is gone: left by a process killed while it deleted their segment (the log went first,
-    // before removeSegmentFiles). They hold no messages, and one in the way would fail a roll to its base.
-    const logs = new Set(bases)
-    for (const hint of hints) {
-      if (logs.has(hint.base)) continue
-      options.log(`${hint.file}: a hint file of segment ${hint.base}.log, which is not here; removed (it holds no messages)`)
-      fs.rmSync(hint.file, { force: true })
+    // Left by a process killed while it deleted their segment (the log went first, before removeSegmentFiles).
+    // They hold no messages, and one in the way would fail a roll to its base.
+    for (const hint of hintsWithoutLog(names, bases)) {
+      const file = path.join(dir, hint.name)
+      options.log(`${file}: a hint file of segment ${hint.base}.log, which is not here; removed (it holds no messages)`)
+      fs.rmSync(file, { force: true })
     }
     Segment.removeSpare(dir, null)
     const recoveryPoint = RecoveryPoint.read(dir, options.pool.io, options.log)

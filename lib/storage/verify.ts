@@ -4,7 +4,7 @@ import { entryIsIntact, plausibleSize, readEntryHeader } from './entry'
 import { viewOf } from '../util/crc32c'
 import { parseJournal, GROUPS_FILE } from './group-offsets'
 import { INDEX_ENTRY } from './offset-index'
-import { OWN_FILE, SEGMENT_NAME } from './partition'
+import { hintsWithoutLog, OWN_FILE, SEGMENT_NAME } from './partition'
 import { PRODUCERS_FILE, scanProducerJournal } from './producer-state'
 import { decodePoint, RECOVERY_POINT_FILE, startingPoint, type Point } from './recovery-point'
 import { detectLegacy, findEntry } from './segment'
@@ -136,11 +136,7 @@ async function verifyPartition (dataDir: string, log: string, partition: number)
     }
   }
   bases.sort((a, b) => a - b)
-  const logs = new Set(bases)
-  for (const name of files) {
-    const hint = SEGMENT_NAME.exec(name)
-    if (hint !== null && hint[2] !== 'log' && !logs.has(Number(hint[1]))) report.notes.push(`${rel}/${name}: a hint file of segment ${hint[1]}.log, which is not here; Rog removes it on start (it holds no messages)`)
-  }
+  for (const hint of hintsWithoutLog(files, bases)) report.notes.push(`${rel}/${hint.name}: a hint file of segment ${hint.base}.log, which is not here; Rog removes it on start (it holds no messages)`)
   report.recoveryPoint = readRecoveryPoint(dir, rel, files, bases, report)
   const point = report.recoveryPoint
   let next: number | null = null
