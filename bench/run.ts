@@ -398,6 +398,7 @@ async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promis
     const cpu = new Map<Variant, number>(variants.map((v) => [v, 0]))
     let scrapes = 0
     const warmUps: number[] = []
+    const trial = { ...spec, messages: 100_000_000, timeLimitMs: TRIAL_MS, redis: false }
     for (let round = 0; round < ROUNDS; round++) {
       const servers = new Map<Variant, Server>()
       let scraper: NodeJS.Timeout | null = null
@@ -411,7 +412,7 @@ async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promis
         const warm = new Map<Variant, number>()
         await Promise.all(variants.map(async (variant) => {
           const server = servers.get(variant) as Server
-          const m = await measurePublish({ ...spec, messages: 100_000_000, timeLimitMs: TRIAL_MS, redis: false }, server.pid, server.port, `${spec.key}-warm-up`, `${spec.name} (${variant}, round ${round + 1}, warm-up)`)
+          const m = await measurePublish(trial, server.pid, server.port, `${spec.key}-warm-up`, `${spec.name} (${variant}, round ${round + 1}, warm-up)`)
           warm.set(variant, m.messagesPerSec)
         }))
         warmUps.push((warm.get('http') ?? 0) / Math.max(1, warm.get('no-http') ?? 0))
@@ -419,7 +420,7 @@ async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promis
           await Promise.all(variants.map(async (variant) => {
             const server = servers.get(variant) as Server
             const before = cpuSeconds(server.pid) || 0
-            const m = await measurePublish({ ...spec, messages: 100_000_000, timeLimitMs: TRIAL_MS, redis: false }, server.pid, server.port, `${spec.key}-trial-${i}`, `${spec.name} (${variant}, round ${round + 1}, trial ${i + 1})`)
+            const m = await measurePublish(trial, server.pid, server.port, `${spec.key}-trial-${i}`, `${spec.name} (${variant}, round ${round + 1}, trial ${i + 1})`)
             cpu.set(variant, (cpu.get(variant) ?? 0) + (cpuSeconds(server.pid) || 0) - before)
             ;(trials.get(variant) as Measured[]).push(m)
           }))
