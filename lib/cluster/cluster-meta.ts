@@ -51,17 +51,18 @@ export class ClusterMeta {
    * Creates `nodes/<id>` on the lease, if no other lease holds it; else
    * NODE_ID_TAKEN naming the holder's address. Succeeds when the key is
    * already on this very lease (a retried call whose first answer was lost).
+   * Resolves to the revision of the key's put.
    */
-  async registerNode (node: NodeInfo, leaseId: string): Promise<void> {
+  async registerNode (node: NodeInfo, leaseId: string): Promise<number> {
     const key = this.nodeKey(node.id)
     const res = await this.txn(
       this.client.if(key, 'Create', '==', 0)
         .then(this.client.put(key).value(JSON.stringify(node)).lease(leaseId))
         .else(this.client.get(key)))
-    if (res.succeeded) return
+    if (res.succeeded) return Number(res.header.revision)
     const holder = rangeKvs(res.responses[0])[0]
     if (holder === undefined) throw RogError.conflict(`Registering node ${node.id}`, 1)
-    if (holder.lease === leaseId) return
+    if (holder.lease === leaseId) return Number(holder.mod_revision)
     throw RogError.nodeIdTaken(node.id, parseNode(holder.value.toString()).address)
   }
 

@@ -4,7 +4,7 @@ import { RogError } from '../errors'
 import { ClusterMeta } from './cluster-meta'
 import { ClusterView } from './cluster-view'
 import { Controller, type ControllerOptions } from './controller'
-import { createEtcdClient } from './etcd-client'
+import { createEtcdClient, etcdReason } from './etcd-client'
 import type { ControllerInfo, NodeInfo, PartitionRecord } from './metadata'
 import { NodeSession } from './node-session'
 
@@ -20,8 +20,10 @@ export interface ClusterNodeOptions extends Omit<ControllerOptions, 'log'> {
   log?: (line: string) => void
 }
 
-/** How long a lost node keeps trying to register again, in session TTLs. */
-const REJOIN_TTLS = 5
+/** The longest wait between two attempts of a lost node to join again. */
+const REJOIN_MAX_DELAY_MS = 1000
+/** While a lost node cannot join again, it says so at most this often. */
+const REJOIN_LOG_EVERY_MS = 30_000
 
 /**
  * One node's membership in the cluster: its session (lease) and node key,
@@ -31,9 +33,11 @@ const REJOIN_TTLS = 5
  *
  * A lost session (etcd unreachable or the process paused past the TTL) emits
  * 'lost' at once, with the controller already stopped, and then the node
- * registers again on a new lease ('rejoined'), or gives up after a few TTLs
- * ('error'). Listeners to 'lost' run before the rejoin starts: that is where
- * a leader stops acknowledging writes.
+ * registers again on a new lease, trying for as long as it runs (etcd may be
+ * down or restarting for any time), and emits 'rejoined' once its view holds
+ * every change up to that registration. It gives up ('error') only when
+ * another live node holds its id. Listeners to 'lost' run before the
+ * rejoin starts: that is where a leader stops acknowledging writes.
  *
  * Events: 'lost' (reason), 'rejoined', 'controller' (Controller: this node
  * was elected), 'resigned' (this node's controller stopped), 'error' (Error);
@@ -136,10 +140,12 @@ export class ClusterNode extends EventEmitter {
     this.client.close()
   }
 
-  private async join (): Promise<void> {
+  /** Registers on a new session and campaigns; resolves to the revision of the registration. */
+  private async join (): Promise<number> {
     const session = await NodeSession.open(this.client, this.ttlMs)
+    let registered: number
     try {
-      await this.meta.registerNode(this.info, session.leaseId)
+      registered = await this.meta.registerNode(this.info, session.leaseId)
     } catch (err) {
       await session.revoke().catch(() => {})
       throw err
@@ -147,6 +153,7 @@ export class ClusterNode extends EventEmitter {
     this.sessionNow = session
     session.once('lost', (reason: string) => { void this.onLost(session, reason) })
     await this.campaign()
+    return registered
   }
 
   private async onLost (session: NodeSession, reason: string): Promise<void> {
@@ -154,20 +161,42 @@ export class ClusterNode extends EventEmitter {
     this.resign()
     this.sessionNow = null
     this.emit('lost', reason)
-    // The old lease may still be alive in etcd (lost by the local clock): end it, so the id is free.
-    await session.revoke().catch(() => {})
-    const deadline = Date.now() + REJOIN_TTLS * this.ttlMs
+    // The old lease may still be alive in etcd: lost by the local clock only, or kept by an etcd that restarted
+    // (etcd renews every lease when it starts). Its node key would refuse this node its own id, so it is ended
+    // first, for certain, before the node registers again.
+    let stale: NodeSession | null = session
+    /** When the first attempt failed (0: none has), and when the node last said it is still trying. */
+    let failingSince = 0
+    let loggedAt = 0
     for (let attempt = 1; !this.stopped; attempt++) {
       try {
-        await this.join()
+        if (stale !== null) {
+          await stale.revoke()
+          stale = null
+        }
+        const registered = await this.join()
+        const joined = this.sessionNow
+        // The copy of the metadata fell behind while etcd was out of reach; 'rejoined' listeners act on it (a
+        // node takes the lead its copy gives it), so it first holds every change up to this registration.
+        await this.view.reached(registered)
+        // Lost again meanwhile: that loss's own rejoin takes over.
+        if (this.stopped || this.sessionNow !== joined) return
+        if (failingSince > 0) this.options.log?.(`cluster node ${this.id}: joined again after ${Math.round((Date.now() - failingSince) / 1000)} s of trying`)
         if (!this.stopped) this.emit('rejoined')
         return
       } catch (err) {
-        if (Date.now() >= deadline || (err as RogError).code === 'NODE_ID_TAKEN') {
+        if ((err as RogError).code === 'NODE_ID_TAKEN') {
           this.fail(err as Error)
           return
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(this.ttlMs / 4, 50 * attempt)))
+        const now = Date.now()
+        if (failingSince === 0 || now - loggedAt >= REJOIN_LOG_EVERY_MS) {
+          const what = failingSince === 0 ? 'cannot join again yet' : `still cannot join again after ${Math.round((now - failingSince) / 1000)} s`
+          this.options.log?.(`cluster node ${this.id}: ${what} (${etcdReason(err)}); trying until it can`)
+          if (failingSince === 0) failingSince = now
+          loggedAt = now
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(REJOIN_MAX_DELAY_MS, this.ttlMs / 4, 50 * attempt)))
       }
     }
   }
@@ -222,3 +251,4 @@ export class ClusterNode extends EventEmitter {
     this.emit('resigned', controller)
   }
 }
+

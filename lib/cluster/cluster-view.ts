@@ -19,6 +19,8 @@ import type { ClusterSnapshot, ControllerInfo, LogMeta, NodeInfo, PartitionRecor
 export class ClusterView extends EventEmitter {
   private state: ClusterSnapshot
   private watcher: Watcher | null = null
+  /** reached() calls waiting for a revision, resolved as the watch applies it (or at close). */
+  private revisionWaiters: Array<{ revision: number, resolve: () => void }> = []
 
   private constructor (snapshot: ClusterSnapshot) {
     super()
@@ -67,15 +69,28 @@ export class ClusterView extends EventEmitter {
     return logs.flatMap((byNumber) => [...byNumber.values()])
   }
 
+  /**
+   * Resolves once the copy holds every change up to `revision` (one of an
+   * event under the prefix, such as this node's registration), or at close.
+   */
+  async reached (revision: number): Promise<void> {
+    if (this.state.revision >= revision || this.watcher === null) return
+    await new Promise<void>((resolve) => this.revisionWaiters.push({ revision, resolve }))
+  }
+
   async close (): Promise<void> {
     const watcher = this.watcher
     this.watcher = null
+    const waiters = this.revisionWaiters
+    this.revisionWaiters = []
+    for (const w of waiters) w.resolve()
     await watcher?.cancel()
   }
 
   private apply (event: MetaEvent): void {
     const s = this.state
     s.revision = Math.max(s.revision, event.revision)
+    if (this.revisionWaiters.length > 0) this.wakeReached()
     switch (event.type) {
       case 'node': {
         const before = s.nodes.get(event.id)
@@ -113,5 +128,12 @@ export class ClusterView extends EventEmitter {
         }
         break
     }
+  }
+
+  private wakeReached (): void {
+    const ready = this.revisionWaiters.filter((w) => w.revision <= this.state.revision)
+    if (ready.length === 0) return
+    this.revisionWaiters = this.revisionWaiters.filter((w) => w.revision > this.state.revision)
+    for (const w of ready) w.resolve()
   }
 }

@@ -35,3 +35,8 @@ export function createEtcdClient (endpoints: string[], callTimeoutMs: number): E
     }
   })
 }
+
+/** An etcd call's error message, without the empty "Resolution note:" etcd3 ends some with. */
+export function etcdReason (err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\s*Resolution note:\s*$/, '')
+}

@@ -1,5 +1,6 @@
 import { isRecoverableError } from 'etcd3'
 import { ClusterNode } from '../cluster/cluster-node'
+import { etcdReason } from '../cluster/etcd-client'
 import type { LogMeta, NodeInfo, PartitionRecord } from '../cluster/metadata'
 import { ttlSeconds } from '../cluster/node-session'
 import { RogError } from '../errors'
@@ -109,7 +110,7 @@ export class ClusterRuntime implements ClusterService {
         break
       } catch (err) {
         if ((err instanceof Error && isRecoverableError(err)) || (err instanceof RogError && err.code === 'ETCD_UNAVAILABLE')) {
-          const reason = (err as Error).message.replace(/\s*Resolution note:\s*$/, '')
+          const reason = etcdReason(err)
           if (Date.now() > etcdDeadline) throw new RogError('ETCD_UNAVAILABLE', `Cannot reach etcd at ${options.etcd.join(', ')}: ${reason}`)
           if (!waitedForEtcd) logLine(`cluster: cannot reach etcd at ${options.etcd.join(', ')} (${reason}); trying for up to ${ETCD_START_WAIT_MS / 1000} s`)
           waitedForEtcd = true

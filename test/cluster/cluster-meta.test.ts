@@ -46,6 +46,23 @@ t.test('a cluster name outside the key-safe characters is refused', async (t) =>
   t.throws(() => new ClusterMeta(createEtcdClient(['http://127.0.0.1:1'], 100), 'a/b'), { code: 'CLUSTER_META' })
 })
 
+t.test('a view reached() the revision of a registration holds that node; a revision it already holds resolves at once', { skip }, async (t) => {
+  const meta = openMeta(t)
+  const view = await ClusterView.open(meta)
+  t.teardown(async () => await view.close())
+  const session = await openSession(t, meta)
+  const registered = await meta.registerNode(nodeInfo(4, 7004), session.leaseId)
+  t.equal(await meta.registerNode(nodeInfo(4, 7004), session.leaseId), registered, 'the same revision when the key is already on the lease')
+  await view.reached(registered)
+  t.ok(view.revision >= registered)
+  t.same(view.node(4)?.address, '127.0.0.1:7004', 'the registration is in the copy')
+  await view.reached(1)
+  const pending = view.reached(registered + 1_000_000)
+  await view.close()
+  await pending
+  t.pass('a close resolves what waits')
+})
+
 t.test('registration: the first lease takes the id; another gets NODE_ID_TAKEN naming the holder', { skip }, async (t) => {
   const meta = openMeta(t)
   const a = await openSession(t, meta)

@@ -4,7 +4,7 @@ import type { Test } from 'tap'
 import type { ClusterNode } from '../../lib/cluster/cluster-node'
 import type { Controller } from '../../lib/cluster/controller'
 import type { PartitionRecord } from '../../lib/cluster/metadata'
-import { etcdSkip } from '../helpers/etcd'
+import { etcdSkip, startRestartableEtcd } from '../helpers/etcd'
 import { freshClusterName, sharedEtcd, startNode } from '../helpers/cluster'
 import { waitFor } from '../helpers/wait'
 
@@ -138,6 +138,34 @@ t.test('a node id held by a live node is refused; a lost session rejoins', { ski
   t.not(a.session?.leaseId, session.leaseId, 'a new lease')
   t.ok(a.isController, 'the only node is elected again')
   await waitFor('the node key to be back', () => a.nodes().length === 1)
+})
+
+t.test('etcd down for many TTLs, then back on its data: the node ends its old lease, joins again and is elected', { skip }, async (t) => {
+  const etcd = await startRestartableEtcd(t)
+  const lines: string[] = []
+  const a = await startNode(t, etcd.endpoints, freshClusterName(), 1, { log: (line) => lines.push(line) })
+  await waitFor('the node to be elected', () => a.isController)
+  const before = a.session?.leaseId
+  if (before === undefined) throw new Error('no session')
+  const lost = once(a, 'lost')
+  await etcd.kill()
+  await lost
+  t.notOk(a.isController, 'no controller without a session')
+  // The outage itself: longer than the 5 TTLs after which a lost node used to give up for good.
+  await new Promise((resolve) => setTimeout(resolve, 6000))
+  t.match(lines.join('\n'), /cluster node 1: cannot join again yet \(.*ECONNREFUSED.*\); trying until it can/, 'it says it keeps trying')
+  let rejoined = false
+  a.once('rejoined', () => { rejoined = true })
+  // A restarted etcd renews every lease it had, the old one too: its node key would hold the id for another TTL.
+  await etcd.restart()
+  await waitFor('the node to join again', () => rejoined)
+  t.not(a.session?.leaseId, before, 'a new lease')
+  const old = await a.meta.client.leaseClient.leaseTimeToLive({ ID: before })
+  t.equal(old.TTL, '-1', 'the old lease was ended, not left to expire')
+  await waitFor('the node to be elected again', () => a.isController)
+  await waitFor('its node key to be back', () => a.nodes().length === 1)
+  t.match(lines.join('\n'), /cluster node 1: joined again after \d+ s of trying/)
+  t.notMatch(lines.join('\n'), /is held by/, 'its own old registration never refused it')
 })
 
 t.test('a controller elected later repairs what the metadata says: dead leaders, missing partitions', { skip }, async (t) => {

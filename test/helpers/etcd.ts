@@ -48,39 +48,96 @@ export async function launchEtcd (onStart: (stop: () => Promise<void>) => void, 
 }
 
 async function startOnce (onStart: (stop: () => Promise<void>) => void, base: string): Promise<EtcdMember> {
-  const dir = fs.mkdtempSync(path.join(base, 'rog-etcd-'))
-  const client = `http://127.0.0.1:${await deadPort()}`
-  const peer = `http://127.0.0.1:${await deadPort()}`
+  const layout = await newLayout(base)
+  let member: EtcdProcess | null = null
+  let stopped = false
+  const removeDir = (): void => fs.rmSync(layout.dir, { recursive: true, force: true })
+  const stop = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    await member?.kill()
+    removeDir()
+  }
+  onStart(stop)
+  try {
+    member = await spawnMember(layout, removeDir)
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { endpoints: [layout.client], pid: member.pid, stop }
+}
+
+/** An etcd member that a test kills (SIGKILL) and starts again on the same data and ports: an etcd outage. */
+export interface RestartableEtcd {
+  endpoints: string[]
+  /** SIGKILL, data kept. */
+  kill: () => Promise<void>
+  /** Starts the member again on its data and ports; resolves once it serves. */
+  restart: () => Promise<void>
+}
+
+/** A single-member etcd that the test can kill and restart; stopped (and its data removed) at teardown. */
+export async function startRestartableEtcd (t: Test, base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()): Promise<RestartableEtcd> {
+  const layout = await newLayout(base)
+  const removeDir = (): void => fs.rmSync(layout.dir, { recursive: true, force: true })
+  let current: EtcdProcess | null = null
+  t.teardown(async () => {
+    await current?.kill()
+    removeDir()
+  })
+  current = await spawnMember(layout, removeDir)
+  return {
+    endpoints: [layout.client],
+    kill: async () => { await current?.kill() },
+    restart: async () => {
+      await current?.kill()
+      current = await spawnMember(layout, removeDir)
+    }
+  }
+}
+
+interface EtcdLayout { dir: string, client: string, peer: string }
+interface EtcdProcess { pid: number, kill: () => Promise<void> }
+
+/** A new temporary data directory under `base`, and free ports. */
+async function newLayout (base: string): Promise<EtcdLayout> {
+  return { dir: fs.mkdtempSync(path.join(base, 'rog-etcd-')), client: `http://127.0.0.1:${await deadPort()}`, peer: `http://127.0.0.1:${await deadPort()}` }
+}
+
+/**
+ * Starts etcd on `layout` (its data directory and URLs) and resolves once it
+ * serves; `removeDir` runs if this process exits first.
+ */
+async function spawnMember (layout: EtcdLayout, removeDir: () => void): Promise<EtcdProcess> {
   const child = spawn('etcd', [
     '--name', 'rog-test',
-    '--data-dir', path.join(dir, 'data'),
-    '--listen-client-urls', client,
-    '--advertise-client-urls', client,
-    '--listen-peer-urls', peer,
-    '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `rog-test=${peer}`,
+    '--data-dir', path.join(layout.dir, 'data'),
+    '--listen-client-urls', layout.client,
+    '--advertise-client-urls', layout.client,
+    '--listen-peer-urls', layout.peer,
+    '--initial-advertise-peer-urls', layout.peer,
+    '--initial-cluster', `rog-test=${layout.peer}`,
     '--initial-cluster-state', 'new'
   ], { stdio: ['ignore', 'ignore', 'pipe'] })
   const pid = child.pid
   // A test file that times out exits without its teardowns: neither etcd nor its directory may outlive it.
   const killNow = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    fs.rmSync(dir, { recursive: true, force: true })
+    removeDir()
   }
   process.once('exit', killNow)
-  let stopped = false
-  const stop = async (): Promise<void> => {
-    if (stopped) return
-    stopped = true
+  let killed = false
+  const kill = async (): Promise<void> => {
+    if (killed) return
+    killed = true
     process.off('exit', killNow)
     if (pid !== undefined && child.exitCode === null && child.signalCode === null) {
       const exited = once(child, 'exit')
       process.kill(pid, 'SIGKILL')
       await exited
     }
-    fs.rmSync(dir, { recursive: true, force: true })
   }
-  onStart(stop)
   let log = ''
   try {
     await new Promise<void>((resolve, reject) => {
@@ -93,11 +150,11 @@ async function startOnce (onStart: (stop: () => Promise<void>) => void, base: st
       child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`etcd exited (${code ?? signal}) before it was ready:\n${log}`)) })
     })
   } catch (err) {
-    await stop()
+    await kill()
     throw err
   }
   child.stderr?.removeAllListeners('data')
   child.stderr?.resume()
   if (pid === undefined) throw new Error('etcd started without a PID')
-  return { endpoints: [client], pid, stop }
+  return { pid, kill }
 }
