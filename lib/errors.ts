@@ -214,6 +214,11 @@ export class RogError extends Error {
     return new RogError('NOT_LEADER', `This node does not lead partition ${partition} of log ${log}: ${where}`)
   }
 
+  /** This node's etcd session is lost: it leads nothing, whatever its copy of the metadata says, until it has joined again. */
+  static sessionLost (partition: number, log: string): RogError {
+    return new RogError('NOT_LEADER', `This node does not lead partition ${partition} of log ${log}: it lost its etcd session, and leads nothing until it has joined the cluster again`)
+  }
+
   static outOfOrderSequence (producerId: number, partition: number, log: string, sequence: number, expected: number): RogError {
     return new RogError('OUT_OF_ORDER_SEQUENCE', `Out of order sequence ${sequence} from producer ${producerId} for partition ${partition} of log ${log}: expected ${expected}`)
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { RogError } from '../errors'
+import { etcdReason } from '../cluster/etcd-client'
 import type { DoneCallback, Partition, ReplicationGate } from '../storage/partition'
 
 /** A partition's replicas as etcd holds them. */
@@ -18,6 +19,8 @@ export interface LeaderOptions {
   /** Whether etcd surely still holds this node's session (by the local clock): a paused leader learns it is stale without asking. */
   alive: () => boolean
   logLine: (line: string) => void
+  /** A line that may repeat on every attempt: the first of its key is logged, the repeats counted. */
+  logRepeated: (key: string, line: string) => void
 }
 
 interface Follower {
@@ -234,7 +237,7 @@ export class PartitionLeader implements ReplicationGate {
       this.isr = isr
       this.afterIsrChange()
     }, (err: Error) => {
-      this.options.logLine(`partition ${this.options.partition} of log ${this.options.log}: ISR change failed (${err.message}); kept ${before.join(',')}`)
+      this.options.logRepeated('isr-change-failed', `partition ${this.options.partition} of log ${this.options.log}: ISR change failed (${etcdReason(err)}); kept ${before.join(',')}`)
     }).finally(() => {
       this.changing = null
       this.proposed = []
@@ -288,7 +291,8 @@ export class PartitionLeader implements ReplicationGate {
   }
 
   private releaseGroups (): void {
-    if (this.groupWaiters.length === 0) return
+    // As for messages (advance): nothing is acknowledged while the session may have expired.
+    if (this.groupWaiters.length === 0 || !this.options.alive()) return
     const applied = this.groupsApplied(null)
     const ready = this.groupWaiters.filter((w) => w.version <= applied)
     if (ready.length === 0) return

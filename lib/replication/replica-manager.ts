@@ -1,4 +1,5 @@
 import { RogError } from '../errors'
+import { RepeatLimiter } from '../util/repeat-limiter'
 import type { FetchedMessage, ReplicaFetchCommand, Response } from '../protocol/commands'
 import type { Partition, ReplicationGate } from '../storage/partition'
 import type { Store } from '../storage/store'
@@ -54,10 +55,13 @@ export class ReplicaManager {
   private readonly timer: NodeJS.Timeout
   /** Follower long polls waiting at this leader, woken when any partition they fetch moves. */
   private readonly fetchWaiters = new Set<() => void>()
+  /** Lines a leader may write on every attempt (an ISR change etcd cannot take while it is unreachable). */
+  private readonly repeats: RepeatLimiter
 
   constructor (store: Store, options: ReplicaManagerOptions) {
     this.store = store
     this.options = options
+    this.repeats = new RepeatLimiter(options.logLine)
     this.timer = setInterval(() => this.tick(), Math.max(50, Math.min(1000, options.replicaLagMs / 4)))
     this.timer.unref()
   }
@@ -86,6 +90,15 @@ export class ReplicaManager {
     const role = this.roles.get(key)
     const target = this.store.partition(log, partition)
     const self = this.options.self
+    if (state.leader === self && !this.options.alive()) {
+      // Without a live session this node takes no lead, whatever its copy of the metadata says (that copy may be
+      // stale, and etcd may be electing another leader now); it is applied again once the node has joined again.
+      role?.leader?.stepDown(RogError.sessionLost(partition, log))
+      this.unfollow(log, partition)
+      this.roles.set(key, { state, leader: null })
+      target.replicate(new NotLeader(RogError.sessionLost(partition, log)))
+      return
+    }
     if (state.leader === self) {
       if (role?.leader !== null && role?.leader !== undefined && role.leader.epoch === state.leaderEpoch && !role.leader.steppedDown) {
         role.state = state
@@ -105,7 +118,8 @@ export class ReplicaManager {
         changeIsr: (isr) => this.options.updateIsr(log, partition, state.leaderEpoch, isr),
         changed: () => this.changed(),
         alive: this.options.alive,
-        logLine: this.options.logLine
+        logLine: this.options.logLine,
+        logRepeated: (key, line) => this.repeats.say(`${log}/${partition} ${key}`, line)
       })
       this.roles.set(key, { state, leader })
       target.replicate(leader)
@@ -146,7 +160,7 @@ export class ReplicaManager {
     for (const [key, role] of this.roles) {
       if (role.leader === null) continue
       const [log, p] = splitKey(key)
-      role.leader.stepDown(RogError.notLeader(p, log, -1, null))
+      role.leader.stepDown(RogError.sessionLost(p, log))
     }
   }
 
@@ -161,7 +175,7 @@ export class ReplicaManager {
     if (role.leader !== null && !role.leader.steppedDown) return { kind: 'local' }
     const leader = role.state.leader
     if (leader < 0) return { kind: 'refuse', error: RogError.noLeader(partition, log) }
-    if (leader === this.options.self) return { kind: 'refuse', error: RogError.notLeader(partition, log, -1, null) }
+    if (leader === this.options.self) return { kind: 'refuse', error: this.options.alive() ? RogError.notLeader(partition, log, -1, null) : RogError.sessionLost(partition, log) }
     const address = this.options.address(leader)
     if (address === null) return { kind: 'refuse', error: RogError.notLeader(partition, log, leader, null) }
     return { kind: 'forward', leader, address }
@@ -211,6 +225,7 @@ export class ReplicaManager {
 
   stop (): void {
     clearInterval(this.timer)
+    this.repeats.flush()
     for (const fetcher of this.fetchers.values()) fetcher.stop()
     this.fetchers.clear()
     this.changed()

@@ -12,7 +12,8 @@ const options: LeaderOptions = {
   changeIsr: async () => true,
   changed: () => {},
   alive: () => true,
-  logLine: () => {}
+  logLine: () => {},
+  logRepeated: () => {}
 }
 
 async function partition (t: Test): Promise<Partition> {
@@ -39,6 +40,19 @@ t.test('a commit is acknowledged once the follower has it, by the version it rep
   t.same(sent, { groups: [['g', 5]], version: 2, full: true })
   leader.fetched(2, 0, sent.version, leader.groupsOf)
   t.ok(c.acked(), 'the follower reported the version that holds it')
+})
+
+t.test('while the session may have expired, a commit the follower holds is not acknowledged; once it is surely alive, it is', async (t) => {
+  const p = await partition(t)
+  let alive = false
+  const leader = new PartitionLeader(p, { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1, 2] }, { ...options, alive: () => alive })
+  const c = commit(leader, 'g', 5)
+  const sent = leader.groupsAfter(0, undefined)
+  leader.fetched(2, 0, sent.version, leader.groupsOf)
+  t.notOk(c.acked(), 'not while the session is in doubt: a new leader may be taking over')
+  alive = true
+  leader.fetched(2, 0, sent.version, leader.groupsOf)
+  t.ok(c.acked())
 })
 
 t.test('a new leader instance (the same node leading again, at the same epoch) counts a follower\'s version of the old one as nothing', async (t) => {
