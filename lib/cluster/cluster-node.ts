@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { performance } from 'node:perf_hooks'
 import { EtcdLeaseInvalidError, type Etcd3 } from 'etcd3'
 import { RogError } from '../errors'
 import { ClusterMeta } from './cluster-meta'
@@ -39,7 +40,7 @@ const REJOIN_LOG_EVERY_MS = 30_000
  * another live node holds its id. Listeners to 'lost' run before the
  * rejoin starts: that is where a leader stops acknowledging writes.
  *
- * Events: 'lost' (reason), 'rejoined', 'controller' (Controller: this node
+ * Events: 'lost' (reason), 'rejoined' (ms since the loss), 'controller' (Controller: this node
  * was elected), 'resigned' (this node's controller stopped), 'error' (Error);
  * metadata changes are the view's events.
  */
@@ -160,6 +161,7 @@ export class ClusterNode extends EventEmitter {
     if (this.stopped || session !== this.sessionNow) return
     this.resign()
     this.sessionNow = null
+    const lostAt = performance.now()
     this.emit('lost', reason)
     // The old lease may still be alive in etcd: lost by the local clock only, or kept by an etcd that restarted
     // (etcd renews every lease when it starts). Its node key would refuse this node its own id, so it is ended
@@ -181,8 +183,7 @@ export class ClusterNode extends EventEmitter {
         await this.view.reached(registered)
         // Lost again meanwhile: that loss's own rejoin takes over.
         if (this.stopped || this.sessionNow !== joined) return
-        if (failingSince > 0) this.options.log?.(`cluster node ${this.id}: joined again after ${Math.round((Date.now() - failingSince) / 1000)} s of trying`)
-        if (!this.stopped) this.emit('rejoined')
+        this.emit('rejoined', performance.now() - lostAt)
         return
       } catch (err) {
         if ((err as RogError).code === 'NODE_ID_TAKEN') {

@@ -82,8 +82,8 @@ export class ClusterRuntime implements ClusterService {
       logLine(`cluster: etcd session lost (${reason}); this node leads nothing until it has joined again`)
       this.manager.fenceAll()
     })
-    node.on('rejoined', () => {
-      logLine('cluster: joined again')
+    node.on('rejoined', (ms: number) => {
+      logLine(`cluster: joined again, ${(ms / 1000).toFixed(1)} s after the session was lost`)
       this.applyAll()
     })
     node.on('error', (err: Error) => logLine(`cluster: ${err.message}`))
