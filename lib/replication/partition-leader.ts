@@ -18,6 +18,8 @@ export interface LeaderOptions {
   changed: () => void
   /** Whether etcd surely still holds this node's session (by the local clock): a paused leader learns it is stale without asking. */
   alive: () => boolean
+  /** Whether a node is live in the cluster (registered on a session), as this node last saw it. */
+  live: (node: number) => boolean
   logLine: (line: string) => void
   /** A line that may repeat on every attempt: the first of its key is logged, the repeats counted. */
   logRepeated: (key: string, line: string) => void
@@ -146,7 +148,9 @@ export class PartitionLeader implements ReplicationGate {
     f.lastFetchAt = now
     f.end = Math.min(offset, leaderEnd)
     f.groupsVersion = Math.min(this.applied(groupsVersion, groupsOf), this.groupsVersion)
-    if (!this.isr.includes(replica) && f.end >= this.partition.highWatermark() && f.end >= (this.partition.leaderEpochs().latest?.startOffset ?? 0) && this.holdsGroups(replica, f)) {
+    // A node out of the cluster (no session) may still fetch, but it does not join the ISR (Kafka's KIP-841): the
+    // controller took it out, and in the ISR it would count towards --min-insync-replicas while no election can pick it.
+    if (!this.isr.includes(replica) && this.options.live(replica) && f.end >= this.partition.highWatermark() && f.end >= (this.partition.leaderEpochs().latest?.startOffset ?? 0) && this.holdsGroups(replica, f)) {
       this.changeIsr([...this.isr, replica], `node ${replica} caught up`)
     }
     this.advance()

@@ -118,6 +118,7 @@ export class ReplicaManager {
         changeIsr: (isr) => this.options.updateIsr(log, partition, state.leaderEpoch, isr),
         changed: () => this.changed(),
         alive: this.options.alive,
+        live: (node) => this.options.address(node) !== null,
         logLine: this.options.logLine,
         logRepeated: (key, line) => this.repeats.say(`${log}/${partition} ${key}`, line)
       })

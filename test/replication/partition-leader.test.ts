@@ -12,6 +12,7 @@ const options: LeaderOptions = {
   changeIsr: async () => true,
   changed: () => {},
   alive: () => true,
+  live: () => true,
   logLine: () => {},
   logRepeated: () => {}
 }
@@ -76,13 +77,14 @@ t.test('a new leader instance (the same node leading again, at the same epoch) c
 })
 
 /** A leader alone in the ISR of two replicas, with the ISR changes it proposes. */
-async function aloneInIsr (t: Test): Promise<{ p: Partition, leader: PartitionLeader, proposed: number[][] }> {
+async function aloneInIsr (t: Test, more: Partial<LeaderOptions> = {}): Promise<{ p: Partition, leader: PartitionLeader, proposed: number[][] }> {
   const p = await partition(t)
   const proposed: number[][] = []
   const leader = new PartitionLeader(p, { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1] }, {
     ...options,
     minInsyncReplicas: 1,
-    changeIsr: async (isr) => { proposed.push(isr); return true }
+    changeIsr: async (isr) => { proposed.push(isr); return true },
+    ...more
   })
   leader.start()
   return { p, leader, proposed }
@@ -97,6 +99,16 @@ t.test('a follower joins the ISR only once it holds every group offset acknowled
   const sent = leader.groupsAfter(0, undefined)
   leader.fetched(2, p.endOffset, sent.version, leader.groupsOf)
   t.same(proposed, [[1, 2]], 'it joins once it reports the version that holds the commit')
+})
+
+t.test('a follower out of the cluster (no session) that fetches and catches up does not join the ISR; once live again, it does', async (t) => {
+  let live = false
+  const { p, leader, proposed } = await aloneInIsr(t, { live: (node) => node === 1 || live })
+  leader.fetched(2, p.endOffset, 0, undefined)
+  t.same(proposed, [], 'no ISR change proposed')
+  live = true
+  leader.fetched(2, p.endOffset, 0, undefined)
+  t.same(proposed, [[1, 2]])
 })
 
 t.test('a follower joins the ISR at once when there are no group offsets', async (t) => {
