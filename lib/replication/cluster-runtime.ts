@@ -30,6 +30,8 @@ export interface ClusterOptions {
 const UNKNOWN_LOG_WAIT_MS = 2000
 /** How long a starting node waits for etcd to answer before it gives up. */
 const ETCD_START_WAIT_MS = 15_000
+/** Beyond one session TTL, how long a previous run's lease may outlive etcd's first answer (etcd adds its election timeout, 1 s by default). */
+const PREVIOUS_RUN_GRACE_MS = 3000
 
 /**
  * A server's membership of a cluster: its ClusterNode (session, metadata
@@ -99,8 +101,10 @@ export class ClusterRuntime implements ClusterService {
       uncleanElection: options.uncleanElection,
       log: logLine
     })
-    // A node restarted right after a crash finds its previous lease still held: that one expires within a TTL, a live node's never does.
-    const deadline = Date.now() + ttlSeconds(options.sessionTtlMs) * 1000 + 1500
+    // A node restarted right after a crash finds its previous lease still held: that one expires within a TTL of
+    // etcd's first answer (a restarted etcd, or a new etcd leader, renews every lease for a TTL and its election
+    // timeout), a live node's never does. So the wait for it starts at the first refusal, not at the process start.
+    let deadline = 0
     // A node started with (or just before) etcd waits for it a while.
     const etcdDeadline = Date.now() + ETCD_START_WAIT_MS
     let node: ClusterNode
@@ -117,7 +121,9 @@ export class ClusterRuntime implements ClusterService {
           await new Promise((resolve) => setTimeout(resolve, 500))
           continue
         }
-        if (!(err instanceof RogError) || err.code !== 'NODE_ID_TAKEN' || Date.now() > deadline) throw err
+        if (!(err instanceof RogError) || err.code !== 'NODE_ID_TAKEN') throw err
+        if (deadline === 0) deadline = Date.now() + ttlSeconds(options.sessionTtlMs) * 1000 + PREVIOUS_RUN_GRACE_MS
+        if (Date.now() > deadline) throw err
         if (!waited) logLine(`cluster: ${err.message}; waiting up to one session TTL in case that is this node's previous run`)
         waited = true
         await new Promise((resolve) => setTimeout(resolve, 250))

@@ -232,8 +232,11 @@ export class PartitionLeader implements ReplicationGate {
     this.proposed = isr
     this.changing = this.options.changeIsr(isr).then((ok) => {
       if (!ok) {
-        this.options.logLine(`partition ${this.options.partition} of log ${this.options.log}: ISR change refused by etcd (leader epoch ${this.epoch} is stale); stepping down`)
-        this.stepDown(RogError.notLeader(this.options.partition, this.options.log, -1, null))
+        // Refused by this node's own fence (its session may have expired) or by etcd (another epoch holds the partition).
+        const stale = this.options.alive()
+        const why = stale ? `ISR change refused by etcd (leader epoch ${this.epoch} is stale)` : 'ISR change not made: this node\'s etcd session may have expired'
+        this.options.logLine(`partition ${this.options.partition} of log ${this.options.log}: ${why}; stepping down`)
+        this.stepDown(stale ? RogError.notLeader(this.options.partition, this.options.log, -1, null) : RogError.sessionLost(this.options.partition, this.options.log))
         return
       }
       if (this.stepped !== null) return

@@ -24,11 +24,11 @@ export class RogCluster {
   /** With `proxied`: the fault proxy in front of each node, which every other node reaches it through (its advertised address). */
   readonly proxies: FaultProxy[] = []
   private readonly t: Test
-  private readonly etcd: EtcdMember
+  private readonly etcd: Pick<EtcdMember, 'endpoints'>
   readonly name: string
   private readonly extra: string[]
 
-  constructor (t: Test, etcd: EtcdMember, size: number, extra: string[] = []) {
+  constructor (t: Test, etcd: Pick<EtcdMember, 'endpoints'>, size: number, extra: string[] = []) {
     this.t = t
     this.etcd = etcd
     this.extra = extra
