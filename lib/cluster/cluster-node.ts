@@ -252,4 +252,3 @@ export class ClusterNode extends EventEmitter {
     this.emit('resigned', controller)
   }
 }
-

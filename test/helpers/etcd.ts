@@ -51,21 +51,20 @@ async function startOnce (onStart: (stop: () => Promise<void>) => void, base: st
   const layout = await newLayout(base)
   let member: EtcdProcess | null = null
   let stopped = false
-  const removeDir = (): void => fs.rmSync(layout.dir, { recursive: true, force: true })
   const stop = async (): Promise<void> => {
     if (stopped) return
     stopped = true
     await member?.kill()
-    removeDir()
+    layout.remove()
   }
   onStart(stop)
   try {
-    member = await spawnMember(layout, removeDir)
+    const { pid } = await spawnMember(layout, (spawned) => { member = spawned })
+    return { endpoints: [layout.client], pid, stop }
   } catch (err) {
     await stop()
     throw err
   }
-  return { endpoints: [layout.client], pid: member.pid, stop }
 }
 
 /** An etcd member that a test kills (SIGKILL) and starts again on the same data and ports: an etcd outage. */
@@ -80,36 +79,38 @@ export interface RestartableEtcd {
 /** A single-member etcd that the test can kill and restart; stopped (and its data removed) at teardown. */
 export async function startRestartableEtcd (t: Test, base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()): Promise<RestartableEtcd> {
   const layout = await newLayout(base)
-  const removeDir = (): void => fs.rmSync(layout.dir, { recursive: true, force: true })
   let current: EtcdProcess | null = null
   t.teardown(async () => {
     await current?.kill()
-    removeDir()
+    layout.remove()
   })
-  current = await spawnMember(layout, removeDir)
+  const start = async (): Promise<void> => { await spawnMember(layout, (spawned) => { current = spawned }) }
+  await start()
   return {
     endpoints: [layout.client],
     kill: async () => { await current?.kill() },
     restart: async () => {
       await current?.kill()
-      current = await spawnMember(layout, removeDir)
+      await start()
     }
   }
 }
 
-interface EtcdLayout { dir: string, client: string, peer: string }
+interface EtcdLayout { dir: string, client: string, peer: string, remove: () => void }
 interface EtcdProcess { pid: number, kill: () => Promise<void> }
 
 /** A new temporary data directory under `base`, and free ports. */
 async function newLayout (base: string): Promise<EtcdLayout> {
-  return { dir: fs.mkdtempSync(path.join(base, 'rog-etcd-')), client: `http://127.0.0.1:${await deadPort()}`, peer: `http://127.0.0.1:${await deadPort()}` }
+  const dir = fs.mkdtempSync(path.join(base, 'rog-etcd-'))
+  return { dir, client: `http://127.0.0.1:${await deadPort()}`, peer: `http://127.0.0.1:${await deadPort()}`, remove: () => fs.rmSync(dir, { recursive: true, force: true }) }
 }
 
 /**
  * Starts etcd on `layout` (its data directory and URLs) and resolves once it
- * serves; `removeDir` runs if this process exits first.
+ * serves, to the process. `onSpawn` gets it as soon as it runs, so that a teardown
+ * during the start can kill it; the directory goes if this process exits first.
  */
-async function spawnMember (layout: EtcdLayout, removeDir: () => void): Promise<EtcdProcess> {
+async function spawnMember (layout: EtcdLayout, onSpawn: (member: EtcdProcess) => void): Promise<EtcdProcess> {
   const child = spawn('etcd', [
     '--name', 'rog-test',
     '--data-dir', path.join(layout.dir, 'data'),
@@ -124,7 +125,7 @@ async function spawnMember (layout: EtcdLayout, removeDir: () => void): Promise<
   // A test file that times out exits without its teardowns: neither etcd nor its directory may outlive it.
   const killNow = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    removeDir()
+    layout.remove()
   }
   process.once('exit', killNow)
   let killed = false
@@ -138,6 +139,7 @@ async function spawnMember (layout: EtcdLayout, removeDir: () => void): Promise<
       await exited
     }
   }
+  onSpawn({ pid: pid ?? -1, kill })
   let log = ''
   try {
     await new Promise<void>((resolve, reject) => {
