@@ -13,12 +13,15 @@ import { RECOVERY_POINT_FILE, RecoveryPoint, startingPoint } from './recovery-po
 import { idsAfter, removeSegmentFiles, Segment, SPARE_INDEX, SPARE_LOG, SPARE_TIME_INDEX, type Logger, type SegmentContext, type SpareFiles, type StoredMessage, type Truncatable } from './segment'
 import { SegmentWriter, type FsyncPolicy, type Stream } from './segment-writer'
 import type { DataFile, FilePool } from './data-file'
+import { WriteArena } from './write-arena'
 
 
 export interface PartitionOptions {
   segmentBytes: number
   fsync: FsyncPolicy
   pool: FilePool
+  /** Where appends' bytes are put together (shared by a store's partitions); a partition's own when not given. */
+  arena?: WriteArena
   log: Logger
   /** How clients are told about this partition, e.g. "Partition 0 of log events". */
   label: string
@@ -155,6 +158,7 @@ export class Partition {
   private epochs: LeaderEpochs | null = null
   /** Idempotent batches being stored: the answers owed to retries of them that arrived meanwhile. */
   private readonly storing = new Map<ProducerBatch, AppendCallback[]>()
+  private readonly arena: WriteArena
 
   private constructor (dir: string, segments: Segment[], groups: GroupOffsets, producers: ProducerState, recoveryPoint: RecoveryPoint, options: PartitionOptions, ctx: SegmentContext) {
     this.dir = dir
@@ -163,6 +167,7 @@ export class Partition {
     this.producers = producers
     this.recoveryPoint = recoveryPoint
     this.options = options
+    this.arena = options.arena ?? new WriteArena()
     this.ctx = ctx
     this.writer = new SegmentWriter(options.fsync, {
       beforeBatch: () => {
@@ -476,12 +481,13 @@ export class Partition {
         }
       }
       if (segment.appendSize >= limit / 2) this.prepareSpare()
-      const { data, index, timeIndex, count } = segment.reserve(this.nextId, messages, i, timestamp, limit)
+      const { data, index, timeIndex, count } = segment.reserve(this.nextId, messages, i, timestamp, limit, this.arena)
       i += count
       this.nextId += count
       const last = this.nextId
       pending++
       this.enqueue(segment.log, 'segments', data, last - count, (err) => {
+        this.arena.release(data)
         if (err === null) {
           segment.written(last)
           this.end = last

@@ -7,6 +7,7 @@ import { INDEX_ENTRY, INDEX_INTERVAL, OffsetIndex } from './offset-index'
 import { TIME_INDEX_ENTRY, TimeIndex } from './time-index'
 import { DataFile, type FilePool } from './data-file'
 import { CREATE_NEW } from './file-io'
+import type { WriteArena } from './write-arena'
 
 const READ_CHUNK = 256 * 1024
 /** Index points gathered before they are written to the hint files: a scan of at most 32 x 4 KiB on open after a crash. */
@@ -320,7 +321,7 @@ export class Segment {
    * reserved id), and reserves their space. Returns the log bytes, the index
    * bytes to append (or null), and how many messages it took.
    */
-  reserve (firstId: number, messages: Buffer[], from: number, stamp: Stamp | null, maxBytes: number): { data: Buffer, index: Buffer | null, timeIndex: Buffer | null, count: number } {
+  reserve (firstId: number, messages: Buffer[], from: number, stamp: Stamp | null, maxBytes: number, arena: WriteArena): { data: Buffer, index: Buffer | null, timeIndex: Buffer | null, count: number } {
     if (firstId !== this.reservedNext) throw new Error(`segment ${this.logPath}: append of id ${firstId} where ${this.reservedNext} is next`)
     // stamp null: `messages` are whole entries a leader sent (checked, ids in sequence), copied as they are.
     const sizeOf = stamp === null ? rawSize : entrySize
@@ -328,7 +329,7 @@ export class Segment {
     let n = from
     do bytes += sizeOf(messages[n++].length)
     while (n < messages.length && this.reservedSize + bytes + sizeOf(messages[n].length) <= maxBytes)
-    const data = Buffer.allocUnsafe(bytes)
+    const data = arena.take(bytes)
     let dataView: DataView | undefined
     const points = this.index.length
     const timePoints = this.timeIndex?.length ?? 0

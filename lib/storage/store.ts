@@ -9,6 +9,7 @@ import { RepeatLimiter } from '../util/repeat-limiter'
 import type { FsyncPolicy } from './segment-writer'
 import { isValidLogName } from './log-name'
 import { BACKUP, importOriginalLayout } from './original-layout'
+import { WriteArena } from './write-arena'
 
 export { isValidLogName }
 
@@ -103,6 +104,7 @@ export class Store {
       segmentBytes: opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
       fsync: opts.fsync ?? 'always',
       pool: new FilePool(io, opts.maxOpenFiles ?? defaultMaxOpenFiles()),
+      arena: new WriteArena(),
       log,
       groupsCompactBytes: opts.groupsCompactBytes
     }
