@@ -121,6 +121,7 @@ export class Observer {
   async close (): Promise<void> {
     this.state.stopping = true
     this.sampler?.stop()
+    this.metrics.close()
     await this.http?.close()
   }
 
