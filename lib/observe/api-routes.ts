@@ -4,7 +4,7 @@ import type { ClusterInfo, Command, PartitionPlacement } from '../protocol/comma
 import { VERSION } from '../version'
 import { CommandSession, type SessionContext } from './command-session'
 import { GroupLag } from './group-lag'
-import { badRequest, integerParam, sendJson, withJson } from './http-json'
+import { badRequest, integerField, integerParam, sendJson, withJson } from './http-json'
 import { browse, errorOf, MAX_PAGE, readBatch, view } from './message-browser'
 import { SAMPLE_MS, type Sampler } from './sampler'
 import { servedLogs } from './served-logs'
@@ -28,6 +28,8 @@ const MAX_GROUPS_LISTED = 1000
 const TAIL_WAIT_MS = 15_000
 
 type Query = URLSearchParams
+
+const ISO_DATE = /^\d{4}-\d{2}(-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?)?$/
 
 /**
  * The console's JSON API under /api/. Every change (create a log, publish,
@@ -151,9 +153,9 @@ export class ApiRoutes {
 
   private async createLog (body: Record<string, unknown>): Promise<unknown> {
     const log = stringParam('log', body.log)
-    const partitions = integerParam('partitions', body.partitions, 1, 255, 1)
-    const retentionBytes = body.retentionBytes === undefined || body.retentionBytes === null ? null : integerParam('retentionBytes', body.retentionBytes, 0, Number.MAX_SAFE_INTEGER)
-    const retentionMs = body.retentionMs === undefined || body.retentionMs === null ? null : integerParam('retentionMs', body.retentionMs, 0, Number.MAX_SAFE_INTEGER)
+    const partitions = integerField('partitions', body.partitions, 1, 255, 1)
+    const retentionBytes = body.retentionBytes === undefined || body.retentionBytes === null ? null : integerField('retentionBytes', body.retentionBytes, 0, Number.MAX_SAFE_INTEGER)
+    const retentionMs = body.retentionMs === undefined || body.retentionMs === null ? null : integerField('retentionMs', body.retentionMs, 0, Number.MAX_SAFE_INTEGER)
     await this.run({ command: 'create-with-settings', log, partitions, retentionBytes, retentionMs })
     return { log, partitions }
   }
@@ -189,8 +191,8 @@ export class ApiRoutes {
   private async commit (body: Record<string, unknown>): Promise<unknown> {
     const log = stringParam('log', body.log)
     const group = stringParam('group', body.group)
-    const partition = integerParam('partition', body.partition, 0, 254)
-    const offset = integerParam('offset', body.offset, 0, Number.MAX_SAFE_INTEGER)
+    const partition = integerField('partition', body.partition, 0, 254)
+    const offset = integerField('offset', body.offset, 0, Number.MAX_SAFE_INTEGER)
     await this.run({ command: 'commit', log, partition, group, offset })
     return { log, partition, group, offset }
   }
@@ -200,6 +202,7 @@ export class ApiRoutes {
     const limit = integerParam('limit', query.get('limit'), 1, MAX_PAGE, 50)
     const filterText = query.get('filter') ?? ''
     const filter = filterText === '' ? null : Buffer.from(filterText, 'utf8')
+    if (query.has('time') && query.has('offset')) throw badRequest('give offset or time, not both')
     return await this.withSession(async (s) => {
       const offset = query.has('time') ? await this.offsetForTime(s, log, partition, timeParam(query.get('time'))) : integerParam('offset', query.get('offset'), 0, Number.MAX_SAFE_INTEGER, 0)
       return await browse(s, log, partition, offset, limit, filter)
@@ -220,7 +223,7 @@ export class ApiRoutes {
 
   private async publish (body: Record<string, unknown>): Promise<unknown> {
     const log = stringParam('log', body.log)
-    const partition = integerParam('partition', body.partition, 0, 254, 0)
+    const partition = integerField('partition', body.partition, 0, 254, 0)
     if ((body.text === undefined) === (body.base64 === undefined)) throw badRequest('give the message as "text" (a string) or as "base64", one of the two')
     let data: Buffer
     if (body.text !== undefined) {
@@ -239,6 +242,9 @@ export class ApiRoutes {
   private async export (req: http.IncomingMessage, res: http.ServerResponse, query: Query): Promise<void> {
     const { log, partition } = target(query)
     const from = integerParam('from', query.get('from'), 0, Number.MAX_SAFE_INTEGER, 0)
+    const toText = query.get('to')
+    const toGiven = toText === null || toText === '' ? null : integerParam('to', toText, 0, Number.MAX_SAFE_INTEGER)
+    if (toGiven !== null && toGiven < from) throw badRequest(`to ${toGiven} is below from ${from}`)
     const max = integerParam('limit', query.get('limit'), 1, MAX_EXPORT_MESSAGES, MAX_EXPORT_MESSAGES)
     const filterText = query.get('filter') ?? ''
     const filter = filterText === '' ? null : Buffer.from(filterText, 'utf8')
@@ -247,7 +253,7 @@ export class ApiRoutes {
       // Without a filter no more is read than is written, so rog_messages_out_total counts what the client gets.
       const readSize = (): number => filter === null ? Math.min(1000, max - written) : 1000
       let batch = await readBatch(session, log, partition, from, readSize())
-      const to = integerParam('to', query.get('to'), 0, Number.MAX_SAFE_INTEGER, batch.endOffset)
+      const to = toGiven ?? batch.endOffset
       res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': `attachment; filename="${log}-${partition}.ndjson"`, 'cache-control': 'no-store' })
       let at = from
       while (open()) {
@@ -304,10 +310,10 @@ function stringParam (name: string, value: unknown): string {
   return value
 }
 
-/** A time as milliseconds since the epoch, or as a date the JavaScript Date parses (ISO 8601). */
+/** A time as milliseconds since the epoch, or as an ISO 8601 date (read by Date.parse, which alone would take "-1" for 2001). */
 function timeParam (value: string | null): number {
   if (value === null || value === '') throw badRequest('time is required (milliseconds since the epoch, or an ISO 8601 date)')
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value)
+  const ms = /^-?\d+$/.test(value) ? Number(value) : ISO_DATE.test(value) ? Date.parse(value) : Number.NaN
   if (!Number.isSafeInteger(ms) || ms < 0) throw badRequest(`time ${JSON.stringify(value)} is not milliseconds since the epoch or an ISO 8601 date`)
   return ms
 }

@@ -111,13 +111,24 @@ function parseObject (text: string): Record<string, unknown> {
   return body as Record<string, unknown>
 }
 
-/** A whole number from a query or body value within [min, max], else `fallback` when absent. */
-export function integerParam (name: string, value: unknown, min: number, max: number, fallback?: number): number {
-  if (value === undefined || value === null || value === '') {
-    if (fallback === undefined) throw badRequest(`${name} is required`)
-    return fallback
-  }
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : Number.NaN
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw badRequest(`${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}`)
+/** A whole number from a query value within [min, max], else `fallback` when absent. */
+export function integerParam (name: string, value: string | null, min: number, max: number, fallback?: number): number {
+  if (value === null || value === '') return absent(name, fallback)
+  return inRange(name, /^-?\d+$/.test(value) ? Number(value) : Number.NaN, value, min, max)
+}
+
+/** A whole number from a field of a JSON body, a JSON number (not a string holding one), within [min, max], else `fallback` when absent. */
+export function integerField (name: string, value: unknown, min: number, max: number, fallback?: number): number {
+  if (value === undefined || value === null) return absent(name, fallback)
+  return inRange(name, typeof value === 'number' ? value : Number.NaN, value, min, max, ' (a JSON number)')
+}
+
+function absent (name: string, fallback: number | undefined): number {
+  if (fallback === undefined) throw badRequest(`${name} is required`)
+  return fallback
+}
+
+function inRange (name: string, n: number, value: unknown, min: number, max: number, kind = ''): number {
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw badRequest(`${name} must be a whole number from ${min} to ${max}${kind}, not ${JSON.stringify(value)}`)
   return n
 }

@@ -22,6 +22,10 @@ t.test('logs: list and create through the API; the page and its files are served
   t.equal((await postJson(`${base}/api/logs`, { log: 'http-made', partitions: 1 })).status, 409, 'an existing log')
   t.same(await postJson(`${base}/api/logs`, { log: 'bad/name', partitions: 1 }), { status: 400, body: { error: { code: 'BAD_LOG_NAME', message: 'Invalid log name "bad/name": use 1-249 bytes of A-Z a-z 0-9 . _ - (not "." or "..")' } } })
   t.equal((await postJson(`${base}/api/logs`, { log: 'x', partitions: 0 })).status, 400)
+  for (const partitions of ['3', 2.5, true, [3]]) {
+    t.match(await postJson(`${base}/api/logs`, { log: 'typed', partitions }), { status: 400, body: { error: { code: 'BAD_REQUEST' } } }, `partitions ${JSON.stringify(partitions)}: a whole JSON number only`)
+  }
+  t.notOk((await client.listLogs()).some((l) => l.log === 'typed'), 'no log was made of them')
 
   for (const [file, type] of [['/', /^text\/html/], ['/console.js', /^text\/javascript/], ['/console.css', /^text\/css/]] as const) {
     const res = await fetch(`${base}${file}`)
@@ -71,11 +75,14 @@ t.test('publish and browse: pages, seek by offset and by time, a filter with its
     ['log=ev&partition=1&offset=99', 'BAD_OFFSET', 400],
     ['log=ev&limit=100000', 'BAD_REQUEST', 400],
     ['log=ev&time=yesterday', 'BAD_REQUEST', 400],
+    ['log=ev&time=-1', 'BAD_REQUEST', 400],
+    ['log=ev&time=x%201', 'BAD_REQUEST', 400],
+    ['log=ev&partition=1&offset=0&time=0', 'BAD_REQUEST', 400],
     ['partition=0', 'BAD_REQUEST', 400]
   ] as const) {
     const r = await getJson(`${base}/api/messages?${query}`)
     t.equal(r.status, status, query)
-    t.equal(r.body.error.code, code, query)
+    t.equal(r.body.error?.code, code, query)
   }
 })
 
@@ -178,6 +185,9 @@ t.test('export: NDJSON of a range, filtered, streamed', async (t) => {
   const outAfter = samples(await (await fetch(`${base}/metrics`)).text(), 'rog_messages_out_total').get('{log="ev"}') ?? 0
   t.equal(outAfter - outBefore, 3, 'an export of 3 counts 3 messages out, not the 1000 a batch could read')
   t.equal((await getJson(`${base}/api/export?log=nope`)).status, 404)
+  t.match(await getJson(`${base}/api/export?log=ev&from=5&to=2`), { status: 400, body: { error: { code: 'BAD_REQUEST' } } }, 'to below from')
+  const none = await fetch(`${base}/api/export?log=ev&from=5&to=5`)
+  t.same([none.status, await none.text()], [200, ''], 'an empty range is no error')
 })
 
 t.test('an export whose client goes away while it waits for the client to read frees its slot', async (t) => {
@@ -333,7 +343,10 @@ t.test('bad requests get a 4xx JSON error and the server goes on', async (t) => 
     ['/api/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ log: 'x', text: 'y'.repeat(2 * 1024 * 1024) }) }, 413, 'MESSAGE_TOO_LARGE'],
     ['/api/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(9 * 1024 * 1024) }, 413, 'MESSAGE_TOO_LARGE'],
     ['/api/commit', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"log":"x","group":"g","partition":0,"offset":1.5}' }, 400, 'BAD_REQUEST'],
-    ['/api/seek?log=x', {}, 400, 'BAD_REQUEST']
+    ['/api/commit', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"log":"x","group":"g","partition":"0","offset":1}' }, 400, 'BAD_REQUEST'],
+    ['/api/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"log":"x","partition":"0","text":"a"}' }, 400, 'BAD_REQUEST'],
+    ['/api/seek?log=x', {}, 400, 'BAD_REQUEST'],
+    ['/api/seek?log=x&time=-1', {}, 400, 'BAD_REQUEST']
   ]
   for (const [url, init, status, code] of cases) {
     const res = await fetch(`${base}${url}`, init).catch((err: Error) => err)
