@@ -33,6 +33,7 @@ if (executablePath === undefined) {
     page.setDefaultTimeout(20_000)
     const errors: string[] = []
     page.on('pageerror', (err) => errors.push(err.message))
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(`${m.text()} (${m.location().url})`) })
     await page.goto(`${observed.base}/${hash}`)
     return { observed, client, page, errors }
   }
@@ -54,7 +55,7 @@ if (executablePath === undefined) {
     await page.waitForSelector('#overview:not([hidden])')
     await page.waitForFunction(() => document.querySelector('#log-count')?.textContent === '1')
     await shot(page, 'overview')
-    t.same(errors, [], 'no script errors on the page')
+    t.same(errors, [], 'no script or console errors on the page')
   })
 
   t.test('publish from the form: shown in the browser and read by rog fetch', async (t) => {
@@ -78,7 +79,7 @@ if (executablePath === undefined) {
     await page.selectOption('#browse-form select[name="view"]', 'hex')
     await page.waitForFunction(() => document.querySelector('#message-list li pre')?.textContent?.startsWith('00000000  68 65 6c 6c 6f') === true)
     await shot(page, 'messages')
-    t.same(errors, [], 'no script errors on the page')
+    t.same(errors, [], 'no script or console errors on the page')
   })
 
   t.test('seek by time, then page forward and back by keyboard', async (t) => {
@@ -115,7 +116,7 @@ if (executablePath === undefined) {
     await page.click('#browse-form button[type="submit"]')
     await page.waitForFunction(() => [...document.querySelectorAll('#message-list li')].map((li) => li.getAttribute('data-offset')).join(',') === '4,13,14')
     t.pass('the filter runs on the server: late 1, late 10, late 11')
-    t.same(errors, [], 'no script errors on the page')
+    t.same(errors, [], 'no script or console errors on the page')
   })
 
   t.test('lag falls after a commit, in the groups view', async (t) => {
@@ -130,7 +131,7 @@ if (executablePath === undefined) {
     await page.waitForFunction(() => document.querySelector('#groups-table tr[data-group="slow"] .lag-messages')?.textContent === '0')
     t.equal(await page.textContent('#groups-table tr[data-group="slow"] .lag-seconds'), '0.0')
     await shot(page, 'groups')
-    t.same(errors, [], 'no script errors on the page')
+    t.same(errors, [], 'no script or console errors on the page')
   })
 
   t.test('live tail shows messages as they are published', async (t) => {
@@ -146,7 +147,7 @@ if (executablePath === undefined) {
     await shot(page, 'tail')
     await page.click('#tail-stop')
     t.equal(await page.textContent('#tail-status'), 'stopped')
-    t.same(errors, [], 'no script errors on the page')
+    t.same(errors, [], 'no script or console errors on the page')
   })
 
   t.test('screenshots of each view were written', async (t) => {
