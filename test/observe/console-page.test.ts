@@ -37,6 +37,7 @@ if (executablePath === undefined) {
     await page.goto(`${observed.base}/${hash}`)
     return { observed, client, page, errors }
   }
+  const exportFrom = async (page: Page): Promise<string | null> => new URL(await page.getAttribute('#export-link', 'href') ?? '', page.url()).searchParams.get('from')
   const shot = async (page: Page, name: string): Promise<void> => {
     await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true })
   }
@@ -108,8 +109,10 @@ if (executablePath === undefined) {
     await page.keyboard.press('j')
     await page.waitForSelector('#message-list li[data-offset="8"]')
     t.equal(await page.textContent('#message-list li pre'), 'late 5')
+    t.equal(await exportFrom(page), '8', 'the export starts at the page shown')
     await page.keyboard.press('k')
     await page.waitForSelector('#message-list li[data-offset="3"]')
+    t.equal(await exportFrom(page), '3')
     await page.fill('#browse-form input[name="filter"]', 'late 1')
     await page.selectOption('#browse-form select[name="seek"]', 'offset')
     await page.fill('#browse-form input[name="offset"]', '0')
