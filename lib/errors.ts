@@ -219,6 +219,11 @@ export class RogError extends Error {
     return new RogError('NOT_LEADER', `This node does not lead partition ${partition} of log ${log}: it lost its etcd session, and leads nothing until it has joined the cluster again`)
   }
 
+  /** A partition this node's copy of the metadata says it leads, refused here: for its lost session, or (session alive) for no leader now. */
+  static notLeaderHere (partition: number, log: string, sessionAlive: boolean): RogError {
+    return sessionAlive ? RogError.notLeader(partition, log, -1, null) : RogError.sessionLost(partition, log)
+  }
+
   static outOfOrderSequence (producerId: number, partition: number, log: string, sequence: number, expected: number): RogError {
     return new RogError('OUT_OF_ORDER_SEQUENCE', `Out of order sequence ${sequence} from producer ${producerId} for partition ${partition} of log ${log}: expected ${expected}`)
   }

@@ -236,7 +236,7 @@ export class PartitionLeader implements ReplicationGate {
         const stale = this.options.alive()
         const why = stale ? `ISR change refused by etcd (leader epoch ${this.epoch} is stale)` : 'ISR change not made: this node\'s etcd session may have expired'
         this.options.logLine(`partition ${this.options.partition} of log ${this.options.log}: ${why}; stepping down`)
-        this.stepDown(stale ? RogError.notLeader(this.options.partition, this.options.log, -1, null) : RogError.sessionLost(this.options.partition, this.options.log))
+        this.stepDown(RogError.notLeaderHere(this.options.partition, this.options.log, stale))
         return
       }
       if (this.stepped !== null) return

@@ -176,7 +176,7 @@ export class ReplicaManager {
     if (role.leader !== null && !role.leader.steppedDown) return { kind: 'local' }
     const leader = role.state.leader
     if (leader < 0) return { kind: 'refuse', error: RogError.noLeader(partition, log) }
-    if (leader === this.options.self) return { kind: 'refuse', error: this.options.alive() ? RogError.notLeader(partition, log, -1, null) : RogError.sessionLost(partition, log) }
+    if (leader === this.options.self) return { kind: 'refuse', error: RogError.notLeaderHere(partition, log, this.options.alive()) }
     const address = this.options.address(leader)
     if (address === null) return { kind: 'refuse', error: RogError.notLeader(partition, log, leader, null) }
     return { kind: 'forward', leader, address }
