@@ -69,19 +69,34 @@ interface PublishSpec {
   timeLimitMs: number
   /** Followed by its Redis XADD load. */
   redis: boolean
+  /**
+   * 0: one Rog load, then its Redis load. n: after an uncounted Rog warm-up
+   * of one trial, n pairs of a Rog and a Redis trial of 1/n of the count
+   * each, on the same two servers, the one run first alternating; each side
+   * sums its trials.
+   */
+  redisPairs: number
   /** The row of the same fsync mode this one is compared with: its key without the mode, and how the table names it. */
   baseline: { key: string, label: string, unit: Baseline['unit'] } | null
   /** The partition directory's size: sampled during the row, or measured once after it. */
   disk: 'sample' | 'after' | null
 }
 
+/**
+ * Row 2 (64 in flight) against Redis: a tie, read from one Rog load and the
+ * Redis load after it, moved with this machine's drift between the two
+ * (Redis alone read 446k to 686k msg/s in three full runs of one day), so
+ * its verdict did. Alternated in pairs, both sides see the same drift.
+ */
+const ROW2_PAIRS = 4
+
 /** In the order a server runs them: 9 right after its baseline 3, and 8 last, so that its larger heap does not weigh on the RSS of the rows after it. */
 function publishSpecs (scale: number): PublishSpec[] {
   const n = (count: number): number => Math.max(1000, Math.round(count * scale))
-  const base = { reply: 'ok' as const, commitEvery: 0, retentionBytes: null, redis: true, baseline: null, disk: null }
+  const base = { reply: 'ok' as const, commitEvery: 0, retentionBytes: null, redis: true, redisPairs: 0, baseline: null, disk: null }
   return [
     { ...base, scenario: '1', key: 's1', name: 'publish, one at a time, 1 conn', connections: 1, window: 1, batch: 1, refill: 'burst', messages: n(50_000), timeLimitMs: 5000 },
-    { ...base, scenario: '2', key: 's2-64', name: 'publish pipelined, 1 conn, 64 in flight', connections: 1, window: 64, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000 },
+    { ...base, scenario: '2', key: 's2-64', name: 'publish pipelined, 1 conn, 64 in flight', connections: 1, window: 64, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000, redisPairs: ROW2_PAIRS },
     { ...base, scenario: '2', key: 's2-1000', name: 'publish pipelined, 1 conn, 1000 in flight', connections: 1, window: 1000, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000 },
     { ...base, scenario: '3', key: 's3', name: 'publish pipelined, 50 conns x 64 in flight', connections: 50, window: 64, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000, disk: 'after' },
     { ...base, scenario: '9', key: 's9-base', name: `50 conns x 64 in flight, ${RETENTION_SEGMENT_BYTES / 1024 / 1024} MiB segments, no retention`, connections: 50, window: 64, batch: 1, refill: 'burst', messages: n(2_000_000), timeLimitMs: 10_000, redis: false },
@@ -324,6 +339,7 @@ async function publishRow (ctx: Context, spec: PublishSpec): Promise<void> {
   ctx.rows.push(row)
   const logName = `${spec.key}-${mode}`
   const partitionDir = path.join(ctx.dataDir, logName, '0')
+  if (spec.redisPairs > 0 && spec.redis && ctx.redis !== null) return await alternatingRedisRow(ctx, spec, row, logName, ctx.redis)
   await attempt(row, async () => {
     // Bounded: at most the row's time limit and half a minute of samples, and stopped when the row ends.
     const sampler = spec.disk === 'sample' ? new DirSampler(partitionDir, DISK_SAMPLE_MS, Math.ceil((spec.timeLimitMs + 30_000) / DISK_SAMPLE_MS)) : null
@@ -350,16 +366,51 @@ async function publishRow (ctx: Context, spec: PublishSpec): Promise<void> {
   }
   if (spec.baseline !== null) setBaseline(ctx.rows, row, `${spec.baseline.key}-${mode}`, `${spec.baseline.label} [${mode}]`, spec.baseline.unit)
   if (!spec.redis) return
+  await compare(ctx, row, xaddLoad(spec, mode, spec.messages))
+}
+
+/** `spec`'s Redis counterpart: redis-benchmark XADD with its connections and burst, `messages` in all. */
+function xaddLoad (spec: PublishSpec, mode: Fsync, messages: number): RedisLoad {
   const persistence = redisPersistence(mode)
   const pipeline = spec.batch * spec.window
-  await compare(ctx, row, {
-    persistence,
-    label: `XADD -c ${spec.connections} -P ${pipeline}, ${persistenceLabel(persistence)}`,
-    kind: 'xadd',
-    clients: spec.connections,
-    pipeline,
-    messages: spec.messages
+  return { persistence, label: `XADD -c ${spec.connections} -P ${pipeline}, ${persistenceLabel(persistence)}`, kind: 'xadd', clients: spec.connections, pipeline, messages }
+}
+
+/** A publish row and its Redis load in `spec.redisPairs` alternating pairs of trials (PublishSpec.redisPairs); each trial on a new log. */
+async function alternatingRedisRow (ctx: Context, spec: PublishSpec, row: Row, logName: string, redis: RedisSide): Promise<void> {
+  const pairs = spec.redisPairs
+  const trial = { ...spec, messages: Math.ceil(spec.messages / pairs) }
+  const load = xaddLoad(spec, ctx.mode, trial.messages)
+  row.name = `${spec.name} (${pairs} trials, alternating with Redis')`
+  row.redisLabel = `${load.label} (${pairs} trials)`
+  const rog: Measured[] = []
+  const other: Measured[] = []
+  const rogTrial = async (name: string): Promise<Measured> => await measurePublish(trial, ctx.server.pid, ctx.server.port, `${logName}-${name}`, `${spec.name} (${name})`)
+  await attempt(row, async () => {
+    await rogTrial('warm-up')
+    for (let t = 0; t < pairs; t++) {
+      for (const side of t % 2 === 0 ? ['rog', 'redis'] : ['redis', 'rog']) {
+        if (side === 'rog') {
+          rog.push(await rogTrial(`trial-${t}`))
+        } else if (row.redisSkipped === null) {
+          try {
+            other.push(await redis.measure(load))
+          } catch (err) {
+            row.redisSkipped = `failed: ${err instanceof Error ? err.message : String(err)}`
+            log(`    vs ${row.redisLabel}: ${row.redisSkipped}`)
+          }
+        }
+      }
+    }
+    row.rog = combineTrials(rog)
   })
+  if (row.rog === null || row.redisSkipped !== null) return
+  const rates = (all: Measured[]): string => all.map((m) => Math.round(m.messagesPerSec).toLocaleString('en-US')).join(', ')
+  row.redis = combineTrials(other)
+  row.ratio = row.rog.messagesPerSec / row.redis.messagesPerSec
+  const pairRatios = rog.map((m, i) => m.messagesPerSec / other[i].messagesPerSec)
+  log(`    trials ${rates(rog)} msg/s; ${load.label}: ${rates(other)} msg/s; ${summary(row.redis)}`)
+  log(`    vs ${row.redisLabel}: ${row.ratio.toFixed(2)}x; pair by pair ${pairRatios.map((r) => `${r.toFixed(2)}x`).join(', ')}`)
 }
 
 function isrSummary (f: IsrFigures): string {
@@ -466,25 +517,28 @@ function combineTrials (all: Measured[]): Measured {
  * server. One short row of each, one after the other, read 0.80x to 0.90x in
  * full runs while the same loads alternated read 0.9x to 1.0x: a single row
  * of each is as noisy as the margin measured. So the two loads alternate in
- * PAIRS pairs of a share of the row's count each, each on a new log, the
- * one run first alternating (each first equally often), after an uncounted
- * warm-up run of each (the first run of a load on a server is slower, its
- * code not yet optimized); a row sums its trials.
+ * PAIRS pairs of trials of a quarter of the row's count each, each on a new
+ * log, the one run first alternating (each first equally often), after an
+ * uncounted warm-up trial of each (the first run of a load on a server is
+ * slower, its code not yet optimized); a row sums its trials. With 4 pairs,
+ * one slow trial of this machine's moved the verdict by up to 0.1x (0.80x
+ * and 0.96x in two runs of this scenario alone, one after the other), so
+ * there are 8 (the twelfth round).
  */
 async function mixedCommitRows (ctx: Context, specs: PublishSpec[]): Promise<void> {
-  const PAIRS = 4
+  const PAIRS = 8
   const rows = specs.map((spec) => newRow(spec.scenario, `${spec.key}-${ctx.mode}`, `${spec.name} (${PAIRS} trials, alternating)`, ctx.mode))
   ctx.rows.push(...rows)
   const trials: Measured[][] = specs.map(() => [])
-  const share = (spec: PublishSpec, parts: number): PublishSpec => ({ ...spec, messages: Math.ceil(spec.messages / parts) })
+  const trial = (spec: PublishSpec): PublishSpec => ({ ...spec, messages: Math.ceil(spec.messages / 4) })
   for (const i of specs.keys()) {
-    await attempt(rows[i], async () => { await measurePublish(share(specs[i], 2 * PAIRS), ctx.server.pid, ctx.server.port, `${specs[i].key}-${ctx.mode}-warm-up`, specs[i].name) })
+    await attempt(rows[i], async () => { await measurePublish(trial(specs[i]), ctx.server.pid, ctx.server.port, `${specs[i].key}-${ctx.mode}-warm-up`, specs[i].name) })
   }
   for (let t = 0; t < PAIRS; t++) {
     for (const i of t % 2 === 0 ? specs.keys() : [...specs.keys()].reverse()) {
       await attempt(rows[i], async () => {
         if (rows[i].skipped !== null) return
-        trials[i].push(await measurePublish(share(specs[i], PAIRS), ctx.server.pid, ctx.server.port, `${specs[i].key}-${ctx.mode}-${t}`, specs[i].name))
+        trials[i].push(await measurePublish(trial(specs[i]), ctx.server.pid, ctx.server.port, `${specs[i].key}-${ctx.mode}-${t}`, specs[i].name))
       })
     }
   }
@@ -493,7 +547,11 @@ async function mixedCommitRows (ctx: Context, specs: PublishSpec[]): Promise<voi
     if (row.skipped !== null || trials[i].length === 0) return
     row.rog = combineTrials(trials[i])
     log(`  ${row.scenario} ${row.name} [${ctx.mode}]: ${summary(row.rog)}; trials ${trials[i].map((m) => Math.round(m.requestsPerSec).toLocaleString('en-US')).join(', ')} req/s`)
-    if (spec.baseline !== null) setBaseline(ctx.rows, row, `${spec.baseline.key}-${ctx.mode}`, `${spec.baseline.label} [${ctx.mode}]`, spec.baseline.unit)
+    if (spec.baseline === null) return
+    setBaseline(ctx.rows, row, `${spec.baseline.key}-${ctx.mode}`, `${spec.baseline.label} [${ctx.mode}]`, spec.baseline.unit)
+    const other = trials[specs.findIndex((s) => s.key === spec.baseline?.key)] ?? []
+    const pairs = trials[i].map((m, t) => other[t] === undefined ? null : m.requestsPerSec / other[t].requestsPerSec).filter((r): r is number => r !== null)
+    if (pairs.length > 0) log(`    pair by pair: ${pairs.map((r) => `${r.toFixed(2)}x`).join(', ')}`)
   })
 }
 
