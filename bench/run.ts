@@ -277,10 +277,24 @@ async function measureWithRss<T> (pid: number | number[], body: () => Promise<T>
 /** Sets `row.baseline` to its rate over the row `key` of the same run (counted in `unit`), and logs it. */
 function setBaseline (rows: Row[], row: Row, key: string, label: string, unit: Baseline['unit']): void {
   const other = rows.find((r) => r.key === key)
-  const rate = (m: Measured | null | undefined): number => m == null ? 0 : unit === 'req/s' ? m.requestsPerSec : m.messagesPerSec
+  const rate = (m: Measured | null | undefined): number => m == null ? 0 : rateIn(m, unit)
   if (row.rog === null || rate(other?.rog) <= 0) return
   row.baseline = { key, label, ratio: rate(row.rog) / rate(other?.rog), unit }
   log(`    vs ${row.baseline.label}: ${row.baseline.ratio.toFixed(2)}x ${row.baseline.unit}`)
+}
+
+function rateIn (m: Measured, unit: Baseline['unit']): number {
+  return unit === 'req/s' ? m.requestsPerSec : m.messagesPerSec
+}
+
+/** Each trial's rate in `unit`, for a log line. */
+function trialRates (all: Measured[], unit: Baseline['unit']): string {
+  return `${all.map((m) => Math.round(rateIn(m, unit)).toLocaleString('en-US')).join(', ')} ${unit}`
+}
+
+/** The ratio of each of `a`'s trials over the one of `b` it was paired with, in `unit`, for a log line. */
+function pairRatios (a: Measured[], b: Measured[], unit: Baseline['unit']): string {
+  return a.flatMap((m, i) => i < b.length ? [`${(rateIn(m, unit) / rateIn(b[i], unit)).toFixed(2)}x`] : []).join(', ')
 }
 
 /** Runs `spec`'s publish load against `port` from a driver process; RSS is the peak of `pid` (the largest of several). */
@@ -405,12 +419,10 @@ async function alternatingRedisRow (ctx: Context, spec: PublishSpec, row: Row, l
     row.rog = combineTrials(rog)
   })
   if (row.rog === null || row.redisSkipped !== null) return
-  const rates = (all: Measured[]): string => all.map((m) => Math.round(m.messagesPerSec).toLocaleString('en-US')).join(', ')
   row.redis = combineTrials(other)
   row.ratio = row.rog.messagesPerSec / row.redis.messagesPerSec
-  const pairRatios = rog.map((m, i) => m.messagesPerSec / other[i].messagesPerSec)
-  log(`    trials ${rates(rog)} msg/s; ${load.label}: ${rates(other)} msg/s; ${summary(row.redis)}`)
-  log(`    vs ${row.redisLabel}: ${row.ratio.toFixed(2)}x; pair by pair ${pairRatios.map((r) => `${r.toFixed(2)}x`).join(', ')}`)
+  log(`    trials ${trialRates(rog, 'msg/s')}; ${load.label}: ${trialRates(other, 'msg/s')}; ${summary(row.redis)}`)
+  log(`    vs ${row.redisLabel}: ${row.ratio.toFixed(2)}x; pair by pair ${pairRatios(rog, other, 'msg/s')}`)
 }
 
 function isrSummary (f: IsrFigures): string {
@@ -494,7 +506,7 @@ async function metricsCostRows (tmp: string, rows: Row[], scale: number): Promis
       rows.push(row)
       rates[variant] = row.rog.messagesPerSec
       cpuPerMessage[variant] = (cpu.get(variant) ?? 0) / Math.max(1, row.rog.messages)
-      log(`  11 ${row.name} [never]: ${summary(row.rog)}; server CPU ${(cpuPerMessage[variant] * 1e6).toFixed(2)} us/msg; trials ${all.map((m) => Math.round(m.messagesPerSec).toLocaleString('en-US')).join(', ')} msg/s`)
+      log(`  11 ${row.name} [never]: ${summary(row.rog)}; server CPU ${(cpuPerMessage[variant] * 1e6).toFixed(2)} us/msg; trials ${trialRates(all, 'msg/s')}`)
     }
     const httpRow = rows[rows.length - 1]
     httpRow.baseline = { key: `s11-${spec.key}-no-http`, label: `${spec.name}: HTTP on vs --no-http, ${shape}`, ratio: rates.http / rates['no-http'], unit: 'msg/s' }
@@ -527,10 +539,12 @@ function combineTrials (all: Measured[]): Measured {
  */
 async function mixedCommitRows (ctx: Context, specs: PublishSpec[]): Promise<void> {
   const PAIRS = 8
+  /** Each trial is this share of the row's count (a quarter: 500,000 at scale 1). */
+  const TRIAL_SHARE = 4
   const rows = specs.map((spec) => newRow(spec.scenario, `${spec.key}-${ctx.mode}`, `${spec.name} (${PAIRS} trials, alternating)`, ctx.mode))
   ctx.rows.push(...rows)
   const trials: Measured[][] = specs.map(() => [])
-  const trial = (spec: PublishSpec): PublishSpec => ({ ...spec, messages: Math.ceil(spec.messages / 4) })
+  const trial = (spec: PublishSpec): PublishSpec => ({ ...spec, messages: Math.ceil(spec.messages / TRIAL_SHARE) })
   for (const i of specs.keys()) {
     await attempt(rows[i], async () => { await measurePublish(trial(specs[i]), ctx.server.pid, ctx.server.port, `${specs[i].key}-${ctx.mode}-warm-up`, specs[i].name) })
   }
@@ -546,12 +560,12 @@ async function mixedCommitRows (ctx: Context, specs: PublishSpec[]): Promise<voi
     const row = rows[i]
     if (row.skipped !== null || trials[i].length === 0) return
     row.rog = combineTrials(trials[i])
-    log(`  ${row.scenario} ${row.name} [${ctx.mode}]: ${summary(row.rog)}; trials ${trials[i].map((m) => Math.round(m.requestsPerSec).toLocaleString('en-US')).join(', ')} req/s`)
-    if (spec.baseline === null) return
-    setBaseline(ctx.rows, row, `${spec.baseline.key}-${ctx.mode}`, `${spec.baseline.label} [${ctx.mode}]`, spec.baseline.unit)
-    const other = trials[specs.findIndex((s) => s.key === spec.baseline?.key)] ?? []
-    const pairs = trials[i].map((m, t) => other[t] === undefined ? null : m.requestsPerSec / other[t].requestsPerSec).filter((r): r is number => r !== null)
-    if (pairs.length > 0) log(`    pair by pair: ${pairs.map((r) => `${r.toFixed(2)}x`).join(', ')}`)
+    log(`  ${row.scenario} ${row.name} [${ctx.mode}]: ${summary(row.rog)}; trials ${trialRates(trials[i], 'req/s')}`)
+    const base = spec.baseline
+    if (base === null) return
+    setBaseline(ctx.rows, row, `${base.key}-${ctx.mode}`, `${base.label} [${ctx.mode}]`, base.unit)
+    const other = trials[specs.findIndex((s) => s.key === base.key)] ?? []
+    if (other.length > 0) log(`    pair by pair: ${pairRatios(trials[i], other, base.unit)}`)
   })
 }
 
