@@ -13,8 +13,8 @@ export const SLAB_BYTES = 1 << 20
  * Invariant: bytes are carved again only from a slab none of whose leased
  * buffers is still held. A buffer is leased until `release` is given it
  * (once its write is done, written or failed); a release of a buffer that is
- * not leased (a second release, a buffer of a retired slab, one not carved
- * here) changes nothing. A lease never released only keeps its slab from
+ * not leased (a second release, a buffer of a slab dropped while a later one
+ * was retired, one not carved here) changes nothing. A lease never released only keeps its slab from
  * being used again: the next slab is a new one.
  */
 export class WriteArena {
