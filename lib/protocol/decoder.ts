@@ -5,6 +5,7 @@ import { MESSAGE_WEIGHT, commandWeight } from './command-weight'
 import { CommandByte, FIRST_FRAMED_COMMAND, LAST_COMMAND, type Command, type ReplicaFetchPartition } from './commands'
 import { MAX_BATCH_MESSAGES, MAX_GROUP_BYTES, protocolLimits, type ProtocolLimits } from './limits'
 import { NameCache } from './name-cache'
+import { BufferViews } from '../util/buffer-views'
 import { readU16, readU32, readU64 } from '../util/u64'
 
 /**
@@ -133,6 +134,8 @@ export class Decoder extends Transform {
           this.frameWeight = size > 0 ? frameWeight(buf, 0, size) : 0
         }
       }
+      // Made once a publish is read in place: its message is a view of the chunk.
+      let views: BufferViews | null = null
       while (at < chunk.length) {
         const size = frameSize(chunk, at, this.limits)
         const refused = size > 0 && isBatch(chunk[at]) ? refusal(chunk, at) : null
@@ -153,9 +156,9 @@ export class Decoder extends Transform {
         // The per-message frames of a pipelined producer (either answer) and of a consumer committing as it goes are read in place, without a subarray per frame.
         const first = chunk[at]
         const c = first === CommandByte.publish
-          ? decodePublish(chunk, at, size)
+          ? decodePublish(chunk, views ??= new BufferViews(chunk), at, size)
           : first === CommandByte.publishOffset
-            ? decodePublishOffset(chunk, at + 5, at + size, this.limits)
+            ? decodePublishOffset(chunk, views ??= new BufferViews(chunk), at + 5, at + size, this.limits)
             : first === CommandByte.commit ? decodeCommit(chunk, at + 5, at + size) : decodeFrame(chunk.subarray(at, at + size), this.limits)
         weight += commandWeight(c)
         commands.push(c)
@@ -410,7 +413,7 @@ export function decodeFrame (frame: Buffer, limits: ProtocolLimits): Command {
       return { command: 'create', log, partitions }
     }
     case CommandByte.publish:
-      return decodePublish(frame, 0, frame.length)
+      return decodePublish(frame, new BufferViews(frame), 0, frame.length)
     case CommandByte.fetch:
     case CommandByte.ack: {
       const short = frame[3 + frame[2]] !== 0
@@ -424,7 +427,7 @@ export function decodeFrame (frame: Buffer, limits: ProtocolLimits): Command {
 function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits): Command {
   switch (command) {
     case CommandByte.publishOffset:
-      return decodePublishOffset(body, 0, body.length, limits)
+      return decodePublishOffset(body, new BufferViews(body), 0, body.length, limits)
     case CommandByte.publishBatch: {
       const { target, count, messages } = publishBatchParser.parse(checkTarget(body, 4))
       return { command: 'publish-batch', log: target.log, partition: target.partition, messages: splitMessages(messages, count, limits) }
@@ -560,17 +563,18 @@ function isCount (v: unknown): boolean {
  * plain reads (frameSize checked the bounds) and the log name decoded once per
  * run of frames that repeat it, not binary-parser's ~0.7 us a frame.
  */
-function decodePublish (buf: Buffer, at: number, size: number): Command {
+/** `views` are of `buf`. */
+function decodePublish (buf: Buffer, views: BufferViews, at: number, size: number): Command {
   const nameEnd = at + 3 + buf[at + 2]
-  return { command: 'publish', log: logName(buf, at + 3, nameEnd), partition: buf[at + 1], data: buf.subarray(nameEnd + 8, at + size), reply: 'ok' }
+  return { command: 'publish', log: logName(buf, at + 3, nameEnd), partition: buf[at + 1], data: views.view(nameEnd + 8, at + size), reply: 'ok' }
 }
 
 /** A publish answered with its offset, body buf[b, end): partition, log name, then the message (the pipelined producer's other layout). */
-function decodePublishOffset (buf: Buffer, b: number, end: number, limits: ProtocolLimits): Command {
+function decodePublishOffset (buf: Buffer, views: BufferViews, b: number, end: number, limits: ProtocolLimits): Command {
   checkTargetAt(buf, b, end, 0)
   const nameEnd = b + 2 + buf[b + 1]
   if (end - nameEnd > limits.maxMessageBytes) throw RogError.messageTooLarge(end - nameEnd, limits.maxMessageBytes)
-  return { command: 'publish', log: logName(buf, b + 2, nameEnd), partition: buf[b], data: buf.subarray(nameEnd, end), reply: 'offset' }
+  return { command: 'publish', log: logName(buf, b + 2, nameEnd), partition: buf[b], data: views.view(nameEnd, end), reply: 'offset' }
 }
 
 /**
@@ -665,6 +669,7 @@ function splitMessages (buf: Buffer, count: number, limits: ProtocolLimits): Buf
   if (count === 0) throw RogError.badFrame('batch of 0 messages')
   if (count * 4 > buf.length) throw RogError.badFrame(`batch of ${count} messages in ${buf.length} bytes`)
   const messages = new Array<Buffer>(count)
+  const views = new BufferViews(buf)
   let at = 0
   for (let i = 0; i < count; i++) {
     if (at + 4 > buf.length) throw RogError.badFrame(`batch message ${i} is cut short`)
@@ -672,7 +677,7 @@ function splitMessages (buf: Buffer, count: number, limits: ProtocolLimits): Buf
     if (size > limits.maxMessageBytes) throw RogError.messageTooLarge(size, limits.maxMessageBytes)
     at += 4
     if (at + size > buf.length) throw RogError.badFrame(`batch message ${i} is cut short`)
-    messages[i] = buf.subarray(at, at + size)
+    messages[i] = views.view(at, at + size)
     at += size
   }
   if (at !== buf.length) throw RogError.badFrame(`${buf.length - at} bytes after the last batch message`)

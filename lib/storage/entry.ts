@@ -1,4 +1,5 @@
 import { crc32cView, viewOf } from '../util/crc32c'
+import type { BufferViews } from '../util/buffer-views'
 import { readU64, writeU64 } from '../util/u64'
 
 /**
@@ -91,8 +92,9 @@ export function entryFormat (buf: Buffer, at: number, size: number): 'current' |
   return null
 }
 
-export function entryMessage (buf: Buffer, at: number, size: number): Buffer {
-  return buf.subarray(at + ENTRY_OVERHEAD, at + size)
+/** The message of the entry at `at` (of `size` bytes), a view of the buffer `views` are of. */
+export function entryMessage (views: BufferViews, at: number, size: number): Buffer {
+  return views.view(at + ENTRY_OVERHEAD, at + size)
 }
 
 export function entryTimestamp (buf: Buffer, at: number): number {

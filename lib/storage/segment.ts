@@ -1,6 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { RogError } from '../errors'
+import { BufferViews } from '../util/buffer-views'
 import { viewOf } from '../util/crc32c'
 import { ENTRY_HEADER, ENTRY_OVERHEAD, entryFormat, entryIsIntact, entryMessage, entrySize, entryTimestamp, plausibleSize, readEntryHeader, writeEntry, type Stamp } from './entry'
 import { INDEX_ENTRY, INDEX_INTERVAL, OffsetIndex } from './offset-index'
@@ -521,6 +522,7 @@ export class Segment {
         const bytesRead = length > 0 ? await readAt(this.ctx, this.log, fd, buf, position) : 0
         const view = bytesRead < length ? buf.subarray(0, bytesRead) : buf
         const checked = raw ? null : viewOf(view)
+        const messages = new BufferViews(view)
         let at = 0
         let bad = false
         for (;;) {
@@ -543,7 +545,7 @@ export class Segment {
             break
           }
           if (entry.id >= offset) {
-            const data = raw ? view.subarray(at, at + entry.size) : entryMessage(view, at, entry.size)
+            const data = raw ? messages.view(at, at + entry.size) : entryMessage(messages, at, entry.size)
             if ((out.length > 0 || !atLeastOne) && bytes + data.length > maxBytes) return out
             out.push({ offset: entry.id, timestamp: entryTimestamp(view, at), data })
             bytes += data.length
