@@ -134,7 +134,7 @@ export class Decoder extends Transform {
           this.frameWeight = size > 0 ? frameWeight(buf, 0, size) : 0
         }
       }
-      // Made once a publish is read in place: its message is a view of the chunk.
+      // Made once a publish or commit is read in place: its message is a view of the chunk, its names are read through it.
       let views: BufferViews | null = null
       while (at < chunk.length) {
         const size = frameSize(chunk, at, this.limits)
@@ -159,7 +159,7 @@ export class Decoder extends Transform {
           ? decodePublish(chunk, views ??= new BufferViews(chunk), at, size)
           : first === CommandByte.publishOffset
             ? decodePublishOffset(chunk, views ??= new BufferViews(chunk), at + 5, at + size, this.limits)
-            : first === CommandByte.commit ? decodeCommit(chunk, at + 5, at + size) : decodeFrame(chunk.subarray(at, at + size), this.limits)
+            : first === CommandByte.commit ? decodeCommit(chunk, views ??= new BufferViews(chunk), at + 5, at + size) : decodeFrame(chunk.subarray(at, at + size), this.limits)
         weight += commandWeight(c)
         commands.push(c)
         at += size
@@ -438,7 +438,7 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
       if (producerId === 0 || !Number.isFinite(producerId)) throw RogError.badFrame(`producer id ${body.readBigUInt64BE(at)} is not one command 22 gives (1 to 2^53 - 1)`)
       const sequence = readU32(body, at + 8)
       const messages = splitMessages(body.subarray(at + PRODUCER_FIELDS + 4), readU32(body, at + PRODUCER_FIELDS), limits)
-      return { command: 'idempotent-publish', log: logName(body, 2, at), partition: body[0], producerId, sequence, messages }
+      return { command: 'idempotent-publish', log: logName(new BufferViews(body), 2, at), partition: body[0], producerId, sequence, messages }
     }
     case CommandByte.initProducer: {
       expectSize(body, 0, 'init-producer')
@@ -451,7 +451,7 @@ function decodeFramedBody (command: number, body: Buffer, limits: ProtocolLimits
       return { command: 'fetch-batch', ...groupFields(at), offset, maxMessages, maxBytes, waitMs, ...(detailed ? { detailed } : {}), ...exactText(offset, offsetHigh, offsetLow) }
     }
     case CommandByte.commit:
-      return decodeCommit(body, 0, body.length)
+      return decodeCommit(body, new BufferViews(body), 0, body.length)
     case CommandByte.listLogs: {
       expectSize(body, 0, 'list-logs')
       return { command: 'list-logs' }
@@ -566,7 +566,7 @@ function isCount (v: unknown): boolean {
 /** `views` are of `buf`. */
 function decodePublish (buf: Buffer, views: BufferViews, at: number, size: number): Command {
   const nameEnd = at + 3 + buf[at + 2]
-  return { command: 'publish', log: logName(buf, at + 3, nameEnd), partition: buf[at + 1], data: views.view(nameEnd + 8, at + size), reply: 'ok' }
+  return { command: 'publish', log: logName(views, at + 3, nameEnd), partition: buf[at + 1], data: views.view(nameEnd + 8, at + size), reply: 'ok' }
 }
 
 /** A publish answered with its offset, body buf[b, end): partition, log name, then the message (the pipelined producer's other layout). */
@@ -574,7 +574,7 @@ function decodePublishOffset (buf: Buffer, views: BufferViews, b: number, end: n
   checkTargetAt(buf, b, end, 0)
   const nameEnd = b + 2 + buf[b + 1]
   if (end - nameEnd > limits.maxMessageBytes) throw RogError.messageTooLarge(end - nameEnd, limits.maxMessageBytes)
-  return { command: 'publish', log: logName(buf, b + 2, nameEnd), partition: buf[b], data: views.view(nameEnd, end), reply: 'offset' }
+  return { command: 'publish', log: logName(views, b + 2, nameEnd), partition: buf[b], data: views.view(nameEnd, end), reply: 'offset' }
 }
 
 /**
@@ -582,7 +582,7 @@ function decodePublishOffset (buf: Buffer, views: BufferViews, b: number, end: n
  * checked as checkGroup checks a body. Sent among publishes (a consumer
  * committing as it goes), so plain reads.
  */
-function decodeCommit (buf: Buffer, b: number, end: number): Command {
+function decodeCommit (buf: Buffer, views: BufferViews, b: number, end: number): Command {
   checkTargetAt(buf, b, end, 2)
   const groupAt = b + 2 + buf[b + 1]
   const groupEnd = groupAt + 2 + readU16(buf, groupAt)
@@ -591,8 +591,8 @@ function decodeCommit (buf: Buffer, b: number, end: number): Command {
   const offsetHigh = readU32(buf, groupEnd)
   const offsetLow = readU32(buf, groupEnd + 4)
   const offset = joinU64(offsetHigh, offsetLow)
-  const log = logName(buf, b + 2, groupAt)
-  const group = groupNames.get(buf, groupAt + 2, groupEnd)
+  const log = logName(views, b + 2, groupAt)
+  const group = groupNames.get(views, groupAt + 2, groupEnd)
   if (offset === Infinity) return { command: 'commit', log, partition: buf[b], group, offset, ...exactText(offset, offsetHigh, offsetLow) }
   return { command: 'commit', log, partition: buf[b], group, offset }
 }
@@ -600,8 +600,8 @@ function decodeCommit (buf: Buffer, b: number, end: number): Command {
 const logNames = new NameCache()
 const groupNames = new NameCache()
 
-function logName (buf: Buffer, start: number, end: number): string {
-  return logNames.get(buf, start, end)
+function logName (views: BufferViews, start: number, end: number): string {
+  return logNames.get(views, start, end)
 }
 
 function groupFields (at: GroupTarget): { log: string, partition: number, group: string } {

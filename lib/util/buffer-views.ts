@@ -27,11 +27,17 @@ export class BufferViews {
   private readonly arrayBuffer: ArrayBufferLike
   private readonly byteOffset: number
   readonly length: number
+  private data: DataView | null = null
 
   constructor (buf: Buffer) {
     this.arrayBuffer = buf.buffer
     this.byteOffset = buf.byteOffset
     this.length = buf.length
+  }
+
+  /** A DataView of exactly the buffer's bytes (its indices are the buffer's), made on first use. */
+  get dataView (): DataView {
+    return this.data ??= new DataView(this.arrayBuffer, this.byteOffset, this.length)
   }
 
   /** The bytes [start, end) of the buffer, as buf.subarray(start, end); a range outside it is a RangeError. */
