@@ -134,8 +134,8 @@ export class Decoder extends Transform {
           this.frameWeight = size > 0 ? frameWeight(buf, 0, size) : 0
         }
       }
-      // Made once a publish or commit is read in place: its message is a view of the chunk, its names are read through it.
-      let views: BufferViews | null = null
+      // Publishes and commits are read in place: a message is a view of the chunk, names are read through it.
+      const views = new BufferViews(chunk)
       while (at < chunk.length) {
         const size = frameSize(chunk, at, this.limits)
         const refused = size > 0 && isBatch(chunk[at]) ? refusal(chunk, at) : null
@@ -156,10 +156,10 @@ export class Decoder extends Transform {
         // The per-message frames of a pipelined producer (either answer) and of a consumer committing as it goes are read in place, without a subarray per frame.
         const first = chunk[at]
         const c = first === CommandByte.publish
-          ? decodePublish(chunk, views ??= new BufferViews(chunk), at, size)
+          ? decodePublish(chunk, views, at, size)
           : first === CommandByte.publishOffset
-            ? decodePublishOffset(chunk, views ??= new BufferViews(chunk), at + 5, at + size, this.limits)
-            : first === CommandByte.commit ? decodeCommit(chunk, views ??= new BufferViews(chunk), at + 5, at + size) : decodeFrame(chunk.subarray(at, at + size), this.limits)
+            ? decodePublishOffset(chunk, views, at + 5, at + size, this.limits)
+            : first === CommandByte.commit ? decodeCommit(chunk, views, at + 5, at + size) : decodeFrame(chunk.subarray(at, at + size), this.limits)
         weight += commandWeight(c)
         commands.push(c)
         at += size

@@ -521,8 +521,8 @@ export class Segment {
         const buf = length > 0 ? Buffer.allocUnsafe(length) : Buffer.alloc(0)
         const bytesRead = length > 0 ? await readAt(this.ctx, this.log, fd, buf, position) : 0
         const view = bytesRead < length ? buf.subarray(0, bytesRead) : buf
-        const checked = raw ? null : viewOf(view)
         const messages = new BufferViews(view)
+        const checked = raw ? null : messages.dataView
         let at = 0
         let bad = false
         for (;;) {
